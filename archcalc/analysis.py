@@ -1,0 +1,233 @@
+"""Evaluate a compiled network: every layer's shape, costs and receptive field.
+
+The result is plain data (dataclasses of ints, Fractions and sympy expressions). Every
+renderer — tables, JSON, diagrams, claims — reads it; none recomputes anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import networkx as nx
+
+from archcalc import expressions
+from archcalc.errors import ArchcalcError, GraphError, OpError, SpecError
+from archcalc.expressions import Value, exact_div, vmax, vmin
+from archcalc.graph import INPUT, Layer, Network, compile_spec
+from archcalc.ops.base import Window, numel
+from archcalc.spec import load_spec
+
+DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int8": 1}
+
+
+@dataclass(frozen=True)
+class ReceptiveField:
+    """Per axis (height, width): field size and jump (product of strides) in input pixels,
+    and start, the centre of the first output unit's field (input pixels counted from 0)."""
+
+    size: tuple[Value, Value]
+    jump: tuple[Value, Value]
+    start: tuple[Value, Value]
+
+
+INPUT_RF = ReceptiveField((1, 1), (1, 1), (0, 0))
+
+
+@dataclass(frozen=True)
+class LayerStats:
+    name: str
+    kind: str
+    label: str
+    inputs: tuple[str, ...]
+    output_shape: tuple
+    params: Value
+    buffers: Value
+    macs: Value
+    connections: Value
+    flops_by_kind: dict[str, Value]
+    activations: Value  # output elements for the whole batch
+    rf: ReceptiveField | None
+    training_only: bool
+    scopes: tuple[str, ...]
+
+    @property
+    def flops(self) -> Value:
+        return sum(self.flops_by_kind.values(), 0)
+
+
+@dataclass(frozen=True)
+class Totals:
+    params: Value
+    buffers: Value
+    macs: Value
+    connections: Value
+    flops: Value
+    flops_by_kind: dict[str, Value]
+    activations: Value
+    peak_activations: Value
+    layers: int
+
+
+@dataclass(frozen=True)
+class Analysis:
+    name: str
+    source: str | None
+    input_shape: tuple
+    batch: int
+    dtype: str
+    layers: list[LayerStats]
+    totals: Totals
+    inference_totals: Totals  # training-only branches left out
+    symbols: tuple[str, ...] = field(default=())
+
+    @property
+    def dtype_bytes(self) -> int:
+        return DTYPE_BYTES[self.dtype]
+
+
+def parse_input(dims: list | str) -> tuple:
+    """`[3, 224, 224]`, `[3, H, W]` or the CLI's "3,H,W" → a shape of ints and symbols."""
+    items = dims.split(",") if isinstance(dims, str) else dims
+    shape = []
+    for item in items:
+        text = str(item).strip()
+        try:
+            value = expressions.parse(text, free_symbols=True)
+        except expressions.ExpressionError as error:
+            raise SpecError(f"input: {error}") from None
+        if not expressions.is_symbolic(value) and (not isinstance(value, int) or value <= 0):
+            raise SpecError(f"input: expected positive integers or names, found {text!r}")
+        shape.append(value)
+    if len(shape) not in (1, 3):
+        raise SpecError(f"input: expected C,H,W or a feature count, found {len(shape)} dimensions")
+    return tuple(shape)
+
+
+def analyse_file(path: str | Path, input_shape: str | None = None, batch: int = 1, dtype: str = "float32") -> Analysis:
+    spec, source = load_spec(path)
+    try:
+        shape = parse_input(input_shape if input_shape is not None else spec.input)
+    except ArchcalcError as error:
+        raise error.located(file=str(path), line=None if input_shape else source.line(("input",)))
+    return analyse(compile_spec(spec, source, shape), batch=batch, dtype=dtype)
+
+
+def analyse(network: Network, batch: int = 1, dtype: str = "float32") -> Analysis:
+    if batch < 1:
+        raise SpecError(f"batch must be a positive integer, found {batch}")
+    if dtype not in DTYPE_BYTES:
+        raise SpecError(f"unknown dtype {dtype!r}; expected one of {', '.join(DTYPE_BYTES)}")
+    shapes: dict[str, tuple] = {INPUT: network.input_shape}
+    fields = {INPUT: INPUT_RF if len(network.input_shape) == 3 else None}
+    training: dict[str, bool] = {INPUT: False}
+    order = list(network.layers)
+    position = {name: index for index, name in enumerate(order)}
+    results = []
+    for name in nx.lexicographical_topological_sort(network.graph, key=lambda n: position.get(n, -1)):
+        if name == INPUT:
+            continue
+        layer = network.layers[name]
+        try:
+            stats = _evaluate(layer, shapes, fields, training, batch)
+        except ArchcalcError as error:
+            where = network.source.line(layer.loc)
+            raise error.located(file=network.source.file, line=where, path=f"{layer.name} ({layer.op.kind})") from None
+        shapes[name], fields[name], training[name] = stats.output_shape, stats.rf, stats.training_only
+        results.append(stats)
+    symbols = tuple(sorted({str(s) for d in network.input_shape if expressions.is_symbolic(d) for s in d.free_symbols}))
+    return Analysis(
+        name=network.spec.name,
+        source=network.spec.source,
+        input_shape=network.input_shape,
+        batch=batch,
+        dtype=dtype,
+        layers=results,
+        totals=total(results),
+        inference_totals=total([s for s in results if not s.training_only]),
+        symbols=symbols,
+    )
+
+
+def _evaluate(layer: Layer, shapes: dict, fields: dict, training: dict, batch: int) -> LayerStats:
+    op = layer.op
+    inputs = [shapes[source] for source in layer.inputs]
+    out = op.output_shape(inputs)
+    for dim in out:
+        if expressions.definitely(dim <= 0):
+            raise OpError(f"output size must be positive, found {dim} (input too small for this layer)")
+    in_fields = [fields[source] for source in layer.inputs]
+    flops = {kind: count * batch for kind, count in op.flops(inputs, out).items()}
+    return LayerStats(
+        name=layer.name,
+        kind=op.kind,
+        label=op.label(),
+        inputs=tuple(layer.inputs),
+        output_shape=out,
+        params=op.params(inputs, out),
+        buffers=op.buffers(inputs, out),
+        macs=op.macs(inputs, out) * batch,
+        connections=op.connections(inputs, out),
+        flops_by_kind=flops,
+        activations=numel(out) * batch,
+        rf=receptive_field(in_fields, op.window(inputs)),
+        training_only=layer.training_only or any(training[source] for source in layer.inputs),
+        scopes=layer.scopes,
+    )
+
+
+def receptive_field(inputs: list[ReceptiveField | None], window: Window | None) -> ReceptiveField | None:
+    """Step the receptive field through a window, or take the union over merged inputs.
+
+    size' = size + (d(k−1)) · jump;  jump' = jump · s;  start' = start + (d(k−1)/2 − p) · jump
+    """
+    if any(rf is None for rf in inputs):
+        return None
+    rf = inputs[0] if len(inputs) == 1 else _union(inputs)
+    if window is None:
+        return rf
+    size, jump, start = [], [], []
+    for axis in (0, 1):
+        extent = window.dilation[axis] * (window.kernel[axis] - 1)
+        size.append(rf.size[axis] + extent * rf.jump[axis])
+        jump.append(rf.jump[axis] * window.stride[axis])
+        start.append(rf.start[axis] + (exact_div(extent, 2) - window.padding[axis]) * rf.jump[axis])
+    return _exact(size, jump, start)
+
+
+def _exact(size: list, jump: list, start: list) -> ReceptiveField:
+    return ReceptiveField(*(tuple(expressions.to_exact(v) for v in values) for values in (size, jump, start)))
+
+
+def _union(fields: list[ReceptiveField]) -> ReceptiveField:
+    """The smallest field covering every merged input's field of the first output unit."""
+    size, jump, start = [], [], []
+    for axis in (0, 1):
+        low = vmin(*[f.start[axis] - exact_div(f.size[axis] - 1, 2) for f in fields])
+        high = vmax(*[f.start[axis] + exact_div(f.size[axis] - 1, 2) for f in fields])
+        size.append(high - low + 1)
+        jump.append(vmax(*[f.jump[axis] for f in fields]))
+        start.append(exact_div(low + high, 2))
+    return _exact(size, jump, start)
+
+
+def total(layers: list[LayerStats]) -> Totals:
+    kinds: dict[str, Value] = {}
+    for stats in layers:
+        for kind, count in stats.flops_by_kind.items():
+            kinds[kind] = kinds.get(kind, 0) + count
+    activations = [s.activations for s in layers]
+    return Totals(
+        params=sum((s.params for s in layers), 0),
+        buffers=sum((s.buffers for s in layers), 0),
+        macs=sum((s.macs for s in layers), 0),
+        connections=sum((s.connections for s in layers), 0),
+        flops=sum(kinds.values(), 0),
+        flops_by_kind=kinds,
+        activations=sum(activations, 0),
+        peak_activations=vmax(*activations) if activations else 0,
+        layers=len(layers),
+    )
+
+
+__all__ = ["Analysis", "GraphError", "LayerStats", "ReceptiveField", "Totals", "analyse", "analyse_file", "parse_input"]

@@ -1,0 +1,268 @@
+"""Compile a validated Spec into a networkx DiGraph of layers.
+
+Blocks are expanded (their arguments substituted into a copy of the body), ``repeat``
+unrolled, inline branches of ``concat``/``add`` wired, ``from:`` references resolved
+(forward references too, so a cycle is possible and is reported). Every node gets a
+readable dotted path (``layer3.2.conv2``) that the report, the diagram and errors share.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+
+from archcalc import expressions
+from archcalc.errors import ArchcalcError, GraphError, SpecError, suggest
+from archcalc.ops import REGISTRY, Op
+from archcalc.spec import BlockCall, Source, Spec, dotted, validate_entry
+
+INPUT = "input"
+MAX_NODES = 100_000
+
+
+@dataclass
+class Layer:
+    """One node of the graph: an op instance at a path, with its ordered inputs."""
+
+    name: str
+    op: Op
+    inputs: list[str]
+    scopes: tuple[str, ...]  # enclosing block instances and branches, outermost first
+    loc: tuple  # where the entry is written in the YAML, for error lines
+    training_only: bool = False
+
+
+@dataclass(eq=False)
+class _Ref:
+    text: str
+    scope: _Scope
+
+
+@dataclass
+class _Scope:
+    prefix: str  # "" at top level, else "layer1.0."
+    input: str  # the node feeding this scope (`from: input`)
+    parent: _Scope | None = None
+    names: dict[str, str] = field(default_factory=dict)  # short name → node name
+    counters: dict[str, int] = field(default_factory=dict)
+    args: dict[str, Any] = field(default_factory=dict)
+    scopes: tuple[str, ...] = ()
+
+
+@dataclass
+class Network:
+    """The compiled graph, with what the analysis and the renderers need around it."""
+
+    spec: Spec
+    source: Source
+    graph: nx.DiGraph
+    layers: dict[str, Layer]  # declaration order
+    input_shape: tuple
+
+
+def compile_spec(spec: Spec, source: Source, input_shape: tuple) -> Network:
+    builder = _Builder(spec, source)
+    top = _Scope(prefix="", input=INPUT)
+    try:
+        builder.sequence(spec.layers, ("layers",), top, INPUT)
+    except ArchcalcError as error:
+        raise error.located(file=source.file)
+    builder.resolve()
+    graph = builder.to_graph()
+    return Network(spec, source, graph, builder.layers, input_shape)
+
+
+class _Builder:
+    def __init__(self, spec: Spec, source: Source):
+        self.spec = spec
+        self.source = source
+        self.layers: dict[str, Layer] = {}
+        self.call_stack: list[str] = []
+
+    # --- entries ---------------------------------------------------------------------
+    def sequence(self, raws: list[Any], loc: tuple, scope: _Scope, prev: str, training: bool = False) -> str:
+        """Compile entries one after the other; returns the node the sequence ends on."""
+        for index, raw in enumerate(raws):
+            entry_loc = loc + (index,)
+            try:
+                entry = validate_entry(raw, entry_loc)
+            except SpecError as error:
+                raise self._locate(error, entry_loc) from None
+            last = self.entry(entry, entry_loc, scope, prev, training or entry.training_only)
+            if not entry.training_only:  # a training-only side branch does not continue the chain
+                prev = last
+        return prev
+
+    def entry(self, entry, loc: tuple, scope: _Scope, prev: str, training: bool) -> str:
+        if entry.repeat == 0:
+            return prev
+        base = entry.name or self._auto_name(scope, entry.kind)
+        first_inputs = self._inputs(entry, scope, prev)
+        last = prev
+        for index in range(entry.repeat):
+            name = base if entry.repeat == 1 else f"{base}.{index}"
+            inputs = first_inputs if index == 0 else [last]
+            if isinstance(entry, BlockCall):
+                last = self.block(entry, loc, scope, name, inputs, training)
+            else:
+                last = self.op(entry, loc, scope, name, inputs, training)
+        if entry.repeat > 1:
+            self._declare(scope, base, last, loc)
+        return last
+
+    def op(self, op: Op, loc: tuple, scope: _Scope, name: str, inputs: list, training: bool) -> str:
+        branches = getattr(op, "branches", None)
+        if branches is not None:
+            if op.inputs is not None:
+                raise self._locate(GraphError(f"{op.kind} takes inline branches or `from:`, found both"), loc)
+            inputs = [self.branch(raw, loc + ("branches", k), scope, inputs[0], training) for k, raw in enumerate(branches)]
+        if op.arity == 1 and len(inputs) != 1:
+            raise self._locate(GraphError(f"{op.kind} takes one input, found {len(inputs)} in `from:`"), loc)
+        if op.arity is None and len(inputs) < 2:
+            raise self._locate(GraphError(f"{op.kind} merges two or more inputs, found {len(inputs)}"), loc)
+        full = self._declare(scope, name, None, loc)
+        self.layers[full] = Layer(full, op, inputs, scope.scopes, loc, training)
+        if len(self.layers) > MAX_NODES:
+            raise self._locate(GraphError(f"the network expands to more than {MAX_NODES} layers"), loc)
+        return full
+
+    def branch(self, raw: Any, loc: tuple, scope: _Scope, start: str, training: bool) -> str:
+        """One inline branch: a list of entries, or `identity` / [] for the input itself."""
+        if raw == "identity" or raw == []:
+            return start
+        if not isinstance(raw, list):
+            raw = [raw]
+        name = self._auto_name(scope, "branch")
+        self._declare(scope, name, "", loc)  # reserved: a branch is addressed through its layers
+        inner = _Scope(scope.prefix + name + ".", start, scope, args=scope.args, scopes=scope.scopes + (scope.prefix + name,))
+        return self.sequence(raw, loc, inner, start, training)
+
+    def block(self, call: BlockCall, loc: tuple, scope: _Scope, name: str, inputs: list, training: bool) -> str:
+        definition = self.spec.blocks.get(call.kind)
+        if definition is None:
+            known = list(REGISTRY) + list(self.spec.blocks)
+            raise self._locate(SpecError(f"unknown op or block {call.kind!r}{suggest(call.kind, known)}"), loc)
+        if call.kind in self.call_stack:
+            raise self._locate(GraphError(f"block {call.kind!r} uses itself (via {' → '.join(self.call_stack)})"), loc)
+        if len(inputs) != 1:
+            raise self._locate(GraphError(f"a block takes one input, found {len(inputs)} in `from:`"), loc)
+        args = self._bind_args(call, definition.args, loc)
+        full = scope.prefix + name
+        inner = _Scope(full + ".", inputs[0], None, args=args, scopes=scope.scopes + (full,))
+        body = substitute(definition.layers, args)
+        self.call_stack.append(call.kind)
+        try:
+            last = self.sequence(body, ("blocks", call.kind, "layers"), inner, inputs[0], training)
+        except ArchcalcError as error:
+            error.message += f" (in {full})"
+            raise
+        finally:
+            self.call_stack.pop()
+        self._declare(scope, name, last, loc)
+        return last
+
+    # --- names -------------------------------------------------------------------------
+    def _auto_name(self, scope: _Scope, kind: str) -> str:
+        while True:
+            scope.counters[kind] = scope.counters.get(kind, 0) + 1
+            candidate = f"{kind}{scope.counters[kind]}"
+            if candidate not in scope.names:
+                return candidate
+
+    def _declare(self, scope: _Scope, name: str, target: str | None, loc: tuple) -> str:
+        """Register ``name`` in ``scope`` (as the node itself, or as an alias of ``target``,
+        e.g. a block instance of its last layer); returns the full name."""
+        full = scope.prefix + name
+        if name == INPUT or not name or any(c.isspace() for c in name):
+            raise self._locate(GraphError(f"{name!r} is not a usable layer name"), loc)
+        if name in scope.names or full in self.layers:
+            raise self._locate(GraphError(f"duplicate layer name {full!r}"), loc)
+        scope.names[name] = full if target is None else target
+        return full
+
+    def _inputs(self, entry, scope: _Scope, prev: str) -> list:
+        if entry.inputs is None:
+            return [prev]
+        return [_Ref(text, scope) for text in entry.inputs]
+
+    def resolve(self) -> None:
+        """Resolve every `from:` once all names are known (forward references allowed)."""
+        for layer in self.layers.values():
+            layer.inputs = [self._resolve(ref, layer) if isinstance(ref, _Ref) else ref for ref in layer.inputs]
+
+    def _resolve(self, ref: _Ref, layer: Layer) -> str:
+        scope: _Scope | None = ref.scope
+        while scope is not None:
+            if ref.text == INPUT:
+                return self._resolve(scope.input, layer) if isinstance(scope.input, _Ref) else scope.input
+            target = scope.names.get(ref.text)
+            if isinstance(target, _Ref):
+                return self._resolve(target, layer)
+            if target and target in self.layers:
+                return target
+            if scope.prefix + ref.text in self.layers:
+                return scope.prefix + ref.text
+            scope = scope.parent
+        if ref.text in self.layers:
+            return ref.text
+        known = list(ref.scope.names) + [INPUT]
+        raise self._locate(GraphError(f"`from: {ref.text}` names no layer{suggest(ref.text, known)}"), layer.loc).located(
+            file=self.source.file, path=layer.name
+        )
+
+    def _bind_args(self, call: BlockCall, declared: dict[str, Any], loc: tuple) -> dict[str, Any]:
+        given = call.args
+        for key in given:
+            if key not in declared:
+                raise self._locate(SpecError(f"block {call.kind!r} has no argument {key!r}{suggest(key, declared)}"), loc)
+        bound = {}
+        for key, default in declared.items():
+            if key not in given and default == "int":
+                raise self._locate(SpecError(f"block {call.kind!r} needs argument {key!r}"), loc)
+            value = given.get(key, default)
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise self._locate(SpecError(f"argument {key!r} of {call.kind!r}: expected an integer, found {value!r}"), loc)
+            bound[key] = value
+        return bound
+
+    def _locate(self, error: ArchcalcError, loc: tuple) -> ArchcalcError:
+        return error.located(file=self.source.file, line=self.source.line(loc), path=dotted(loc))
+
+    # --- graph ---------------------------------------------------------------------------
+    def to_graph(self) -> nx.DiGraph:
+        graph = nx.DiGraph()
+        graph.add_node(INPUT)
+        for name, layer in self.layers.items():
+            graph.add_node(name, layer=layer)
+            for source in layer.inputs:
+                graph.add_edge(source, name)
+        try:
+            cycle = nx.find_cycle(graph)
+        except nx.NetworkXNoCycle:
+            return graph
+        path = " → ".join([edge[0] for edge in cycle] + [cycle[0][0]])
+        first = self.layers[cycle[0][0]]
+        raise self._locate(GraphError(f"the layers form a cycle: {path}"), first.loc)
+
+
+def substitute(body: Any, args: dict[str, Any]) -> Any:
+    """A copy of a block body with argument expressions (``2*width``) replaced by numbers.
+
+    A string is replaced only when every name in it is an argument, so op names and
+    layer names pass through; ``name`` and ``from`` values are never touched.
+    """
+    if isinstance(body, list):
+        return [substitute(item, args) for item in body]
+    if isinstance(body, dict):
+        return {k: (v if k in ("name", "from") else substitute(v, args)) for k, v in body.items()}
+    if isinstance(body, str) and args:
+        names = expressions.names_in(body)
+        if names and names <= set(args):
+            try:
+                value = expressions.parse(body, args)
+            except expressions.ExpressionError as error:
+                raise SpecError(str(error)) from None
+            return value if isinstance(value, int) else str(value)
+    return body

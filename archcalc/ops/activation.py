@@ -1,0 +1,81 @@
+"""Pointwise and reshaping ops: activations, dropout, flatten, identity.
+
+Each activation counts one flop per element under "activation" whatever its real cost
+(a convention, stated in the README); softmax counts three (exp, sum, divide).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from archcalc.expressions import Value
+from archcalc.ops.base import Op, Shape, Window, numel
+
+
+class ReLU(Op):
+    """max(0, x): shape unchanged, 1 flop per element."""
+
+    kind: Literal["relu"] = "relu"
+    flop_kind = "activation"
+    flops_per_element = 1
+
+
+class Tanh(Op):
+    """tanh(x); LeNet-5 uses the scaled form A·tanh(S·x), which has no parameters either."""
+
+    kind: Literal["tanh"] = "tanh"
+    flop_kind = "activation"
+    flops_per_element = 1
+
+
+class Sigmoid(Op):
+    """1 / (1 + e^−x): shape unchanged, 1 flop per element."""
+
+    kind: Literal["sigmoid"] = "sigmoid"
+    flop_kind = "activation"
+    flops_per_element = 1
+
+
+class Softmax(Op):
+    """e^x / Σ e^x over the features: 3 flops per element (exp, sum, divide)."""
+
+    kind: Literal["softmax"] = "softmax"
+    flop_kind = "activation"
+    flops_per_element = 3
+
+
+class Dropout(Op):
+    """Identity at inference; p is kept for the torch backend. No cost counted."""
+
+    kind: Literal["dropout"] = "dropout"
+    p: float = Field(default=0.5, ge=0, le=1)
+
+    def label(self) -> str:
+        return f"dropout {self.p:g}"
+
+
+class Identity(Op):
+    """y = x; useful as a named junction in a DAG."""
+
+    kind: Literal["identity"] = "identity"
+
+
+class Flatten(Op):
+    """(C, H, W) → (C·H·W,). Its receptive field is the whole input: every feature that
+    follows may mix all positions."""
+
+    kind: Literal["flatten"] = "flatten"
+
+    def output_shape(self, inputs: list[Shape]) -> Shape:
+        return (numel(inputs[0]),)
+
+    def window(self, inputs: list[Shape]) -> Window | None:
+        if len(inputs[0]) != 3:
+            return None
+        _, h, w = inputs[0]
+        return Window((h, w), (1, 1), (0, 0))
+
+    def elementwise_flops(self, inputs: list[Shape], out: Shape) -> Value:
+        return 0

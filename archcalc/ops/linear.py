@@ -1,0 +1,81 @@
+"""Fully connected layers: linear, and LeNet-5's Euclidean RBF output."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import PositiveInt
+
+from archcalc.expressions import Value
+from archcalc.ops.base import Op, Shape, require_rank
+
+
+class Linear(Op):
+    """Fully connected layer on a flat vector.
+
+    shape:  (F,) → (out,)
+    params: F·out (+ out biases)
+    macs:   F·out
+    connections: (F + 1 if bias) · out
+    """
+
+    kind: Literal["linear"] = "linear"
+    out: PositiveInt
+    bias: bool = True
+
+    def output_shape(self, inputs: list[Shape]) -> Shape:
+        require_rank(inputs[0], 1, self.kind)
+        return (self.out,)
+
+    def params(self, inputs: list[Shape], out: Shape) -> Value:
+        return inputs[0][0] * self.out + (self.out if self.bias else 0)
+
+    def macs(self, inputs: list[Shape], out: Shape) -> Value:
+        return inputs[0][0] * self.out
+
+    def connections(self, inputs: list[Shape], out: Shape) -> Value:
+        return self.params(inputs, out)
+
+    def flops(self, inputs: list[Shape], out: Shape) -> dict[str, Value]:
+        result = {"mac": 2 * self.macs(inputs, out)}
+        if self.bias:
+            result["bias"] = self.out
+        return result
+
+    def label(self) -> str:
+        return f"linear {self.out}"
+
+
+class RBF(Op):
+    """LeNet-5's output layer: y_j = Σ_i (x_i − w_ij)², one Euclidean RBF unit per class.
+
+    The w_ij were chosen by hand and kept fixed, so they are buffers, not params.
+    shape:   (F,) → (out,)
+    buffers: F·out
+    macs:    F·out (one squared difference accumulated per weight)
+    connections: F·out (no bias) — this is how LeNet-5 reaches 340,908
+    flops:   2·F·out under "mac" plus F·out subtractions under "rbf"
+    """
+
+    kind: Literal["rbf"] = "rbf"
+    out: PositiveInt
+    flop_kind = "rbf"
+
+    def output_shape(self, inputs: list[Shape]) -> Shape:
+        require_rank(inputs[0], 1, self.kind)
+        return (self.out,)
+
+    def buffers(self, inputs: list[Shape], out: Shape) -> Value:
+        return inputs[0][0] * self.out
+
+    def macs(self, inputs: list[Shape], out: Shape) -> Value:
+        return inputs[0][0] * self.out
+
+    def connections(self, inputs: list[Shape], out: Shape) -> Value:
+        return inputs[0][0] * self.out
+
+    def elementwise_flops(self, inputs: list[Shape], out: Shape) -> Value:
+        return inputs[0][0] * self.out
+
+    def label(self) -> str:
+        return f"rbf {self.out}"

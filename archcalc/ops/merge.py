@@ -1,0 +1,65 @@
+"""Merges of several branches: channel concatenation and element-wise addition.
+
+Both can be written with `from: [a, b]`, or with inline branches:
+``concat: [[conv: …], [maxpool: …, conv: …]]`` (an empty branch or ``identity`` passes
+the input through, as a residual shortcut does).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from archcalc.errors import OpError, shape_text
+from archcalc.expressions import Value, equal
+from archcalc.ops.base import Op, Shape, numel, require_rank
+
+
+class _Merge(Op):
+    arity = None
+    #: inline branches, each a list of layer entries; compiled away by the graph builder
+    branches: list[list[Any]] | None = None
+
+    def _check_spatial(self, inputs: list[Shape], first_axis: int) -> None:
+        reference = inputs[0]
+        for index, shape in enumerate(inputs[1:], start=1):
+            if len(shape) != len(reference):
+                raise OpError(f"{self.kind} inputs must have the same rank: input 0 is {shape_text(reference)}, input {index} is {shape_text(shape)}")
+            for axis in range(first_axis, len(reference)):
+                if equal(shape[axis], reference[axis]) is False:
+                    what = "channels" if axis == 0 else "spatial sizes"
+                    raise OpError(
+                        f"{self.kind} needs matching {what}: expected {shape_text(reference)} "
+                        f"(input 0), found {shape_text(shape)} (input {index})"
+                    )
+
+
+class Concat(_Merge):
+    """Channel concatenation (Inception): C_out = Σ C_i; H and W must agree. No cost."""
+
+    kind: Literal["concat"] = "concat"
+
+    def output_shape(self, inputs: list[Shape]) -> Shape:
+        for shape in inputs:
+            require_rank(shape, 3, self.kind)
+        self._check_spatial(inputs, first_axis=1)
+        channels: Value = 0
+        for shape in inputs:
+            channels = channels + shape[0]
+        return (channels, *inputs[0][1:])
+
+
+class Add(_Merge):
+    """Element-wise sum (residual connections): all shapes must agree.
+
+    flops: (n − 1) additions per element under "add"
+    """
+
+    kind: Literal["add"] = "add"
+    flop_kind = "add"
+
+    def output_shape(self, inputs: list[Shape]) -> Shape:
+        self._check_spatial(inputs, first_axis=0)
+        return inputs[0]
+
+    def elementwise_flops(self, inputs: list[Shape], out: Shape) -> Value:
+        return (len(inputs) - 1) * numel(out)

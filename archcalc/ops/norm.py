@@ -1,0 +1,52 @@
+"""Normalisation: batch norm and AlexNet's local response normalisation."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import PositiveInt
+
+from archcalc.expressions import Value
+from archcalc.ops.base import Op, Shape, numel
+
+
+class BatchNorm(Op):
+    """Batch normalisation over channels.
+
+    params:  2·C (γ, β) when affine
+    buffers: 2·C (running mean and variance; PyTorch's one-element num_batches_tracked is not counted)
+    flops:   2 per element under "norm" (inference: one scale and one shift after folding)
+    """
+
+    kind: Literal["bn"] = "bn"
+    affine: bool = True
+    flop_kind = "norm"
+    flops_per_element = 2
+
+    def params(self, inputs: list[Shape], out: Shape) -> Value:
+        return 2 * out[0] if self.affine else 0
+
+    def buffers(self, inputs: list[Shape], out: Shape) -> Value:
+        return 2 * out[0]
+
+
+class LRN(Op):
+    """Local response normalisation across channels (Krizhevsky et al. 2012, §3.3):
+    b = a / (k + α/n · Σ_{n neighbouring maps} a²)^β  (PyTorch's α/n scaling).
+
+    flops: 2n + 3 per element under "norm" — n squares, n − 1 additions, then one scale,
+    one add of k, one power and one division
+    """
+
+    kind: Literal["lrn"] = "lrn"
+    size: PositiveInt = 5
+    alpha: float = 1e-4
+    beta: float = 0.75
+    k: float = 2.0
+    flop_kind = "norm"
+
+    def elementwise_flops(self, inputs: list[Shape], out: Shape) -> Value:
+        return (2 * self.size + 3) * numel(out)
+
+    def label(self) -> str:
+        return f"lrn n={self.size}"

@@ -1,0 +1,114 @@
+"""Pooling: max, average, global average, and LeNet-5's trainable subsampling."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import model_validator
+
+from archcalc.expressions import Value
+from archcalc.ops.base import NonNegativePair, Op, PositivePair, Shape, Window, kernel_text, numel, require_rank, spatial_out
+
+
+class _Pool(Op):
+    kernel: PositivePair
+    stride: PositivePair | None = None  # PyTorch's default: the kernel size
+    padding: NonNegativePair = (0, 0)
+    ceil_mode: bool = False
+    flop_kind = "pool"
+
+    @model_validator(mode="after")
+    def _check_padding(self):
+        for pad, kernel in zip(self.padding, self.kernel):
+            if 2 * pad > kernel:
+                raise ValueError(f"padding may be at most half the kernel: expected ≤ {kernel // 2}, found {pad}")
+        return self
+
+    @property
+    def step(self) -> tuple[int, int]:
+        return self.stride or self.kernel
+
+    def window(self, inputs: list[Shape]) -> Window:
+        return Window(self.kernel, self.step, self.padding, getattr(self, "dilation", (1, 1)))
+
+    def output_shape(self, inputs: list[Shape]) -> Shape:
+        return spatial_out(inputs, self, self.window(inputs), inputs[0][0], self.ceil_mode)
+
+    def label(self) -> str:
+        return f"{self.kind} {kernel_text(self.kernel, self.step)}" + (", ceil" if self.ceil_mode else "")
+
+
+class MaxPool(_Pool):
+    """Max pooling.
+
+    shape: H_out = ⌊(H + 2p − d(k−1) − 1)/s⌋ + 1 (⌈⌉ with ceil_mode); channels unchanged
+    flops: k_h·k_w − 1 comparisons per output element; no params, macs or connections
+    """
+
+    kind: Literal["maxpool"] = "maxpool"
+    dilation: PositivePair = (1, 1)
+
+    def elementwise_flops(self, inputs: list[Shape], out: Shape) -> Value:
+        return (self.kernel[0] * self.kernel[1] - 1) * numel(out)
+
+
+class AvgPool(_Pool):
+    """Average pooling.
+
+    shape: H_out = ⌊(H + 2p − k)/s⌋ + 1 (⌈⌉ with ceil_mode); channels unchanged
+    flops: k_h·k_w per output element (k² − 1 additions and one division)
+    """
+
+    kind: Literal["avgpool"] = "avgpool"
+    count_include_pad: bool = True
+
+    def elementwise_flops(self, inputs: list[Shape], out: Shape) -> Value:
+        return self.kernel[0] * self.kernel[1] * numel(out)
+
+
+class GlobalAvgPool(Op):
+    """Global average pooling (NIN, GoogLeNet, ResNet).
+
+    shape: (C, H, W) → (C, 1, 1)
+    flops: H·W per channel (H·W − 1 additions and one division)
+    rf:    a window as large as the input
+    """
+
+    kind: Literal["globalavgpool"] = "globalavgpool"
+    flop_kind = "pool"
+
+    def output_shape(self, inputs: list[Shape]) -> Shape:
+        require_rank(inputs[0], 3, self.kind)
+        return (inputs[0][0], 1, 1)
+
+    def elementwise_flops(self, inputs: list[Shape], out: Shape) -> Value:
+        return numel(inputs[0])
+
+    def window(self, inputs: list[Shape]) -> Window:
+        _, h, w = inputs[0]
+        return Window((h, w), (1, 1), (0, 0))
+
+
+class Subsample(_Pool):
+    """LeNet-5's trainable subsampling (S2, S4): y = w_c · Σ_{k×k} x + b_c, one w and b per map.
+
+    shape:  as average pooling (non-overlapping by default: stride = kernel)
+    params: 2 per map (coefficient and bias)
+    macs:   1 per output element (the coefficient); the window sum is "pool" flops
+    connections: (k_h·k_w + 1) × output units — LeCun counts each summed input as a link
+    """
+
+    kind: Literal["subsample"] = "subsample"
+
+    def params(self, inputs: list[Shape], out: Shape) -> Value:
+        return 2 * out[0]
+
+    def macs(self, inputs: list[Shape], out: Shape) -> Value:
+        return numel(out)
+
+    def connections(self, inputs: list[Shape], out: Shape) -> Value:
+        return (self.kernel[0] * self.kernel[1] + 1) * numel(out)
+
+    def flops(self, inputs: list[Shape], out: Shape) -> dict[str, Value]:
+        elements = numel(out)
+        return {"mac": 2 * elements, "pool": (self.kernel[0] * self.kernel[1] - 1) * elements, "bias": elements}

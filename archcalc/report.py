@@ -1,0 +1,190 @@
+"""Render an Analysis as a table, JSON, Markdown or CSV. Formatting only: no arithmetic
+beyond multiplying element counts by the dtype's size for bytes."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+from archcalc.analysis import Analysis, LayerStats, ReceptiveField, Totals
+from archcalc.errors import shape_text
+from archcalc.expressions import to_json, to_text
+
+FORMATS = ("table", "json", "markdown", "csv")
+
+CONVENTIONS = (
+    "macs: multiply-accumulates of weight products, bias excluded; "
+    "connections: (fan-in + bias) × output units (LeCun); "
+    "RF: size / jump / start per axis, start = centre of the first output unit's field, in input pixels from 0"
+)
+
+
+def render(analysis: Analysis, fmt: str) -> str:
+    return {"table": table, "json": to_json_text, "markdown": markdown, "csv": to_csv}[fmt](analysis)
+
+
+# --- JSON: the stable contract ---------------------------------------------------------
+def to_dict(analysis: Analysis) -> dict[str, Any]:
+    return {
+        "name": analysis.name,
+        "source": analysis.source,
+        "input": [to_json(d) for d in analysis.input_shape],
+        "symbols": list(analysis.symbols),
+        "batch": analysis.batch,
+        "dtype": analysis.dtype,
+        "layers": [_layer_dict(s, analysis.dtype_bytes) for s in analysis.layers],
+        "totals": _totals_dict(analysis.totals, analysis.dtype_bytes),
+        "inference_totals": _totals_dict(analysis.inference_totals, analysis.dtype_bytes),
+    }
+
+
+def _layer_dict(stats: LayerStats, dtype_bytes: int) -> dict[str, Any]:
+    return {
+        "name": stats.name,
+        "op": stats.kind,
+        "label": stats.label,
+        "inputs": list(stats.inputs),
+        "output_shape": [to_json(d) for d in stats.output_shape],
+        "params": to_json(stats.params),
+        "buffers": to_json(stats.buffers),
+        "macs": to_json(stats.macs),
+        "connections": to_json(stats.connections),
+        "flops": {"total": to_json(stats.flops), "by_kind": {k: to_json(v) for k, v in stats.flops_by_kind.items()}},
+        "activations": {"elements": to_json(stats.activations), "bytes": to_json(stats.activations * dtype_bytes)},
+        "receptive_field": _rf_dict(stats.rf),
+        "training_only": stats.training_only,
+        "scopes": list(stats.scopes),
+    }
+
+
+def _rf_dict(rf: ReceptiveField | None) -> dict[str, list] | None:
+    if rf is None:
+        return None
+    return {"size": [to_json(v) for v in rf.size], "jump": [to_json(v) for v in rf.jump], "start": [to_json(v) for v in rf.start]}
+
+
+def _totals_dict(totals: Totals, dtype_bytes: int) -> dict[str, Any]:
+    return {
+        "params": to_json(totals.params),
+        "buffers": to_json(totals.buffers),
+        "macs": to_json(totals.macs),
+        "connections": to_json(totals.connections),
+        "flops": to_json(totals.flops),
+        "flops_by_kind": {k: to_json(v) for k, v in totals.flops_by_kind.items()},
+        "activations": {
+            "elements": to_json(totals.activations),
+            "bytes": to_json(totals.activations * dtype_bytes),
+            "peak_elements": to_json(totals.peak_activations),
+        },
+        "param_bytes": to_json(totals.params * dtype_bytes),
+        "layers": totals.layers,
+    }
+
+
+def to_json_text(analysis: Analysis) -> str:
+    return json.dumps(to_dict(analysis), indent=2, ensure_ascii=False)
+
+
+# --- rows shared by table, Markdown and CSV ---------------------------------------------
+HEADER = ["Layer", "Op", "Output (C, H, W)", "Params", "MACs", "Connections", "RF size / jump / start"]
+
+
+def _axes(values: tuple) -> str:
+    if values[0] == values[1]:
+        return to_text(values[0], separators=False)
+    return "×".join(to_text(v, separators=False) for v in values)
+
+
+def _rf_text(rf: ReceptiveField | None) -> str:
+    if rf is None:
+        return "-"
+    return f"{_axes(rf.size)} / {_axes(rf.jump)} / {_axes(rf.start)}"
+
+
+def _rows(analysis: Analysis) -> list[list[str]]:
+    rows = []
+    for s in analysis.layers:
+        name = s.name + (" †" if s.training_only else "")
+        rows.append([name, s.label, shape_text(s.output_shape), to_text(s.params), to_text(s.macs), to_text(s.connections), _rf_text(s.rf)])
+    return rows
+
+
+def _total_row(totals: Totals, label: str) -> list[str]:
+    return [label, "", "", to_text(totals.params), to_text(totals.macs), to_text(totals.connections), ""]
+
+
+def _summary(analysis: Analysis) -> list[str]:
+    t, b = analysis.totals, analysis.dtype_bytes
+    kinds = ", ".join(f"{k} {to_text(v)}" for k, v in t.flops_by_kind.items())
+    lines = [
+        f"buffers (non-trainable): {to_text(t.buffers)}",
+        f"flops: {to_text(t.flops)} ({kinds})",
+        f"activations: {to_text(t.activations)} elements, {to_text(t.activations * b)} bytes as {analysis.dtype}; "
+        f"peak layer {to_text(t.peak_activations)} elements",
+        f"parameter memory: {to_text(t.params * b)} bytes as {analysis.dtype}",
+    ]
+    if any(s.training_only for s in analysis.layers):
+        i = analysis.inference_totals
+        lines.append(f"without training-only layers (†): params {to_text(i.params)}, macs {to_text(i.macs)}, connections {to_text(i.connections)}")
+    return lines
+
+
+def _title(analysis: Analysis) -> str:
+    shape = shape_text(analysis.input_shape)
+    batch = f", batch {analysis.batch}" if analysis.batch != 1 else ""
+    return f"{analysis.name} — input {shape}{batch}"
+
+
+# --- formats ---------------------------------------------------------------------------
+def table(analysis: Analysis) -> str:
+    rows = _rows(analysis)
+    totals = _total_row(analysis.totals, "Total")
+    widths = [max(len(r[i]) for r in [HEADER, totals, *rows]) for i in range(len(HEADER))]
+    numeric = {3, 4, 5}
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    out = [_title(analysis), "", line(HEADER), rule, *map(line, rows), rule, line(totals), ""]
+    out += _summary(analysis)
+    out += ["", CONVENTIONS]
+    return "\n".join(out)
+
+
+def markdown(analysis: Analysis) -> str:
+    def md(cells: list[str]) -> str:
+        return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+    align = ["---", "---", "---", "---:", "---:", "---:", "---"]
+    totals = [f"**{c}**" if c else "" for c in _total_row(analysis.totals, "Total")]
+    out = [f"# {analysis.name}", ""]
+    if analysis.source:
+        out += [f"Source: {analysis.source}", ""]
+    out += [f"Input {shape_text(analysis.input_shape)}, batch {analysis.batch}, {analysis.dtype}.", ""]
+    out += [md(HEADER), "| " + " | ".join(align) + " |", *map(md, _rows(analysis)), md(totals), ""]
+    out += [f"- {line}" for line in _summary(analysis)]
+    out += ["", f"_{CONVENTIONS}._", ""]
+    return "\n".join(out)
+
+
+def to_csv(analysis: Analysis) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["name", "op", "label", "output_shape", "params", "buffers", "macs", "connections", "flops", "activations",
+                     "rf_size", "rf_jump", "rf_start", "training_only"])
+    for s in analysis.layers:
+        rf = s.rf
+        writer.writerow([s.name, s.kind, s.label, "x".join(str(to_json(d)) for d in s.output_shape), to_json(s.params),
+                         to_json(s.buffers), to_json(s.macs), to_json(s.connections), to_json(s.flops), to_json(s.activations),
+                         _csv_axes(rf and rf.size), _csv_axes(rf and rf.jump), _csv_axes(rf and rf.start), s.training_only])
+    t = analysis.totals
+    writer.writerow(["TOTAL", "", "", "", to_json(t.params), to_json(t.buffers), to_json(t.macs), to_json(t.connections),
+                     to_json(t.flops), to_json(t.activations), "", "", "", ""])
+    return buffer.getvalue()
+
+
+def _csv_axes(values: tuple | None) -> str:
+    return "" if values is None else "x".join(str(to_json(v)) for v in values)

@@ -1,0 +1,246 @@
+"""The spec language: YAML (safe loader only) validated by pydantic.
+
+A layer entry is written ``kind: {fields}`` (or a bare ``kind``). Before validation it is
+normalised to ``{"kind": kind, **fields}`` and validated against a discriminated union
+of every registered op plus block calls, so an error is located as
+``layers.3.conv.stride``. Layer lists inside blocks and branches are validated the same
+way when the graph builder reaches them (after block arguments are substituted).
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter, ValidationError, field_validator
+
+from archcalc.errors import SpecError, suggest
+from archcalc.ops import REGISTRY, Op
+from archcalc.ops.base import Names
+
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+COMMON_FIELDS = ("name", "from", "repeat", "training_only")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class BlockCall(BaseModel):
+    """A use of a user-defined block; every key besides the common ones is an argument."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
+
+    kind: str
+    name: str | None = None
+    inputs: Names | None = Field(default=None, alias="from")
+    repeat: Annotated[int, Field(ge=0)] = 1
+    training_only: bool = False
+
+    @property
+    def args(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class BlockDef(Strict):
+    """``args`` maps each argument to a default value, or to the word ``int`` when required."""
+
+    args: dict[str, int | Literal["int"]] = {}
+    layers: list[Any] = Field(min_length=1)
+    doc: str | None = None
+
+    @field_validator("args")
+    @classmethod
+    def _identifiers(cls, args):
+        for name in args:
+            if not IDENTIFIER.match(name) or name in REGISTRY or name in COMMON_FIELDS:
+                raise ValueError(f"argument name {name!r} must be an identifier that is not an op or common field")
+        return args
+
+
+class Spec(Strict):
+    name: str
+    source: str | None = None
+    notes: str | None = None
+    input: list[Annotated[int, Field(gt=0)] | str] = Field(min_length=1, max_length=3)
+    blocks: dict[str, BlockDef] = {}
+    layers: list[Any] = Field(min_length=1)
+
+    @field_validator("input")
+    @classmethod
+    def _names(cls, dims):
+        if len(dims) not in (1, 3):
+            raise ValueError(f"expected [C, H, W] or [features], found {len(dims)} dimensions")
+        for dim in dims:
+            if isinstance(dim, str) and not IDENTIFIER.match(dim):
+                raise ValueError(f"an input dimension is a positive integer or a name, found {dim!r}")
+        return dims
+
+    @field_validator("blocks")
+    @classmethod
+    def _block_names(cls, blocks):
+        for name in blocks:
+            if name in REGISTRY:
+                raise ValueError(f"block name {name!r} is already an op")
+        return blocks
+
+
+# --- layer entries -------------------------------------------------------------------
+def normalise_entry(raw: Any) -> Any:
+    """``relu`` / ``{conv: {...}}`` / ``{concat: [[...], [...]]}`` → ``{"kind": ..., ...}``."""
+    if isinstance(raw, str):
+        return {"kind": raw}
+    if isinstance(raw, dict) and len(raw) == 1:
+        ((kind, fields),) = raw.items()
+        if fields is None:
+            return {"kind": kind}
+        if isinstance(fields, list):
+            return {"kind": kind, "branches": fields}
+        if isinstance(fields, dict):
+            if "kind" in fields:
+                raise ValueError("`kind` is not a field; the key before the fields names the op")
+            return {"kind": kind, **fields}
+        raise ValueError(f"expected fields of {kind!r} as a mapping, found {type(fields).__name__} {fields!r}")
+    if isinstance(raw, dict):
+        keys = ", ".join(map(str, raw))
+        raise ValueError(f"expected one key naming the op (`conv: {{...}}`), found several: {keys}; indent the fields under the op")
+    raise ValueError(f"expected a layer (`relu` or `conv: {{...}}`), found {raw!r}")
+
+
+def _tag(value: Any) -> str:
+    if isinstance(value, dict):
+        kind = value.get("kind")
+        return kind if kind in REGISTRY else "block"
+    return "block"
+
+
+@cache
+def entry_adapter() -> TypeAdapter:
+    """The discriminated union over every registered op, plus block calls."""
+    members = tuple(Annotated[cls, Tag(kind)] for kind, cls in REGISTRY.items())
+    union = Union[(*members, Annotated[BlockCall, Tag("block")])]  # noqa: UP007
+    return TypeAdapter(Annotated[union, Discriminator(_tag)])
+
+
+Entry = Union[Op, BlockCall]  # noqa: UP007
+
+
+def validate_entry(raw: Any, loc: tuple) -> Entry:
+    """Validate one layer entry; errors come back as SpecError located at ``loc``."""
+    try:
+        normal = normalise_entry(raw)
+    except ValueError as error:
+        raise SpecError(str(error), path=dotted(loc)) from None
+    try:
+        return entry_adapter().validate_python(normal)
+    except ValidationError as error:
+        raise pydantic_error(error, loc, normal) from None
+
+
+# --- loading -----------------------------------------------------------------------
+class Source:
+    """The YAML node tree of a spec file, to map a path such as layers.3.conv to a line."""
+
+    def __init__(self, file: str, root: yaml.Node | None):
+        self.file = file
+        self.root = root
+
+    def line(self, loc: tuple) -> int | None:
+        node, best = self.root, None
+        for key in loc:
+            if node is None:
+                break
+            best = node.start_mark.line + 1
+            node = _child(node, key)
+        if node is not None:
+            best = node.start_mark.line + 1
+        return best
+
+    def locate(self, error: SpecError, loc: tuple) -> SpecError:
+        return error.located(file=self.file, line=self.line(loc))
+
+
+def _child(node: yaml.Node, key: Any) -> yaml.Node | None:
+    if isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+        return node.value[key]
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            if key_node.value == key:
+                return value_node
+        # an op entry `{conv: {...}}` is one mapping deeper than its normalised form
+        if len(node.value) == 1:
+            return _child(node.value[0][1], key)
+    return None
+
+
+def load_spec(path: str | Path) -> tuple[Spec, Source]:
+    file = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as error:
+        raise SpecError(f"cannot read the spec: {error.strerror}", file=file) from None
+    try:
+        loader = yaml.SafeLoader(text)
+        try:
+            root = loader.get_single_node()
+            data = loader.construct_document(root) if root is not None else None
+        finally:
+            loader.dispose()
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        problem = getattr(error, "problem", None) or str(error)
+        raise SpecError(f"malformed YAML: {problem}", file=file, line=mark.line + 1 if mark else None) from None
+    source = Source(file, root)
+    if not isinstance(data, dict):
+        raise SpecError(f"expected a mapping with name, input and layers, found {type(data).__name__}", file=file, line=1)
+    try:
+        spec = Spec.model_validate(data)
+    except ValidationError as error:
+        first = error.errors()[0]
+        raise source.locate(pydantic_error(error, (), data), tuple(first["loc"])) from None
+    return spec, source
+
+
+# --- error wording -----------------------------------------------------------------------
+def dotted(loc: tuple) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+def pydantic_error(error: ValidationError, prefix: tuple, data: Any) -> SpecError:
+    """The first pydantic error, worded for people: path, expected, found."""
+    errors = error.errors()
+    first = errors[0]
+    loc = tuple(first["loc"])
+    message = _wording(first, loc)
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return SpecError(message + more, path=dotted(prefix + loc))
+
+
+def _wording(item: dict, loc: tuple) -> str:
+    kind = item["type"]
+    field = str(loc[-1]) if loc else ""
+    if kind == "extra_forbidden":
+        return f"unknown field {field!r}{suggest(field, _known_fields(loc))}"
+    if kind == "missing":
+        return f"missing required field {field!r}"
+    if kind == "union_tag_invalid":
+        return f"unknown op {item['input']!r}"
+    text = item["msg"]
+    for prefix in ("Value error, ", "Input should be "):
+        text = text.removeprefix(prefix)
+    if item["msg"].startswith("Value error, "):
+        return text
+    found = item.get("input")
+    return f"expected {text}, found {found!r}"
+
+
+def _known_fields(loc: tuple) -> list[str]:
+    for part in reversed(loc[:-1]):
+        if isinstance(part, str) and part in REGISTRY:
+            return [f.alias or name for name, f in REGISTRY[part].model_fields.items() if name != "kind"]
+    if len(loc) == 3 and loc[0] == "blocks":
+        return list(BlockDef.model_fields)
+    return list(Spec.model_fields)
