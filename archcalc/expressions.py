@@ -143,15 +143,29 @@ def exact_div(a: Value, b: Value) -> Value:
 def floordiv(a: Value, b: Value) -> Value:
     """⌊a / b⌋, exact for ints and sympy expressions alike."""
     if is_symbolic(a) or is_symbolic(b):
-        return sp().floor(sp().sympify(a) / sp().sympify(b))
+        return _nested(sp().floor, a, b)
     return int(Fraction(a) // Fraction(b))
 
 
 def ceildiv(a: Value, b: Value) -> Value:
     """⌈a / b⌉."""
     if is_symbolic(a) or is_symbolic(b):
-        return sp().ceiling(sp().sympify(a) / sp().sympify(b))
+        return _nested(sp().ceiling, a, b)
     return -int(Fraction(-a) // Fraction(b))
+
+
+def _nested(rounding, a: Value, b: Value) -> Value:
+    """rounding(a / b), flattening the nests that stacked layers produce.
+
+    For a positive integer n and integer c: ⌊⌊u⌋ + c⌋/n⌋ = ⌊(u + c)/n⌋, and likewise for
+    ⌈⌉ — so floor(floor(H/2)/2) is written floor(H/4), which a reader can check by eye.
+    """
+    a, b = sp().sympify(a), sp().sympify(b)
+    if b.is_Integer and b > 0:
+        constant, rest = a.as_coeff_Add()
+        if isinstance(rest, rounding) and constant.is_integer:
+            return rounding((rest.args[0] + constant) / b)
+    return rounding(a / b)
 
 
 def vmax(*values: Value) -> Value:

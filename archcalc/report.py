@@ -138,9 +138,15 @@ def _title(analysis: Analysis) -> str:
 
 
 # --- formats ---------------------------------------------------------------------------
+WIDE_CELL = 40
+
+
 def table(analysis: Analysis) -> str:
+    """Aligned columns; when formulas make a cell too wide, one block per layer instead."""
     rows = _rows(analysis)
     totals = _total_row(analysis.totals, "Total")
+    if any(len(cell) > WIDE_CELL for row in [*rows, totals] for cell in row):
+        return _long_table(analysis, rows, totals)
     widths = [max(len(r[i]) for r in [HEADER, totals, *rows]) for i in range(len(HEADER))]
     numeric = {3, 4, 5}
 
@@ -151,6 +157,17 @@ def table(analysis: Analysis) -> str:
     out = [_title(analysis), "", line(HEADER), rule, *map(line, rows), rule, line(totals), ""]
     out += _summary(analysis)
     out += ["", CONVENTIONS]
+    return "\n".join(out)
+
+
+def _long_table(analysis: Analysis, rows: list[list[str]], totals: list[str]) -> str:
+    out = [_title(analysis), ""]
+    keys = [h.lower() for h in HEADER[2:]]
+    width = max(map(len, keys))
+    for row in [*rows, totals]:
+        out.append(f"{row[0]}  {row[1]}".rstrip())
+        out += [f"    {key.ljust(width)}  {cell}" for key, cell in zip(keys, row[2:]) if cell and cell != "0"]
+    out += ["", *_summary(analysis), "", CONVENTIONS]
     return "\n".join(out)
 
 
