@@ -151,10 +151,14 @@ class _Builder:
         args = self._bind_args(call, definition.args, loc)
         full = scope.prefix + name
         inner = _Scope(full + ".", inputs[0], None, args=args, scopes=scope.scopes + (full,))
-        body = substitute(definition.layers, args)
+        body_loc = ("blocks", call.kind, "layers")
         self.call_stack.append(call.kind)
         try:
-            last = self.sequence(body, ("blocks", call.kind, "layers"), inner, inputs[0], training)
+            try:
+                body = substitute(definition.layers, args, body_loc)
+            except SpecError as error:
+                raise self._locate(error, body_loc) from None
+            last = self.sequence(body, body_loc, inner, inputs[0], training)
         except ArchcalcError as error:
             error.message += f" (in {full})"
             raise
@@ -208,9 +212,11 @@ class _Builder:
         if ref.text in self.layers:
             return ref.text
         known = list(ref.scope.names) + [INPUT]
-        raise self._locate(GraphError(f"`from: {ref.text}` names no layer{suggest(ref.text, known)}"), layer.loc).located(
-            file=self.source.file, path=layer.name
-        )
+        error = GraphError(f"`from: {ref.text}` names no layer{suggest(ref.text, known)}")
+        return self._raise_at(error, layer)
+
+    def _raise_at(self, error: ArchcalcError, layer: Layer):
+        raise error.located(file=self.source.file, line=self.source.line(layer.loc), path=f"{dotted(layer.loc)} ({layer.name})")
 
     def _bind_args(self, call: BlockCall, declared: dict[str, Any], loc: tuple) -> dict[str, Any]:
         given = call.args
@@ -247,22 +253,22 @@ class _Builder:
         raise self._locate(GraphError(f"the layers form a cycle: {path}"), first.loc)
 
 
-def substitute(body: Any, args: dict[str, Any]) -> Any:
+def substitute(body: Any, args: dict[str, Any], loc: tuple = ()) -> Any:
     """A copy of a block body with argument expressions (``2*width``) replaced by numbers.
 
     A string is replaced only when every name in it is an argument, so op names and
     layer names pass through; ``name`` and ``from`` values are never touched.
     """
     if isinstance(body, list):
-        return [substitute(item, args) for item in body]
+        return [substitute(item, args, loc + (index,)) for index, item in enumerate(body)]
     if isinstance(body, dict):
-        return {k: (v if k in ("name", "from") else substitute(v, args)) for k, v in body.items()}
+        return {k: (v if k in ("name", "from") else substitute(v, args, loc + (k,))) for k, v in body.items()}
     if isinstance(body, str) and args:
         names = expressions.names_in(body)
         if names and names <= set(args):
             try:
                 value = expressions.parse(body, args)
             except expressions.ExpressionError as error:
-                raise SpecError(str(error)) from None
+                raise SpecError(str(error), path=dotted(loc)) from None
             return value if isinstance(value, int) else str(value)
     return body

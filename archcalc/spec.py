@@ -192,6 +192,9 @@ def load_spec(path: str | Path) -> tuple[Spec, Source]:
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         problem = getattr(error, "problem", None) or str(error)
+        context, context_mark = getattr(error, "context", None), getattr(error, "context_mark", None)
+        if context and context_mark:
+            problem += f" ({context} on line {context_mark.line + 1})"
         raise SpecError(f"malformed YAML: {problem}", file=file, line=mark.line + 1 if mark else None) from None
     source = Source(file, root)
     if not isinstance(data, dict):

@@ -1,0 +1,87 @@
+"""Bad input: one or two lines naming the file, the layer path, expected and found; exit 2."""
+
+from __future__ import annotations
+
+import pytest
+
+from archcalc.errors import ArchcalcError
+
+HEAD = "name: t\ninput: [3, 32, 32]\nlayers:\n"
+
+CASES = {
+    "malformed_yaml": (HEAD + "  - conv: {out: 8, kernel: 3\n  - relu\n", ["malformed YAML", "flow mapping on line 4"]),
+    "unknown_op": (HEAD + "  - convv: {out: 8, kernel: 3}\n", ["layers.0", "unknown op or block 'convv'", "did you mean 'conv'"]),
+    "unknown_field": (HEAD + "  - conv: {out: 8, kernel: 3, strid: 2}\n", ["layers.0.conv.strid", "did you mean 'stride'", ":4"]),
+    "wrong_type": (HEAD + "  - conv: {out: 8, kernel: 3, stride: two}\n", ["layers.0.conv.stride", "expected a valid integer", "'two'"]),
+    "zero_kernel": (HEAD + "  - conv: {out: 8, kernel: 0}\n", ["layers.0.conv.kernel", "greater than 0", "found 0"]),
+    "negative_out": (HEAD + "  - linear: {out: -4}\n", ["layers.0.linear.out", "greater than 0", "found -4"]),
+    "zero_input": ("name: t\ninput: [3, 0, 32]\nlayers: [relu]\n", ["input.1", "found 0"]),
+    "kernel_too_big": (HEAD + "  - conv: {out: 8, kernel: 5, stride: 4}\n  - conv: {name: big, out: 8, kernel: 9}\n",
+                       ["big (conv)", "larger than the padded input", "found 9"]),
+    "add_channels": (HEAD + "  - add: [[conv: {out: 8, kernel: 1}], [conv: {out: 4, kernel: 1}]]\n",
+                     ["add1 (add)", "matching channels", "(8, 32, 32)", "(4, 32, 32)"]),
+    "add_spatial": (HEAD + "  - add: [[conv: {out: 8, kernel: 1}], [conv: {out: 8, kernel: 1, stride: 2}]]\n",
+                    ["add1 (add)", "matching spatial sizes", "(8, 16, 16)"]),
+    "concat_spatial": (HEAD + "  - concat: [[conv: {out: 8, kernel: 3}], [conv: {out: 8, kernel: 1}]]\n",
+                       ["concat1 (concat)", "matching spatial sizes", "(8, 30, 30)", "(8, 32, 32)"]),
+    "from_nothing": (HEAD + "  - conv: {name: a, out: 8, kernel: 3}\n  - relu: {from: aa}\n", ["relu1", "`from: aa` names no layer", "did you mean 'a'"]),
+    "duplicate": (HEAD + "  - conv: {name: a, out: 8, kernel: 3}\n  - conv: {name: a, out: 8, kernel: 3}\n", ["layers.1", "duplicate layer name 'a'"]),
+    "cycle": (HEAD + "  - relu: {name: a, from: b}\n  - relu: {name: b, from: a}\n", ["cycle", "a → b → a"]),
+    "groups": (HEAD + "  - conv: {out: 8, kernel: 3, groups: 2}\n", ["conv1 (conv)", "groups must divide the input channels", "divisor of 3"]),
+    "unsafe_input": ("name: t\ninput: [3, \"__import__('os')\", 32]\nlayers: [relu]\n", ["input:", "a positive integer or a name", "__import__"]),
+    "unsafe_block_arg": (
+        "name: t\ninput: [3, 32, 32]\nblocks:\n  b:\n    args: {w: int}\n    layers: [conv: {out: 'w.__class__', kernel: 1}]\n"
+        "layers: [b: {w: 4}]\n",
+        ["blocks.b.layers.0.conv.out", "(in b1)"],
+    ),
+    "bad_expression": (
+        "name: t\ninput: [3, 32, 32]\nblocks:\n  b:\n    args: {w: int}\n    layers: [conv: {out: 'w *', kernel: 1}]\nlayers: [b: {w: 4}]\n",
+        ["blocks.b.layers.0.conv.out"],
+    ),
+    "missing_block_arg": (
+        "name: t\ninput: [3, 32, 32]\nblocks:\n  b:\n    args: {w: int}\n    layers: [conv: {out: w, kernel: 1}]\nlayers: [b: {}]\n",
+        ["layers.0", "needs argument 'w'"],
+    ),
+    "unknown_block_arg": (
+        "name: t\ninput: [3, 32, 32]\nblocks:\n  b:\n    args: {width: int}\n    layers: [conv: {out: width, kernel: 1}]\nlayers: [b: {widht: 4}]\n",
+        ["no argument 'widht'", "did you mean 'width'"],
+    ),
+    "linear_on_maps": (HEAD + "  - linear: {out: 10}\n", ["linear1 (linear)", "flat", "found (3, 32, 32)", "add `flatten`"]),
+    "input_too_small": ("name: t\ninput: [3, 8, 8]\nlayers:\n  - maxpool: {kernel: 2}\n  - maxpool: {kernel: 2}\n  - maxpool: {kernel: 2}\n  - maxpool: {kernel: 2}\n",
+                        ["maxpool4", "larger than the padded input"]),
+    "not_a_mapping": ("- relu\n", ["expected a mapping"]),
+    "two_keys": (HEAD + "  - conv: {out: 8, kernel: 3}\n    stride: 2\n", ["layers.0", "found several"]),
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_error_is_short_located_and_exits_nonzero(case, write_spec, cli):
+    text, fragments = CASES[case]
+    path = write_spec(text)
+    result = cli("report", path)
+    assert result.exit_code == 2
+    message = result.output.strip()
+    assert "Traceback" not in message
+    assert len(message.splitlines()) <= 2, message
+    assert message.startswith(f"archcalc: error: {path}"), message
+    for fragment in fragments:
+        assert fragment in message, f"{fragment!r} not in {message!r}"
+
+
+def test_debug_shows_the_traceback(write_spec, cli):
+    path = write_spec(CASES["unknown_field"][0])
+    with pytest.raises(ArchcalcError):
+        cli("report", path, "--debug")
+
+
+def test_unsafe_cli_input_is_refused_not_evaluated(cli, write_spec):
+    path = write_spec(HEAD + "  - relu\n")
+    result = cli("report", path, "--input", "3,__import__('os').getcwd(),4")
+    assert result.exit_code == 2
+    assert "not allowed" in result.output
+
+
+def test_missing_file(cli, tmp_path):
+    result = cli("report", tmp_path / "nope.yaml")
+    assert result.exit_code == 2
+    assert "cannot read the spec" in result.output
