@@ -132,7 +132,7 @@ def analyse(network: Network, batch: int = 1, dtype: str = "float32") -> Analysi
             stats = _evaluate(layer, shapes, fields, training, batch)
         except ArchcalcError as error:
             where = network.source.line(layer.loc)
-            raise error.located(file=network.source.file, line=where, path=f"{layer.name} ({layer.op.kind})") from None
+            raise error.located(file=network.source.file_of(layer.loc), line=where, path=f"{layer.name} ({layer.op.kind})") from None
         shapes[name], fields[name], training[name] = stats.output_shape, stats.rf, stats.training_only
         results.append(stats)
     symbols = tuple(sorted({str(s) for d in network.input_shape if expressions.is_symbolic(d) for s in d.free_symbols}))

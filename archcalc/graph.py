@@ -64,9 +64,10 @@ class Network:
 
 def compile_spec(spec: Spec, source: Source, input_shape: tuple) -> Network:
     builder = _Builder(spec, source)
-    top = _Scope(prefix="", input=INPUT)
+    top = _Scope(prefix="", input=INPUT, args=dict(spec.args))
     try:
-        builder.sequence(spec.layers, ("layers",), top, INPUT)
+        layers = substitute(spec.layers, spec.args, ("layers",))
+        builder.sequence(layers, ("layers",), top, INPUT)
     except ArchcalcError as error:
         raise error.located(file=source.file)
     builder.resolve()
@@ -160,7 +161,8 @@ class _Builder:
                 raise self._locate(error, body_loc) from None
             last = self.sequence(body, body_loc, inner, inputs[0], training)
         except ArchcalcError as error:
-            error.message += f" (in {full})"
+            if " (in " not in error.message:  # name the innermost instance only
+                error.message += f" (in {full})"
             raise
         finally:
             self.call_stack.pop()
@@ -216,7 +218,7 @@ class _Builder:
         return self._raise_at(error, layer)
 
     def _raise_at(self, error: ArchcalcError, layer: Layer):
-        raise error.located(file=self.source.file, line=self.source.line(layer.loc), path=f"{dotted(layer.loc)} ({layer.name})")
+        raise error.located(file=self.source.file_of(layer.loc), line=self.source.line(layer.loc), path=f"{dotted(layer.loc)} ({layer.name})")
 
     def _bind_args(self, call: BlockCall, declared: dict[str, Any], loc: tuple) -> dict[str, Any]:
         given = call.args
@@ -234,7 +236,7 @@ class _Builder:
         return bound
 
     def _locate(self, error: ArchcalcError, loc: tuple) -> ArchcalcError:
-        return error.located(file=self.source.file, line=self.source.line(loc), path=dotted(loc))
+        return error.located(file=self.source.file_of(loc), line=self.source.line(loc), path=dotted(loc))
 
     # --- graph ---------------------------------------------------------------------------
     def to_graph(self) -> nx.DiGraph:

@@ -66,6 +66,9 @@ class Spec(Strict):
     source: str | None = None
     notes: str | None = None
     input: list[Annotated[int, Field(gt=0)] | str] = Field(min_length=1, max_length=3)
+    #: network-level arguments (with their values) usable in `layers`, e.g. `repeat: stage3`;
+    #: a spec that `extends:` another overrides them
+    args: dict[str, int] = {}
     blocks: dict[str, BlockDef] = {}
     layers: list[Any] = Field(min_length=1)
 
@@ -142,14 +145,19 @@ def validate_entry(raw: Any, loc: tuple) -> Entry:
 
 # --- loading -----------------------------------------------------------------------
 class Source:
-    """The YAML node tree of a spec file, to map a path such as layers.3.conv to a line."""
+    """The YAML node trees behind a spec (its own file and any it `extends`), to map a
+    path such as ``layers.3.conv`` to the file and line that wrote it."""
 
     def __init__(self, file: str, root: yaml.Node | None):
         self.file = file
-        self.root = root
+        self.documents: dict[str, yaml.Node | None] = {file: root}
+        self.owners: dict[tuple, str] = {}  # ("layers",) or ("blocks", name) → file
+
+    def file_of(self, loc: tuple) -> str:
+        return self.owners.get(tuple(loc[:2]), self.owners.get(tuple(loc[:1]), self.file))
 
     def line(self, loc: tuple) -> int | None:
-        node, best = self.root, None
+        node, best = self.documents.get(self.file_of(loc)), None
         for key in loc:
             if node is None:
                 break
@@ -160,7 +168,7 @@ class Source:
         return best
 
     def locate(self, error: SpecError, loc: tuple) -> SpecError:
-        return error.located(file=self.file, line=self.line(loc))
+        return error.located(file=self.file_of(loc), line=self.line(loc))
 
 
 def _child(node: yaml.Node, key: Any) -> yaml.Node | None:
@@ -177,16 +185,62 @@ def _child(node: yaml.Node, key: Any) -> yaml.Node | None:
 
 
 def load_spec(path: str | Path) -> tuple[Spec, Source]:
+    """Load, resolve `extends:`, and validate a spec file."""
+    data, source = _load_document(Path(path), ())
+    try:
+        spec = Spec.model_validate(data)
+    except ValidationError as error:
+        first = error.errors()[0]
+        raise source.locate(pydantic_error(error, (), data), tuple(first["loc"])) from None
+    return spec, source
+
+
+def _load_document(path: Path, chain: tuple[Path, ...]) -> tuple[dict, Source]:
+    file = str(path)
+    root, data = _parse_yaml(path)
+    source = Source(file, root)
+    if not isinstance(data, dict):
+        raise SpecError(f"expected a mapping with name, input and layers, found {type(data).__name__}", file=file, line=1)
+    parent_name = data.pop("extends", None)
+    if parent_name is None:
+        return data, source
+    if not isinstance(parent_name, str):
+        raise SpecError(f"extends: expected a path to another spec, found {parent_name!r}", file=file, line=source.line(("extends",)))
+    parent_path = (path.parent / parent_name).resolve()
+    if parent_path in chain or parent_path == path.resolve():
+        raise SpecError(f"extends: {parent_name} extends this spec again (a cycle)", file=file, line=source.line(("extends",)))
+    parent, parent_source = _load_document(parent_path, chain + (path.resolve(),))
+    return _inherit(data, parent, source, parent_source), source
+
+
+def _inherit(child: dict, parent: dict, source: Source, parent_source: Source) -> dict:
+    """The child's keys replace the parent's; `args` and `blocks` merge entry by entry.
+    Every part remembers the file it came from, so errors point at the right file."""
+    merged = {**parent, **child}
+    owners = {(key,): source.file if key in child else parent_source.file_of((key,)) for key in merged}
+    for key in ("args", "blocks"):
+        mine, theirs = child.get(key), parent.get(key)
+        if isinstance(mine, dict) and isinstance(theirs, dict):
+            merged[key] = {**theirs, **mine}
+        for name in merged.get(key) or {}:
+            in_child = isinstance(mine, dict) and name in mine
+            owners[(key, name)] = source.file if in_child else parent_source.file_of((key, name))
+    source.documents.update(parent_source.documents)
+    source.owners = owners
+    return merged
+
+
+def _parse_yaml(path: Path) -> tuple[yaml.Node | None, Any]:
     file = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise SpecError(f"cannot read the spec: {error.strerror}", file=file) from None
     try:
         loader = yaml.SafeLoader(text)
         try:
             root = loader.get_single_node()
-            data = loader.construct_document(root) if root is not None else None
+            return root, (loader.construct_document(root) if root is not None else None)
         finally:
             loader.dispose()
     except yaml.YAMLError as error:
@@ -196,15 +250,6 @@ def load_spec(path: str | Path) -> tuple[Spec, Source]:
         if context and context_mark:
             problem += f" ({context} on line {context_mark.line + 1})"
         raise SpecError(f"malformed YAML: {problem}", file=file, line=mark.line + 1 if mark else None) from None
-    source = Source(file, root)
-    if not isinstance(data, dict):
-        raise SpecError(f"expected a mapping with name, input and layers, found {type(data).__name__}", file=file, line=1)
-    try:
-        spec = Spec.model_validate(data)
-    except ValidationError as error:
-        first = error.errors()[0]
-        raise source.locate(pydantic_error(error, (), data), tuple(first["loc"])) from None
-    return spec, source
 
 
 # --- error wording -----------------------------------------------------------------------

@@ -17,7 +17,7 @@ from archcalc.ops.base import Op, Shape, numel, require_rank
 class _Merge(Op):
     arity = None
     #: inline branches, each a list of layer entries; compiled away by the graph builder
-    branches: list[list[Any]] | None = None
+    branches: list[Any] | None = None
 
     def _check_spatial(self, inputs: list[Shape], first_axis: int) -> None:
         reference = inputs[0]
