@@ -109,7 +109,7 @@ def analyse_file(path: str | Path, input_shape: str | None = None, batch: int = 
     try:
         shape = parse_input(input_shape if input_shape is not None else spec.input)
     except ArchcalcError as error:
-        raise error.located(file=str(path), line=None if input_shape else source.line(("input",)))
+        raise error.located(file=str(path), line=None if input_shape else source.line(("input",))) from None
     return analyse(compile_spec(spec, source, shape), batch=batch, dtype=dtype)
 
 

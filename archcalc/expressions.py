@@ -17,9 +17,9 @@ from __future__ import annotations
 import ast
 from fractions import Fraction
 from functools import cache
-from typing import Any, Union
+from typing import Any
 
-Value = Union[int, Fraction, Any]  # Any: a sympy.Expr
+Value = int | Fraction | Any  # Any: a sympy.Expr
 
 MAX_EXPRESSION_LENGTH = 200
 MAX_EXPONENT = 64

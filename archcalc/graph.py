@@ -69,7 +69,7 @@ def compile_spec(spec: Spec, source: Source, input_shape: tuple) -> Network:
         layers = substitute(spec.layers, spec.args, ("layers",))
         builder.sequence(layers, ("layers",), top, INPUT)
     except ArchcalcError as error:
-        raise error.located(file=source.file)
+        raise error.located(file=source.file) from None
     builder.resolve()
     graph = builder.to_graph()
     return Network(spec, source, graph, builder.layers, input_shape)
@@ -218,7 +218,9 @@ class _Builder:
         return self._raise_at(error, layer)
 
     def _raise_at(self, error: ArchcalcError, layer: Layer):
-        raise error.located(file=self.source.file_of(layer.loc), line=self.source.line(layer.loc), path=f"{dotted(layer.loc)} ({layer.name})")
+        raise error.located(
+            file=self.source.file_of(layer.loc), line=self.source.line(layer.loc), path=f"{dotted(layer.loc)} ({layer.name})"
+        )
 
     def _bind_args(self, call: BlockCall, declared: dict[str, Any], loc: tuple) -> dict[str, Any]:
         given = call.args

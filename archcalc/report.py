@@ -127,7 +127,9 @@ def _summary(analysis: Analysis) -> list[str]:
     ]
     if any(s.training_only for s in analysis.layers):
         i = analysis.inference_totals
-        lines.append(f"without training-only layers (†): params {to_text(i.params)}, macs {to_text(i.macs)}, connections {to_text(i.connections)}")
+        lines.append(
+            f"without training-only layers (†): params {to_text(i.params)}, macs {to_text(i.macs)}, connections {to_text(i.connections)}"
+        )
     return lines
 
 
@@ -151,7 +153,7 @@ def table(analysis: Analysis) -> str:
     numeric = {3, 4, 5}
 
     def line(cells: list[str]) -> str:
-        return "  ".join(c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+        return "  ".join(c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))).rstrip()
 
     rule = "  ".join("-" * w for w in widths)
     out = [_title(analysis), "", line(HEADER), rule, *map(line, rows), rule, line(totals), ""]
@@ -166,7 +168,7 @@ def _long_table(analysis: Analysis, rows: list[list[str]], totals: list[str]) ->
     width = max(map(len, keys))
     for row in [*rows, totals]:
         out.append(f"{row[0]}  {row[1]}".rstrip())
-        out += [f"    {key.ljust(width)}  {cell}" for key, cell in zip(keys, row[2:]) if cell and cell != "0"]
+        out += [f"    {key.ljust(width)}  {cell}" for key, cell in zip(keys, row[2:], strict=True) if cell and cell != "0"]
     out += ["", *_summary(analysis), "", CONVENTIONS]
     return "\n".join(out)
 
@@ -190,16 +192,63 @@ def markdown(analysis: Analysis) -> str:
 def to_csv(analysis: Analysis) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["name", "op", "label", "output_shape", "params", "buffers", "macs", "connections", "flops", "activations",
-                     "rf_size", "rf_jump", "rf_start", "training_only"])
+    writer.writerow(
+        [
+            "name",
+            "op",
+            "label",
+            "output_shape",
+            "params",
+            "buffers",
+            "macs",
+            "connections",
+            "flops",
+            "activations",
+            "rf_size",
+            "rf_jump",
+            "rf_start",
+            "training_only",
+        ]
+    )
     for s in analysis.layers:
         rf = s.rf
-        writer.writerow([s.name, s.kind, s.label, "x".join(str(to_json(d)) for d in s.output_shape), to_json(s.params),
-                         to_json(s.buffers), to_json(s.macs), to_json(s.connections), to_json(s.flops), to_json(s.activations),
-                         _csv_axes(rf and rf.size), _csv_axes(rf and rf.jump), _csv_axes(rf and rf.start), s.training_only])
+        writer.writerow(
+            [
+                s.name,
+                s.kind,
+                s.label,
+                "x".join(str(to_json(d)) for d in s.output_shape),
+                to_json(s.params),
+                to_json(s.buffers),
+                to_json(s.macs),
+                to_json(s.connections),
+                to_json(s.flops),
+                to_json(s.activations),
+                _csv_axes(rf and rf.size),
+                _csv_axes(rf and rf.jump),
+                _csv_axes(rf and rf.start),
+                s.training_only,
+            ]
+        )
     t = analysis.totals
-    writer.writerow(["TOTAL", "", "", "", to_json(t.params), to_json(t.buffers), to_json(t.macs), to_json(t.connections),
-                     to_json(t.flops), to_json(t.activations), "", "", "", ""])
+    writer.writerow(
+        [
+            "TOTAL",
+            "",
+            "",
+            "",
+            to_json(t.params),
+            to_json(t.buffers),
+            to_json(t.macs),
+            to_json(t.connections),
+            to_json(t.flops),
+            to_json(t.activations),
+            "",
+            "",
+            "",
+            "",
+        ]
+    )
     return buffer.getvalue()
 
 

@@ -7,6 +7,7 @@ import pytest
 from archcalc.errors import ArchcalcError
 
 HEAD = "name: t\ninput: [3, 32, 32]\nlayers:\n"
+BLOCK = "name: t\ninput: [3, 32, 32]\nblocks:\n  b:\n"
 
 CASES = {
     "malformed_yaml": (HEAD + "  - conv: {out: 8, kernel: 3\n  - relu\n", ["malformed YAML", "flow mapping on line 4"]),
@@ -16,39 +17,60 @@ CASES = {
     "zero_kernel": (HEAD + "  - conv: {out: 8, kernel: 0}\n", ["layers.0.conv.kernel", "greater than 0", "found 0"]),
     "negative_out": (HEAD + "  - linear: {out: -4}\n", ["layers.0.linear.out", "greater than 0", "found -4"]),
     "zero_input": ("name: t\ninput: [3, 0, 32]\nlayers: [relu]\n", ["input.1", "found 0"]),
-    "kernel_too_big": (HEAD + "  - conv: {out: 8, kernel: 5, stride: 4}\n  - conv: {name: big, out: 8, kernel: 9}\n",
-                       ["big (conv)", "larger than the padded input", "found 9"]),
-    "add_channels": (HEAD + "  - add: [[conv: {out: 8, kernel: 1}], [conv: {out: 4, kernel: 1}]]\n",
-                     ["add1 (add)", "matching channels", "(8, 32, 32)", "(4, 32, 32)"]),
-    "add_spatial": (HEAD + "  - add: [[conv: {out: 8, kernel: 1}], [conv: {out: 8, kernel: 1, stride: 2}]]\n",
-                    ["add1 (add)", "matching spatial sizes", "(8, 16, 16)"]),
-    "concat_spatial": (HEAD + "  - concat: [[conv: {out: 8, kernel: 3}], [conv: {out: 8, kernel: 1}]]\n",
-                       ["concat1 (concat)", "matching spatial sizes", "(8, 30, 30)", "(8, 32, 32)"]),
-    "from_nothing": (HEAD + "  - conv: {name: a, out: 8, kernel: 3}\n  - relu: {from: aa}\n", ["relu1", "`from: aa` names no layer", "did you mean 'a'"]),
-    "duplicate": (HEAD + "  - conv: {name: a, out: 8, kernel: 3}\n  - conv: {name: a, out: 8, kernel: 3}\n", ["layers.1", "duplicate layer name 'a'"]),
+    "kernel_too_big": (
+        HEAD + "  - conv: {out: 8, kernel: 5, stride: 4}\n  - conv: {name: big, out: 8, kernel: 9}\n",
+        ["big (conv)", "larger than the padded input", "found 9"],
+    ),
+    "add_channels": (
+        HEAD + "  - add: [[conv: {out: 8, kernel: 1}], [conv: {out: 4, kernel: 1}]]\n",
+        ["add1 (add)", "matching channels", "(8, 32, 32)", "(4, 32, 32)"],
+    ),
+    "add_spatial": (
+        HEAD + "  - add: [[conv: {out: 8, kernel: 1}], [conv: {out: 8, kernel: 1, stride: 2}]]\n",
+        ["add1 (add)", "matching spatial sizes", "(8, 16, 16)"],
+    ),
+    "concat_spatial": (
+        HEAD + "  - concat: [[conv: {out: 8, kernel: 3}], [conv: {out: 8, kernel: 1}]]\n",
+        ["concat1 (concat)", "matching spatial sizes", "(8, 30, 30)", "(8, 32, 32)"],
+    ),
+    "from_nothing": (
+        HEAD + "  - conv: {name: a, out: 8, kernel: 3}\n  - relu: {from: aa}\n",
+        ["relu1", "`from: aa` names no layer", "did you mean 'a'"],
+    ),
+    "duplicate": (
+        HEAD + "  - conv: {name: a, out: 8, kernel: 3}\n  - conv: {name: a, out: 8, kernel: 3}\n",
+        ["layers.1", "duplicate layer name 'a'"],
+    ),
     "cycle": (HEAD + "  - relu: {name: a, from: b}\n  - relu: {name: b, from: a}\n", ["cycle", "a → b → a"]),
-    "groups": (HEAD + "  - conv: {out: 8, kernel: 3, groups: 2}\n", ["conv1 (conv)", "groups must divide the input channels", "divisor of 3"]),
-    "unsafe_input": ("name: t\ninput: [3, \"__import__('os')\", 32]\nlayers: [relu]\n", ["input:", "a positive integer or a name", "__import__"]),
+    "groups": (
+        HEAD + "  - conv: {out: 8, kernel: 3, groups: 2}\n",
+        ["conv1 (conv)", "groups must divide the input channels", "divisor of 3"],
+    ),
+    "unsafe_input": (
+        "name: t\ninput: [3, \"__import__('os')\", 32]\nlayers: [relu]\n",
+        ["input:", "a positive integer or a name", "__import__"],
+    ),
     "unsafe_block_arg": (
-        "name: t\ninput: [3, 32, 32]\nblocks:\n  b:\n    args: {w: int}\n    layers: [conv: {out: 'w.__class__', kernel: 1}]\n"
-        "layers: [b: {w: 4}]\n",
+        BLOCK + "    args: {w: int}\n    layers: [conv: {out: 'w.__class__', kernel: 1}]\nlayers: [b: {w: 4}]\n",
         ["blocks.b.layers.0.conv.out", "(in b1)"],
     ),
     "bad_expression": (
-        "name: t\ninput: [3, 32, 32]\nblocks:\n  b:\n    args: {w: int}\n    layers: [conv: {out: 'w *', kernel: 1}]\nlayers: [b: {w: 4}]\n",
+        BLOCK + "    args: {w: int}\n    layers: [conv: {out: 'w *', kernel: 1}]\nlayers: [b: {w: 4}]\n",
         ["blocks.b.layers.0.conv.out"],
     ),
     "missing_block_arg": (
-        "name: t\ninput: [3, 32, 32]\nblocks:\n  b:\n    args: {w: int}\n    layers: [conv: {out: w, kernel: 1}]\nlayers: [b: {}]\n",
+        BLOCK + "    args: {w: int}\n    layers: [conv: {out: w, kernel: 1}]\nlayers: [b: {}]\n",
         ["layers.0", "needs argument 'w'"],
     ),
     "unknown_block_arg": (
-        "name: t\ninput: [3, 32, 32]\nblocks:\n  b:\n    args: {width: int}\n    layers: [conv: {out: width, kernel: 1}]\nlayers: [b: {widht: 4}]\n",
+        BLOCK + "    args: {width: int}\n    layers: [conv: {out: width, kernel: 1}]\nlayers: [b: {widht: 4}]\n",
         ["no argument 'widht'", "did you mean 'width'"],
     ),
     "linear_on_maps": (HEAD + "  - linear: {out: 10}\n", ["linear1 (linear)", "flat", "found (3, 32, 32)", "add `flatten`"]),
-    "input_too_small": ("name: t\ninput: [3, 8, 8]\nlayers:\n  - maxpool: {kernel: 2}\n  - maxpool: {kernel: 2}\n  - maxpool: {kernel: 2}\n  - maxpool: {kernel: 2}\n",
-                        ["maxpool4", "larger than the padded input"]),
+    "input_too_small": (
+        "name: t\ninput: [3, 8, 8]\nlayers:\n" + "  - maxpool: {kernel: 2}\n" * 4,
+        ["maxpool4", "larger than the padded input"],
+    ),
     "not_a_mapping": ("- relu\n", ["expected a mapping"]),
     "two_keys": (HEAD + "  - conv: {out: 8, kernel: 3}\n    stride: 2\n", ["layers.0", "found several"]),
 }

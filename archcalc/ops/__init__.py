@@ -35,8 +35,26 @@ def lookup(kind: str) -> type[Op]:
         raise SpecError(f"unknown op {kind!r}{suggest(kind, REGISTRY)}") from None
 
 
-for _cls in (Conv, MaxPool, AvgPool, GlobalAvgPool, Subsample, Linear, RBF, BatchNorm, LRN,
-             ReLU, Tanh, Sigmoid, Softmax, Dropout, Identity, Flatten, Concat, Add):
+for _cls in (
+    Conv,
+    MaxPool,
+    AvgPool,
+    GlobalAvgPool,
+    Subsample,
+    Linear,
+    RBF,
+    BatchNorm,
+    LRN,
+    ReLU,
+    Tanh,
+    Sigmoid,
+    Softmax,
+    Dropout,
+    Identity,
+    Flatten,
+    Concat,
+    Add,
+):
     register(_cls)
 
 __all__ = ["REGISTRY", "Op", "Shape", "Window", "lookup", "register"]

@@ -23,7 +23,9 @@ class _Merge(Op):
         reference = inputs[0]
         for index, shape in enumerate(inputs[1:], start=1):
             if len(shape) != len(reference):
-                raise OpError(f"{self.kind} inputs must have the same rank: input 0 is {shape_text(reference)}, input {index} is {shape_text(shape)}")
+                raise OpError(
+                    f"{self.kind} inputs must have the same rank: input 0 is {shape_text(reference)}, input {index} is {shape_text(shape)}"
+                )
             for axis in range(first_axis, len(reference)):
                 if equal(shape[axis], reference[axis]) is False:
                     what = "channels" if axis == 0 else "spatial sizes"

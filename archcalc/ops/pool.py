@@ -19,7 +19,7 @@ class _Pool(Op):
 
     @model_validator(mode="after")
     def _check_padding(self):
-        for pad, kernel in zip(self.padding, self.kernel):
+        for pad, kernel in zip(self.padding, self.kernel, strict=True):
             if 2 * pad > kernel:
                 raise ValueError(f"padding may be at most half the kernel: expected ≤ {kernel // 2}, found {pad}")
         return self
