@@ -189,68 +189,27 @@ def markdown(analysis: Analysis) -> str:
     return "\n".join(out)
 
 
+CSV_COUNTS = ("params", "buffers", "macs", "connections", "flops", "activations")
+
+
 def to_csv(analysis: Analysis) -> str:
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(
-        [
-            "name",
-            "op",
-            "label",
-            "output_shape",
-            "params",
-            "buffers",
-            "macs",
-            "connections",
-            "flops",
-            "activations",
-            "rf_size",
-            "rf_jump",
-            "rf_start",
-            "training_only",
-        ]
+    writer = csv.DictWriter(
+        buffer,
+        ["name", "op", "label", "output_shape", *CSV_COUNTS, "rf_size", "rf_jump", "rf_start", "training_only"],
+        lineterminator="\n",
+        restval="",
     )
+    writer.writeheader()
     for s in analysis.layers:
-        rf = s.rf
-        writer.writerow(
-            [
-                s.name,
-                s.kind,
-                s.label,
-                "x".join(str(to_json(d)) for d in s.output_shape),
-                to_json(s.params),
-                to_json(s.buffers),
-                to_json(s.macs),
-                to_json(s.connections),
-                to_json(s.flops),
-                to_json(s.activations),
-                _csv_axes(rf and rf.size),
-                _csv_axes(rf and rf.jump),
-                _csv_axes(rf and rf.start),
-                s.training_only,
-            ]
-        )
-    t = analysis.totals
-    writer.writerow(
-        [
-            "TOTAL",
-            "",
-            "",
-            "",
-            to_json(t.params),
-            to_json(t.buffers),
-            to_json(t.macs),
-            to_json(t.connections),
-            to_json(t.flops),
-            to_json(t.activations),
-            "",
-            "",
-            "",
-            "",
-        ]
-    )
+        row = {"name": s.name, "op": s.kind, "label": s.label, "output_shape": _csv_axes(s.output_shape), "training_only": s.training_only}
+        row.update({field: to_json(getattr(s, field)) for field in CSV_COUNTS})
+        if s.rf is not None:
+            row.update({f"rf_{part}": _csv_axes(getattr(s.rf, part)) for part in ("size", "jump", "start")})
+        writer.writerow(row)
+    writer.writerow({"name": "TOTAL", **{field: to_json(getattr(analysis.totals, field)) for field in CSV_COUNTS}})
     return buffer.getvalue()
 
 
-def _csv_axes(values: tuple | None) -> str:
-    return "" if values is None else "x".join(str(to_json(v)) for v in values)
+def _csv_axes(values: tuple) -> str:
+    return "x".join(str(to_json(v)) for v in values)
