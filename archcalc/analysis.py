@@ -13,7 +13,7 @@ import networkx as nx
 
 from archcalc import expressions
 from archcalc.errors import ArchcalcError, GraphError, OpError, SpecError
-from archcalc.expressions import Value, exact_div, vmax, vmin
+from archcalc.expressions import Value, exact_div, vmax, vmin, vsum
 from archcalc.graph import INPUT, Layer, Network, compile_spec
 from archcalc.ops.base import Window, numel
 from archcalc.spec import load_spec
@@ -53,7 +53,7 @@ class LayerStats:
 
     @property
     def flops(self) -> Value:
-        return sum(self.flops_by_kind.values(), 0)
+        return vsum(self.flops_by_kind.values())
 
 
 @dataclass(frozen=True)
@@ -212,19 +212,20 @@ def _union(fields: list[ReceptiveField]) -> ReceptiveField:
 
 
 def total(layers: list[LayerStats]) -> Totals:
-    kinds: dict[str, Value] = {}
+    kinds: dict[str, list[Value]] = {}
     for stats in layers:
         for kind, count in stats.flops_by_kind.items():
-            kinds[kind] = kinds.get(kind, 0) + count
+            kinds.setdefault(kind, []).append(count)
+    by_kind = {kind: vsum(counts) for kind, counts in kinds.items()}
     activations = [s.activations for s in layers]
     return Totals(
-        params=sum((s.params for s in layers), 0),
-        buffers=sum((s.buffers for s in layers), 0),
-        macs=sum((s.macs for s in layers), 0),
-        connections=sum((s.connections for s in layers), 0),
-        flops=sum(kinds.values(), 0),
-        flops_by_kind=kinds,
-        activations=sum(activations, 0),
+        params=vsum(s.params for s in layers),
+        buffers=vsum(s.buffers for s in layers),
+        macs=vsum(s.macs for s in layers),
+        connections=vsum(s.connections for s in layers),
+        flops=vsum(by_kind.values()),
+        flops_by_kind=by_kind,
+        activations=vsum(activations),
         peak_activations=vmax(*activations) if activations else 0,
         layers=len(layers),
     )

@@ -168,9 +168,17 @@ def _nested(rounding, a: Value, b: Value) -> Value:
     return rounding(a / b)
 
 
+def vsum(values) -> Value:
+    """Σ values; one n-ary sympy Add instead of n pairwise additions (which is quadratic)."""
+    values = list(values)
+    if any(is_symbolic(v) for v in values):
+        return to_exact(sp().Add(*values))
+    return sum(values, 0)
+
+
 def vmax(*values: Value) -> Value:
     if any(is_symbolic(v) for v in values):
-        return sp().Max(*values)
+        return sp().Max(*dict.fromkeys(values))  # duplicates make sympy's Max much slower
     return max(values)
 
 
@@ -206,7 +214,9 @@ def substitute(value: Value, bindings: dict[str, int]) -> Value:
     """Replace names by numbers; the result is an int (or Fraction) when all are bound."""
     if not is_symbolic(value):
         return value
-    result = value.subs({symbol(k): v for k, v in bindings.items()})
+    # xreplace rebuilds the tree bottom-up, so floor/ceiling/Max of numbers evaluate on the
+    # way; it is many times faster than subs()
+    result = value.xreplace({symbol(k): sp().Integer(v) for k, v in bindings.items()})
     return to_exact(result)
 
 
