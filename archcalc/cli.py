@@ -58,5 +58,23 @@ def report(spec: str, fmt: str, batch: int, input_shape: str | None, dtype: str)
     click.echo(render(analysis, fmt))
 
 
+@main.command()
+@click.argument("spec", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The file to write: .svg, .png, .pdf or .dot.")
+@click.option("--depth", type=click.IntRange(min=0), help="Keep N levels of blocks and branches open; deeper ones become one node (repeats ×n).")
+@click.option("--color", type=click.Choice(["macs", "params", "memory"]), help="Shade nodes by this cost, with a legend.")
+@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True, help="Samples per batch (multiplies macs and memory).")
+@click.option("--input", "input_shape", metavar="C,H,W", help="Override the spec's input, e.g. 3,224,224 or 3,H,W.")
+@click.option("--dtype", type=click.Choice(["float32", "float16", "bfloat16", "float64", "int8"]), default="float32", show_default=True)
+@friendly
+def diagram(spec: str, output: str, depth: int | None, color: str | None, batch: int, input_shape: str | None, dtype: str):
+    """Draw SPEC with Graphviz: layers, the shapes on the edges, blocks as clusters."""
+    from archcalc.analysis import analyse_file
+    from archcalc.diagram import dot_source, render
+
+    analysis = analyse_file(spec, input_shape=input_shape, batch=batch, dtype=dtype)
+    click.echo(f"wrote {render(dot_source(analysis, depth, color), output)}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -34,6 +34,22 @@ class Layer:
     training_only: bool = False
 
 
+@dataclass(frozen=True)
+class ScopeInfo:
+    """A block instance or an inline branch, for renderers that group layers by scope.
+
+    ``kind`` is the block's name (``bottleneck``) or ``"branch"``. A block written with
+    ``repeat: n > 1`` gives n instances ``base.0 … base.(n−1)``: each records ``group``
+    (the base path), its ``index`` and the ``count`` n, so a diagram can draw them once, ×n.
+    """
+
+    path: str
+    kind: str
+    group: str | None = None
+    index: int = 0
+    count: int = 1
+
+
 @dataclass(eq=False)
 class _Ref:
     text: str
@@ -60,6 +76,7 @@ class Network:
     graph: nx.DiGraph
     layers: dict[str, Layer]  # declaration order
     input_shape: tuple
+    scopes: dict[str, ScopeInfo] = field(default_factory=dict)  # path → block kind and repeat group
 
 
 def compile_spec(spec: Spec, source: Source, input_shape: tuple) -> Network:
@@ -72,7 +89,7 @@ def compile_spec(spec: Spec, source: Source, input_shape: tuple) -> Network:
         raise error.located(file=source.file)
     builder.resolve()
     graph = builder.to_graph()
-    return Network(spec, source, graph, builder.layers, input_shape)
+    return Network(spec, source, graph, builder.layers, input_shape, builder.scopes)
 
 
 class _Builder:
@@ -80,6 +97,7 @@ class _Builder:
         self.spec = spec
         self.source = source
         self.layers: dict[str, Layer] = {}
+        self.scopes: dict[str, ScopeInfo] = {}
         self.call_stack: list[str] = []
 
     # --- entries ---------------------------------------------------------------------
@@ -106,6 +124,8 @@ class _Builder:
             name = base if entry.repeat == 1 else f"{base}.{index}"
             inputs = first_inputs if index == 0 else [last]
             if isinstance(entry, BlockCall):
+                group = scope.prefix + base if entry.repeat > 1 else None
+                self.scopes[scope.prefix + name] = ScopeInfo(scope.prefix + name, entry.kind, group, index, entry.repeat)
                 last = self.block(entry, loc, scope, name, inputs, training)
             else:
                 last = self.op(entry, loc, scope, name, inputs, training)
@@ -138,6 +158,7 @@ class _Builder:
         name = self._auto_name(scope, "branch")
         self._declare(scope, name, "", loc)  # reserved: a branch is addressed through its layers
         inner = _Scope(scope.prefix + name + ".", start, scope, args=scope.args, scopes=scope.scopes + (scope.prefix + name,))
+        self.scopes[scope.prefix + name] = ScopeInfo(scope.prefix + name, "branch")
         return self.sequence(raw, loc, inner, start, training)
 
     def block(self, call: BlockCall, loc: tuple, scope: _Scope, name: str, inputs: list, training: bool) -> str:
