@@ -157,7 +157,8 @@ def _block_lines(node_id: str, layers: list[LayerStats], place: _Place, analysis
     main = [s.label for s in one if s.kind not in MINOR_KINDS]
     if len(main) > MAX_SUMMARY_OPS:
         main = main[: MAX_SUMMARY_OPS - 1] + [f"… {len(main) - MAX_SUMMARY_OPS + 1} more"]
-    return [title, f"{kind} · {len(one)} layers{each}", *main]
+    summary = f"{len(one)} layers{each}" if kind == "branch" else f"{kind} · {len(one)} layers{each}"
+    return [title, summary, *main]
 
 
 def _edges(analysis: Analysis, places: dict[str, _Place]) -> list[Edge]:
@@ -209,7 +210,7 @@ def _title(analysis: Analysis, depth: int | None) -> list[str]:
         i = analysis.inference_totals
         lines.append(f"inference, dashed training-only layers left out: params {to_text(i.params)} · MACs {to_text(i.macs)}")
     if depth is not None:
-        lines.append(f"scopes deeper than {depth} collapsed")
+        lines.append(f"--depth {depth}: each block or branch nested deeper is one node")
     return lines
 
 
@@ -253,8 +254,8 @@ def _power(exponent: int) -> str:
 
 # --- DOT ----------------------------------------------------------------------------------
 GRAPH_ATTRS = (
-    'graph [rankdir=TB, fontname="Helvetica", fontsize=16, labelloc=t, labeljust=c, nodesep=0.25, ranksep=0.3, charset="UTF-8"]',
-    'node [shape=box, style="rounded,filled", fillcolor="#ffffff", fontname="Helvetica", fontsize=10, margin="0.12,0.04"]',
+    'graph [rankdir=TB, fontname="Helvetica", fontsize=16, labelloc=t, labeljust=c, nodesep=0.25, ranksep=0.22, charset="UTF-8"]',
+    'node [shape=box, style="rounded,filled", fillcolor="#ffffff", fontname="Helvetica", fontsize=10, margin="0.1,0.03"]',
     'edge [fontname="Helvetica", fontsize=8, color="#555555", fontcolor="#333333", arrowsize=0.6]',
 )
 CLUSTER_FILLS = ("#eef2fa", "#dde5f5")  # alternate by nesting level so nested blocks stand apart
@@ -266,7 +267,7 @@ def quote(text: str) -> str:
 
 
 def to_dot(diagram: Diagram) -> str:
-    out = ["digraph archcalc {", *(f"  {attrs};" for attrs in GRAPH_ATTRS), f"  label={quote(chr(10).join(diagram.title))};"]
+    out = ["digraph archcalc {", *(f"  {attrs};" for attrs in GRAPH_ATTRS), f"  label=<{_title_html(diagram)}>;"]
     children: dict[str, list[Cluster]] = {}
     for cluster in diagram.clusters.values():
         children.setdefault(cluster.parent, []).append(cluster)
@@ -278,8 +279,6 @@ def to_dot(diagram: Diagram) -> str:
     for edge in diagram.edges:
         style = ", style=dashed" if edge.training_only else ""
         out.append(f"  {quote(edge.tail)} -> {quote(edge.head)} [label={quote(edge.label)}{style}];")
-    if diagram.legend:
-        out.append(f"  legend [shape=plaintext, style=\"\", label=<{_legend_html(diagram)}>];")
     out.append("}")
     return "\n".join(out) + "\n"
 
@@ -308,7 +307,7 @@ def _node_statement(node: Node) -> str:
         attrs.append("shape=box3d")
         styles = [s for s in styles if s != "rounded"]
     if node.minor:
-        attrs.append("fontsize=9, height=0.3")
+        attrs.append("fontsize=9, height=0.25")
         if node.fill is None:
             attrs.append('fillcolor="#f3f3f3"')
     if node.fill is not None:
@@ -319,13 +318,27 @@ def _node_statement(node: Node) -> str:
     return f"{quote(node.id)} [{', '.join(attrs)}];"
 
 
-def _legend_html(diagram: Diagram) -> str:
-    def cell(text: str) -> str:
-        return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+def _html(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
-    rows = [f'<TR><TD COLSPAN="2"><B>{cell(diagram.legend_title)}</B></TD></TR>']
-    rows += [f'<TR><TD BGCOLOR="{fill}" WIDTH="24"> </TD><TD ALIGN="LEFT">{cell(text)}</TD></TR>' for fill, text in diagram.legend]
-    return '<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="0" CELLPADDING="4">' + "".join(rows) + "</TABLE>"
+
+def _title_html(diagram: Diagram) -> str:
+    """The title lines, the first in bold, and under them the colour legend, if any: at the
+    top of the drawing, where a reader of a long network looks first."""
+    name, *rest = diagram.title
+    lines = [f"<B>{_html(name)}</B>"] + [f'<FONT POINT-SIZE="12">{_html(line)}</FONT>' for line in rest]
+    rows = [f"<TR><TD>{line}</TD></TR>" for line in lines]
+    if diagram.legend:
+        rows.append(f"<TR><TD>{_legend_html(diagram)}</TD></TR>")
+    return '<TABLE BORDER="0" CELLSPACING="0" CELLPADDING="2">' + "".join(rows) + "</TABLE>"
+
+
+def _legend_html(diagram: Diagram) -> str:
+    """One row of swatches, each with the range of costs it stands for."""
+    small = '<FONT POINT-SIZE="10">{}</FONT>'
+    cells = [f'<TD BGCOLOR="{fill}" WIDTH="20"> </TD><TD ALIGN="LEFT">{small.format(_html(text))}</TD>' for fill, text in diagram.legend]
+    head = f'<TR><TD COLSPAN="{2 * len(cells)}" BORDER="0">{small.format(_html(diagram.legend_title))}</TD></TR>'
+    return f'<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="0" CELLPADDING="3">{head}<TR>{"".join(cells)}</TR></TABLE>'
 
 
 def dot_source(analysis: Analysis, depth: int | None = None, color: str | None = None) -> str:
