@@ -29,7 +29,9 @@ MAX_SUMMARY_OPS = 4
 #: white for 0, then ColorBrewer "Oranges" light to dark: one shade per decade of cost up to the largest
 SHADES = ("#ffffff", "#fee6ce", "#fdae6b", "#fd8d3c", "#e6550d", "#a63603")
 DARK_SHADES = frozenset(SHADES[-2:])  # white text on these
-INSTALL_HINT = "install Graphviz (Debian/Ubuntu: sudo apt-get install graphviz; macOS: brew install graphviz; else https://graphviz.org/download/)"
+INSTALL_HINT = (
+    "install Graphviz (Debian/Ubuntu: sudo apt-get install graphviz; macOS: brew install graphviz; else https://graphviz.org/download/)"
+)
 
 
 @dataclass
@@ -157,7 +159,8 @@ def _block_lines(node_id: str, layers: list[LayerStats], place: _Place, analysis
     main = [s.label for s in one if s.kind not in MINOR_KINDS]
     if len(main) > MAX_SUMMARY_OPS:
         main = main[: MAX_SUMMARY_OPS - 1] + [f"… {len(main) - MAX_SUMMARY_OPS + 1} more"]
-    summary = f"{len(one)} layers{each}" if kind == "branch" else f"{kind} · {len(one)} layers{each}"
+    count = f"{len(one)} layer{'s' if len(one) != 1 else ''}{each}"
+    summary = count if kind == "branch" else f"{kind} · {count}"
     return [title, summary, *main]
 
 
