@@ -70,10 +70,12 @@ def report(spec: str, fmt: str, batch: int, input_shape: str | None, dtype: str)
 def diagram(spec: str, output: str, depth: int | None, color: str | None, batch: int, input_shape: str | None, dtype: str):
     """Draw SPEC with Graphviz: layers, the shapes on the edges, blocks as clusters."""
     from archcalc.analysis import analyse_file
-    from archcalc.diagram import dot_source, render
+    from archcalc.diagram import dot_source
+    from archcalc.drawing import render
 
     analysis = analyse_file(spec, input_shape=input_shape, batch=batch, dtype=dtype)
-    click.echo(f"wrote {render(dot_source(analysis, depth, color), output)}")
+    path, note = render(dot_source(analysis, depth, color), output)
+    click.echo(f"wrote {path}" + (f" ({note})" if note else ""))
 
 
 @main.command()

@@ -2,7 +2,7 @@
 
 ``build`` turns an Analysis into a plain ``Diagram`` (nodes, edges, clusters, legend) and
 ``to_dot`` writes it as DOT text; both are pure, so tests read the structure without Graphviz.
-``render`` hands the text to Graphviz's ``dot`` through the ``graphviz`` package.
+``archcalc.drawing`` hands the text to Graphviz's ``dot``.
 
 Like every renderer this module recomputes nothing: labels are the ops' own shorthand, edge
 shapes are the source layers' output shapes, and a collapsed block's costs are the analysis'
@@ -14,24 +14,19 @@ written with ``repeat: n`` as one node marked ×n.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from archcalc.analysis import Analysis, LayerStats, total
-from archcalc.errors import ArchcalcError, SpecError, shape_text
+from archcalc.errors import SpecError, shape_text
 from archcalc.expressions import Value, is_symbolic, to_exact, to_text
 from archcalc.graph import INPUT
 
 METRICS = ("macs", "params", "memory")
-FORMATS = ("svg", "png", "pdf", "dot")
 #: ops a collapsed block's summary leaves out: they do not change what the block computes
 MINOR_KINDS = frozenset({"relu", "tanh", "sigmoid", "softmax", "bn", "dropout", "identity", "flatten", "lrn", "add", "concat"})
 MAX_SUMMARY_OPS = 4
 #: white for 0, then ColorBrewer "Oranges" light to dark: one shade per decade of cost up to the largest
 SHADES = ("#ffffff", "#fee6ce", "#fdae6b", "#fd8d3c", "#e6550d", "#a63603")
 DARK_SHADES = frozenset(SHADES[-2:])  # white text on these
-INSTALL_HINT = (
-    "install Graphviz (Debian/Ubuntu: sudo apt-get install graphviz; macOS: brew install graphviz; else https://graphviz.org/download/)"
-)
 
 
 @dataclass
@@ -346,36 +341,3 @@ def _legend_html(diagram: Diagram) -> str:
 
 def dot_source(analysis: Analysis, depth: int | None = None, color: str | None = None) -> str:
     return to_dot(build(analysis, depth, color))
-
-
-# --- rendering through Graphviz ---------------------------------------------------------------
-class GraphvizMissing(ArchcalcError):
-    """Graphviz's ``dot`` is not installed; the DOT text was written instead."""
-
-
-def render(dot: str, path: str | Path) -> Path:
-    """Write ``dot`` to ``path`` as svg, png, pdf or dot, by its extension.
-
-    Without Graphviz's ``dot``, writes the DOT text beside it (``.dot``) and raises
-    GraphvizMissing saying so and how to install Graphviz.
-    """
-    path = Path(path)
-    fmt = path.suffix.lower().lstrip(".")
-    if fmt not in FORMATS:
-        raise SpecError(f"{path}: expected a file ending in .{', .'.join(FORMATS)}, found {path.suffix or 'no extension'!r}")
-    if fmt == "dot":
-        path.write_text(dot, encoding="utf-8")
-        return path
-    import graphviz
-
-    try:
-        data = graphviz.Source(dot).pipe(format=fmt, quiet=True)
-    except graphviz.ExecutableNotFound:
-        fallback = path.with_suffix(".dot")
-        fallback.write_text(dot, encoding="utf-8")
-        raise GraphvizMissing(f"Graphviz's `dot` was not found, so {path} was not drawn; wrote {fallback} — {INSTALL_HINT}") from None
-    except graphviz.CalledProcessError as error:
-        detail = (error.stderr or b"").decode(errors="replace").strip().splitlines()
-        raise ArchcalcError(f"Graphviz's `dot` failed on {path}: {detail[0] if detail else error}") from None
-    path.write_bytes(data)
-    return path

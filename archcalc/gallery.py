@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from archcalc.analysis import Analysis, analyse_file
-from archcalc.diagram import INSTALL_HINT, GraphvizMissing, build, render, to_dot
+from archcalc.diagram import build, to_dot
+from archcalc.drawing import INSTALL_HINT, GraphvizMissing, render
 from archcalc.errors import shape_text
 from archcalc.expressions import to_text
 from archcalc.report import markdown
@@ -146,7 +147,7 @@ def build_gallery(specs_dir: Path, reports_dir: Path) -> list[Path]:
         path.write_text(text, encoding="utf-8")
         written.append(path)
         if rel.endswith(".dot"):
-            written.append(render(_stamped(text), path.with_suffix(".svg")))
+            written.append(render(_stamped(text), path.with_suffix(".svg"))[0])
     return written
 
 

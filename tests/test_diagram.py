@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 import pytest
 
 from archcalc.analysis import analyse_file
-from archcalc.diagram import SHADES, build, dot_source, quote, render
+from archcalc.diagram import SHADES, build, dot_source, quote
+from archcalc.drawing import render
 from archcalc.errors import SpecError
 from tests.conftest import NETWORK_SPECS, ROOT
 
