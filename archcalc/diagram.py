@@ -86,7 +86,7 @@ def build(analysis: Analysis, depth: int | None = None, color: str | None = None
     members: dict[str, list[LayerStats]] = {}
     for stats in analysis.layers:
         members.setdefault(places[stats.name].node, []).append(stats)
-    nodes = {INPUT: Node(INPUT, [INPUT, shape_text(analysis.input_shape)], "", "the network's input", minor=True)}
+    nodes = {INPUT: Node(INPUT, [INPUT], "", f"the network's input {shape_text(analysis.input_shape)}", minor=True)}
     for node_id, layers in members.items():
         nodes[node_id] = _node(node_id, layers, places[layers[0].name], analysis, color)
     edges = _edges(analysis, places)
@@ -135,10 +135,10 @@ def _node(node_id: str, layers: list[LayerStats], place: _Place, analysis: Analy
 
 def _layer_lines(stats: LayerStats, cluster: str) -> list[str]:
     name = _short(stats.name, cluster)
-    # an auto-named pointwise layer ("relu3" doing "relu") needs one line, not two
+    # an auto-named pointwise layer ("relu3" doing "relu") needs no second word
     if stats.label == stats.kind and name.rstrip("0123456789") == stats.kind:
         return [name]
-    return [name, stats.label]
+    return [f"{name} · {stats.label}"]  # one line, not two: long networks stay shorter
 
 
 def _block_lines(node_id: str, layers: list[LayerStats], place: _Place, analysis: Analysis) -> list[str]:
@@ -253,7 +253,7 @@ def _power(exponent: int) -> str:
 # --- DOT ----------------------------------------------------------------------------------
 GRAPH_ATTRS = (
     'graph [rankdir=TB, fontname="Helvetica", fontsize=16, labelloc=t, labeljust=c, nodesep=0.25, ranksep=0.22, charset="UTF-8"]',
-    'node [shape=box, style="rounded,filled", fillcolor="#ffffff", fontname="Helvetica", fontsize=10, margin="0.1,0.03"]',
+    'node [shape=box, style="rounded,filled", fillcolor="#ffffff", fontname="Helvetica", fontsize=10, margin="0.1,0.03", height=0.3]',
     'edge [fontname="Helvetica", fontsize=8, color="#555555", fontcolor="#333333", arrowsize=0.6]',
 )
 CLUSTER_FILLS = ("#eef2fa", "#dde5f5")  # alternate by nesting level so nested blocks stand apart
@@ -305,7 +305,7 @@ def _node_statement(node: Node) -> str:
         attrs.append("shape=box3d")
         styles = [s for s in styles if s != "rounded"]
     if node.minor:
-        attrs.append("fontsize=9, height=0.25")
+        attrs.append("fontsize=9, height=0.22")
         if node.fill is None:
             attrs.append('fillcolor="#f3f3f3"')
     if node.fill is not None:

@@ -109,12 +109,12 @@ def test_lenet5_nodes_and_edges_carry_the_hand_worked_shapes():
 @pytest.mark.parametrize(
     ("node", "lines"),
     [
-        ("C1", ["C1", "conv 5×5, 6", "params 156"]),  # 6·(5·5 + 1)
-        ("C3", ["C3", "conv 5×5, 16, partial table", "params 1,516"]),  # the paper's 1,516
-        ("F6", ["F6", "linear 84", "params 10,164"]),  # 84·(120 + 1)
+        ("C1", ["C1 · conv 5×5, 6", "params 156"]),  # 6·(5·5 + 1)
+        ("C3", ["C3 · conv 5×5, 16, partial table", "params 1,516"]),  # the paper's 1,516
+        ("F6", ["F6 · linear 84", "params 10,164"]),  # 84·(120 + 1)
         ("tanh1", ["tanh1"]),
-        ("output", ["output", "rbf 10", "→ (10,)"]),  # the RBF's weights are fixed: no params
-        ("input", ["input", "(1, 32, 32)"]),
+        ("output", ["output · rbf 10", "→ (10,)"]),  # the RBF's weights are fixed: no params
+        ("input", ["input"]),  # its shape is on its edge
     ],
 )
 def test_lenet5_node_labels(node, lines):
@@ -123,9 +123,9 @@ def test_lenet5_node_labels(node, lines):
 
 def test_alexnet_labels_use_the_fields_shorthand():
     nodes = parse(dot_source(analyse_file(spec_path("alexnet")))).nodes
-    assert nodes["C1"][0] == ["C1", "conv 11×11/4, 96", "params 34,944"]  # 96·(3·11·11 + 1)
-    assert nodes["pool1"][0] == ["pool1", "maxpool 3×3/2"]
-    assert nodes["C2"][0][:2] == ["C2", "conv 5×5, 256, groups 2"]
+    assert nodes["C1"][0] == ["C1 · conv 11×11/4, 96", "params 34,944"]  # 96·(3·11·11 + 1)
+    assert nodes["pool1"][0] == ["pool1 · maxpool 3×3/2"]
+    assert nodes["C2"][0][0] == "C2 · conv 5×5, 256, groups 2"
 
 
 @pytest.mark.parametrize("spec", NETWORK_SPECS, ids=lambda p: p.relative_to(ROOT / "specs").as_posix())
@@ -156,7 +156,7 @@ def test_clusters_nest_as_the_blocks_do(analyse_text):
     }
     assert dot.nodes["body.blocks.1.branch1.conv1"][2] == ("body · stage", "blocks.1 · basic", "branch1")
     assert dot.nodes["body.blocks.1.add1"][2] == ("body · stage", "blocks.1 · basic")
-    assert dot.nodes["body.blocks.1.branch1.conv1"][0] == ["conv1", "conv 3×3, 16", "params 2,304"]  # 16·16·9, no bias
+    assert dot.nodes["body.blocks.1.branch1.conv1"][0] == ["conv1 · conv 3×3, 16", "params 2,304"]  # 16·16·9, no bias
     assert dot.nodes["stem"][2] == ()
 
 
@@ -257,7 +257,7 @@ def test_cli_writes_dot_without_graphviz(cli, tmp_path):
     out = tmp_path / "lenet.dot"
     result = cli("diagram", spec_path("lenet5"), "-o", out, "--depth", "1")
     assert result.exit_code == 0, result.output
-    assert parse(out.read_text()).nodes["C1"][0][1] == "conv 5×5, 6"
+    assert parse(out.read_text()).nodes["C1"][0][0] == "C1 · conv 5×5, 6"
 
 
 def test_cli_without_dot_says_how_to_get_it_and_writes_the_dot_file(cli, tmp_path, monkeypatch):
@@ -282,7 +282,7 @@ def test_renders_an_svg_through_dot(cli, tmp_path):
     svg = out.read_text()
     assert svg.lstrip().startswith("<?xml") and "<svg" in svg
     texts = re.findall(r"<text[^>]*>([^<]*)</text>", svg)
-    assert "conv 11×11/4, 96" in texts and "(96, 55, 55)" in texts  # ⌊(227 − 11)/4⌋ + 1 = 55
+    assert "C1 · conv 11×11/4, 96" in texts and "(96, 55, 55)" in texts  # ⌊(227 − 11)/4⌋ + 1 = 55
     assert svg.count('class="node"') == 25  # 24 layers and the input
     assert svg.count('class="edge"') == 24
 
