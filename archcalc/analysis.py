@@ -232,4 +232,4 @@ def total(layers: list[LayerStats]) -> Totals:
     )
 
 
-__all__ = ["Analysis", "GraphError", "LayerStats", "ReceptiveField", "ScopeInfo", "Totals", "analyse", "analyse_file", "parse_input"]
+__all__ = ["Analysis", "GraphError", "LayerStats", "ReceptiveField", "Totals", "analyse", "analyse_file", "parse_input"]
