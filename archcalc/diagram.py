@@ -121,7 +121,7 @@ def _node(node_id: str, layers: list[LayerStats], place: _Place, analysis: Analy
     if place.scope is None:
         lines = _layer_lines(layers[0], place.cluster)
         minor = layers[0].kind in MINOR_KINDS and layers[0].params == 0
-        tooltip = f"{layers[0].name}: {layers[0].label}"
+        tooltip = f"{layers[0].name}: {layers[0].label} → {shape_text(layers[0].output_shape)}"
     else:
         lines = _block_lines(node_id, layers, place, analysis)
         minor, tooltip = False, f"{node_id}: {len(layers)} layers"

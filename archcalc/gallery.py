@@ -30,7 +30,7 @@ from archcalc.report import markdown
 
 NOT_NETWORKS = ("claims",)
 #: a diagram with more nodes than this is drawn collapsed in the gallery
-MAX_NODES = 90
+MAX_NODES = 120
 GENERATED = ("*.md", "*.dot", "*.svg")
 DIGEST_PREFIX = "archcalc_dot_sha256_"
 
@@ -115,7 +115,7 @@ def index(entries: list[Entry]) -> str:
         "| --- | --- | --- |",
     ]
     for e in entries:
-        drawn = "whole" if e.depth is None else f"blocks below depth {e.depth} collapsed"
+        drawn = "whole" if e.depth is None else f"collapsed: --depth {e.depth}"
         lines.append(f"| {e.analysis.name} | [{e.stem}.md]({e.stem}.md) | [{e.stem}.svg]({e.stem}.svg) ({drawn}) |")
     return "\n".join(lines) + "\n"
 
