@@ -138,6 +138,8 @@ def _layer_lines(stats: LayerStats, cluster: str) -> list[str]:
     # an auto-named pointwise layer ("relu3" doing "relu") needs no second word
     if stats.label == stats.kind and name.rstrip("0123456789") == stats.kind:
         return [name]
+    if name == stats.kind:  # "conv · conv 3×3, 64" says it twice
+        return [stats.label]
     return [f"{name} · {stats.label}"]  # one line, not two: long networks stay shorter
 
 

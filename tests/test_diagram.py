@@ -12,6 +12,7 @@ import pytest
 from archcalc.analysis import analyse_file
 from archcalc.diagram import SHADES, build, dot_source, quote
 from archcalc.drawing import render
+from archcalc.graph import _group_path
 from archcalc.errors import SpecError
 from tests.conftest import NETWORK_SPECS, ROOT
 
@@ -296,3 +297,14 @@ def test_analysis_records_each_scopes_block_kind_and_repeat_group(analyse_text):
         assert (info.kind, info.group, info.index, info.count) == ("basic", "body.blocks", k, 3)
         assert (scopes[f"body.blocks.{k}.branch1"].kind, scopes[f"body.blocks.{k}.branch1"].group) == ("branch", None)
     assert len(scopes) == 7  # body, 3 blocks, 3 branches
+
+
+@pytest.mark.parametrize(
+    ("paths", "group"),
+    [
+        (["layer1.0", "layer1.1", "layer1.2"], "layer1"),  # `repeat: 3` named layer1
+        (["features.3", "features.4", "features.5"], "features.3–5"),  # instances named one by one
+    ],
+)
+def test_repeat_group_path(paths, group):
+    assert _group_path(paths) == group
