@@ -12,8 +12,8 @@ import pytest
 from archcalc.analysis import analyse_file
 from archcalc.diagram import SHADES, build, dot_source, quote
 from archcalc.drawing import render
-from archcalc.graph import _group_path
 from archcalc.errors import SpecError
+from archcalc.graph import _group_path
 from tests.conftest import NETWORK_SPECS, ROOT
 
 NODE = re.compile(r'^\s*"((?:[^"\\]|\\.)*)" \[label="((?:[^"\\]|\\.)*)"(.*)\];$')
