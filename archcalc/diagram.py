@@ -126,11 +126,24 @@ def _node(node_id: str, layers: list[LayerStats], place: _Place, analysis: Analy
         lines = _block_lines(node_id, layers, place, analysis)
         minor, tooltip = False, f"{node_id}: {len(layers)} layers"
     if costs.params != 0:
-        lines.append(f"params {to_text(costs.params)}")
+        lines.append(f"params {to_text(costs.params)}{_per_instance(layers, place, analysis)}")
     if color in ("macs", "memory") and cost != 0:
         lines.append(f"{color} {to_text(cost)}" + (" bytes" if color == "memory" else ""))
     training = all(s.training_only for s in layers)
     return Node(node_id, lines, place.cluster, tooltip, training, place.scope is not None, minor, cost)
+
+
+def _per_instance(layers: list[LayerStats], place: _Place, analysis: Analysis) -> str:
+    """ " (35 × 1,117,184)" after a ×n node's params when every instance has the same."""
+    info = analysis.scopes.get(place.scope) if place.scope is not None else None
+    if info is None or not info.group:
+        return ""
+    level = layers[0].scopes.index(place.scope)  # every instance sits at the same level
+    instances: dict[str, list[LayerStats]] = {}
+    for stats in layers:
+        instances.setdefault(stats.scopes[level], []).append(stats)
+    params = {to_text(total(members).params) for members in instances.values()}
+    return f" ({info.count} × {params.pop()})" if len(params) == 1 else ""
 
 
 def _layer_lines(stats: LayerStats, cluster: str) -> list[str]:

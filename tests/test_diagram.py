@@ -183,7 +183,7 @@ def test_depth_0_collapses_a_block_to_one_node(analyse_text):
 def test_a_collapsed_repeat_is_drawn_once_with_times_n(analyse_text):
     dot = parse(dot_source(analyse_text(MINI), depth=1))
     assert {n for n in dot.nodes if n.startswith("body")} == {"body.blocks"}
-    assert dot.nodes["body.blocks"][0] == ["blocks ×3", "basic · 4 layers each", "conv 3×3, 16", "params 7,008"]
+    assert dot.nodes["body.blocks"][0] == ["blocks ×3", "basic · 4 layers each", "conv 3×3, 16", "params 7,008 (3 × 2,336)"]
     assert dot.nodes["body.blocks"][2] == ("body · stage",)
     assert dot.clusters == {("body · stage",)}
 
@@ -308,3 +308,17 @@ def test_analysis_records_each_scopes_block_kind_and_repeat_group(analyse_text):
 )
 def test_repeat_group_path(paths, group):
     assert _group_path(paths) == group
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed (scripts/setup installs it)")
+def test_a_png_past_graphvizs_pixel_limit_is_drawn_at_a_lower_dpi():
+    from archcalc.drawing import MAX_PIXELS, _fit_bitmap
+
+    small = "digraph {\n  a -> b;\n}\n"
+    assert _fit_bitmap(small) == (small, None)
+    # 600 boxes 0.5 in tall with 0.5 in between: about 600 in, far past 32,767 px at 96 dpi
+    chain = "digraph {\n  node [height=0.5]; ranksep=0.5;\n" + "".join(f"  n{k} -> n{k + 1};\n" for k in range(600)) + "}\n"
+    fitted, note = _fit_bitmap(chain)
+    dpi = int(re.search(r"graph \[dpi=(\d+)\]", fitted)[1])
+    assert dpi < 96 and "dpi" in note
+    assert 600 * 72 * dpi < MAX_PIXELS * 72  # about 600 in at this dpi stays inside the limit

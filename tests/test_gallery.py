@@ -105,3 +105,11 @@ def test_large_networks_are_drawn_collapsed(write_spec):
     deep = analyse_file(write_spec(blocks))
     assert gallery_depth(deep) == 0  # 150 layers open; collapsed, one node ×50
     assert gallery_depth(analyse_file(SPECS / "alexnet.yaml")) is None
+
+
+def test_gallery_without_dot_says_how_to_get_it(tmp_path, monkeypatch, cli):
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "specs" / "a.yaml").write_text(textwrap.dedent(NET.format(n=2)))
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    result = cli("gallery", "--specs", tmp_path / "specs", "--out", tmp_path / "reports")
+    assert result.exit_code == 2 and "apt-get install graphviz" in result.output
