@@ -13,6 +13,8 @@ written with ``repeat: n`` as one node marked ×n.
 
 from __future__ import annotations
 
+import functools
+import textwrap
 from dataclasses import dataclass, field
 
 from archcalc.analysis import Analysis, LayerStats, total
@@ -24,6 +26,7 @@ METRICS = ("macs", "params", "memory")
 #: ops a collapsed block's summary leaves out: they do not change what the block computes
 MINOR_KINDS = frozenset({"relu", "tanh", "sigmoid", "softmax", "bn", "dropout", "identity", "flatten", "lrn", "add", "concat"})
 MAX_SUMMARY_OPS = 4
+TITLE_WIDTH = 100  # characters; longer formulas in the title are wrapped
 #: white for 0, then ColorBrewer "Oranges" light to dark: one shade per decade of cost up to the largest
 SHADES = ("#ffffff", "#fee6ce", "#fdae6b", "#fd8d3c", "#e6550d", "#a63603")
 DARK_SHADES = frozenset(SHADES[-2:])  # white text on these
@@ -218,13 +221,22 @@ def _title(analysis: Analysis, depth: int | None) -> list[str]:
     t = analysis.totals
     batch = f", batch {analysis.batch}" if analysis.batch != 1 else ""
     lines = [analysis.name, f"input {shape_text(analysis.input_shape)}{batch} · {t.layers} layers"]
-    lines.append(f"params {to_text(t.params)} · MACs {to_text(t.macs)}")
+    lines += _costs("", t.params, t.macs)
     if any(s.training_only for s in analysis.layers):
         i = analysis.inference_totals
-        lines.append(f"inference, dashed training-only layers left out: params {to_text(i.params)} · MACs {to_text(i.macs)}")
+        lines += _costs("inference, dashed training-only layers left out: ", i.params, i.macs)
     if depth is not None:
         lines.append(f"--depth {depth}: each block or branch nested deeper is one node")
     return lines
+
+
+def _costs(prefix: str, params: Value, macs: Value) -> list[str]:
+    """One line when numbers; formulas get a line each, wrapped, so the title stays narrow."""
+    line = f"{prefix}params {to_text(params)} · MACs {to_text(macs)}"
+    if len(line) <= TITLE_WIDTH:
+        return [line]
+    wrap = functools.partial(textwrap.wrap, width=TITLE_WIDTH, break_long_words=False, subsequent_indent="    ")
+    return [*wrap(f"{prefix}params {to_text(params)}"), *wrap(f"MACs {to_text(macs)}")]
 
 
 # --- colour -----------------------------------------------------------------------------

@@ -322,3 +322,10 @@ def test_a_png_past_graphvizs_pixel_limit_is_drawn_at_a_lower_dpi():
     dpi = int(re.search(r"graph \[dpi=(\d+)\]", fitted)[1])
     assert dpi < 96 and "dpi" in note
     assert 600 * 72 * dpi < MAX_PIXELS * 72  # about 600 in at this dpi stays inside the limit
+
+
+def test_formula_totals_wrap_so_the_title_stays_narrow():
+    title = build(analyse_file(spec_path("lenet5"), input_shape="1,H,W")).title
+    assert title[2].startswith("params ") and any(line.startswith("MACs ") for line in title)
+    assert all(len(line) <= 100 for line in title)
+    assert "params 60,000 · MACs 328,096" in build(analyse_file(spec_path("lenet5"))).title
