@@ -14,7 +14,7 @@ import networkx as nx
 from archcalc import expressions
 from archcalc.errors import ArchcalcError, GraphError, OpError, SpecError
 from archcalc.expressions import Value, exact_div, vmax, vmin, vsum
-from archcalc.graph import INPUT, Layer, Network, compile_spec
+from archcalc.graph import INPUT, Layer, Network, ScopeInfo, compile_spec
 from archcalc.ops.base import Window, numel
 from archcalc.spec import load_spec
 
@@ -80,6 +80,7 @@ class Analysis:
     totals: Totals
     inference_totals: Totals  # training-only branches left out
     symbols: tuple[str, ...] = field(default=())
+    scopes: dict[str, ScopeInfo] = field(default_factory=dict)  # the LayerStats.scopes paths: block kind, repeat group
 
     @property
     def dtype_bytes(self) -> int:
@@ -146,6 +147,7 @@ def analyse(network: Network, batch: int = 1, dtype: str = "float32") -> Analysi
         totals=total(results),
         inference_totals=total([s for s in results if not s.training_only]),
         symbols=symbols,
+        scopes=dict(network.scopes),
     )
 
 

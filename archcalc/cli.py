@@ -60,5 +60,49 @@ def report(spec: str, fmt: str, batch: int, input_shape: str | None, dtype: str)
     click.echo(render(analysis, fmt))
 
 
+@main.command()
+@click.argument("spec", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The file to write: .svg, .png, .pdf or .dot.")
+@click.option("--depth", type=click.IntRange(min=0), help="Open N levels of blocks/branches; deeper ones are one node (repeats ×n).")
+@click.option("--color", type=click.Choice(["macs", "params", "memory"]), help="Shade nodes by this cost, with a legend.")
+@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True, help="Samples per batch (multiplies macs and memory).")
+@click.option("--input", "input_shape", metavar="C,H,W", help="Override the spec's input, e.g. 3,224,224 or 3,H,W.")
+@click.option("--dtype", type=click.Choice(["float32", "float16", "bfloat16", "float64", "int8"]), default="float32", show_default=True)
+@friendly
+def diagram(spec: str, output: str, depth: int | None, color: str | None, batch: int, input_shape: str | None, dtype: str):
+    """Draw SPEC with Graphviz: layers, the shapes on the edges, blocks as clusters."""
+    from archcalc.analysis import analyse_file
+    from archcalc.diagram import dot_source
+    from archcalc.drawing import render
+
+    analysis = analyse_file(spec, input_shape=input_shape, batch=batch, dtype=dtype)
+    path, note = render(dot_source(analysis, depth, color), output)
+    click.echo(f"wrote {path}" + (f" ({note})" if note else ""))
+
+
+@main.command()
+@click.option("--specs", "specs_dir", default="specs", show_default=True, type=click.Path(file_okay=False, exists=True))
+@click.option("--out", "out_dir", default="reports", show_default=True, type=click.Path(file_okay=False))
+@click.option("--check", is_flag=True, help="Write nothing; list what is stale and exit 1 if anything is.")
+@friendly
+def gallery(specs_dir: str, out_dir: str, check: bool):
+    """Rebuild reports/: every spec's Markdown report and diagram, and an index comparing them."""
+    from pathlib import Path
+
+    from archcalc.gallery import build_gallery, stale
+
+    if check:
+        problems = stale(Path(specs_dir), Path(out_dir))
+        for line in problems:
+            click.echo(line)
+        if problems:
+            click.echo(f"archcalc: {out_dir} is stale; rebuild it with `make reports` (archcalc gallery)", err=True)
+            sys.exit(1)
+        click.echo(f"{out_dir} is current")
+        return
+    written = build_gallery(Path(specs_dir), Path(out_dir))
+    click.echo(f"wrote {len(written)} files to {out_dir}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

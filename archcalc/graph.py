@@ -34,6 +34,22 @@ class Layer:
     training_only: bool = False
 
 
+@dataclass(frozen=True)
+class ScopeInfo:
+    """A block instance or an inline branch, for renderers that group layers by scope.
+
+    ``kind`` is the block's name (``bottleneck``) or ``"branch"``. A block written with
+    ``repeat: n > 1`` gives n instances ``base.0 … base.(n−1)``: each records ``group``
+    (the base path), its ``index`` and the ``count`` n, so a diagram can draw them once, ×n.
+    """
+
+    path: str
+    kind: str
+    group: str | None = None
+    index: int = 0
+    count: int = 1
+
+
 @dataclass(eq=False)
 class _Ref:
     text: str
@@ -60,6 +76,7 @@ class Network:
     graph: nx.DiGraph
     layers: dict[str, Layer]  # declaration order
     input_shape: tuple
+    scopes: dict[str, ScopeInfo] = field(default_factory=dict)  # path → block kind and repeat group
 
 
 def compile_spec(spec: Spec, source: Source, input_shape: tuple) -> Network:
@@ -72,7 +89,7 @@ def compile_spec(spec: Spec, source: Source, input_shape: tuple) -> Network:
         raise error.located(file=source.file) from None
     builder.resolve()
     graph = builder.to_graph()
-    return Network(spec, source, graph, builder.layers, input_shape)
+    return Network(spec, source, graph, builder.layers, input_shape, builder.scopes())
 
 
 class _Builder:
@@ -80,6 +97,7 @@ class _Builder:
         self.spec = spec
         self.source = source
         self.layers: dict[str, Layer] = {}
+        self.scope_entries: dict[tuple, list[tuple[str, str]]] = {}  # entry → its instances (path, kind)
         self.call_stack: list[str] = []
 
     # --- entries ---------------------------------------------------------------------
@@ -138,6 +156,7 @@ class _Builder:
         name = self._auto_name(scope, "branch")
         self._declare(scope, name, "", loc)  # reserved: a branch is addressed through its layers
         inner = _Scope(scope.prefix + name + ".", start, scope, args=scope.args, scopes=scope.scopes + (scope.prefix + name,))
+        self.note_scope(scope.prefix + name, "branch", ("branch", scope.prefix + name))
         return self.sequence(raw, loc, inner, start, training)
 
     def block(self, call: BlockCall, loc: tuple, scope: _Scope, name: str, inputs: list, training: bool) -> str:
@@ -154,6 +173,8 @@ class _Builder:
         inner = _Scope(full + ".", inputs[0], None, args=args, scopes=scope.scopes + (full,))
         body_loc = ("blocks", call.kind, "layers")
         self.call_stack.append(call.kind)
+        if full is not None:  # the instances of one entry's `repeat` share (enclosing scope, entry)
+            self.note_scope(full, call.kind, (scope.prefix, loc))
         try:
             try:
                 body = substitute(definition.layers, args, body_loc)
@@ -168,6 +189,18 @@ class _Builder:
             self.call_stack.pop()
         self._declare(scope, name, last, loc)
         return last
+
+    # --- scopes, for renderers -------------------------------------------------------------
+    def note_scope(self, path: str, kind: str, entry: tuple) -> None:
+        self.scope_entries.setdefault(entry, []).append((path, kind))
+
+    def scopes(self) -> dict[str, ScopeInfo]:
+        infos = {}
+        for members in self.scope_entries.values():
+            group = _group_path([path for path, _ in members]) if len(members) > 1 else None
+            for index, (path, kind) in enumerate(members):
+                infos[path] = ScopeInfo(path, kind, group, index, len(members))
+        return infos
 
     # --- names -------------------------------------------------------------------------
     def _auto_name(self, scope: _Scope, kind: str) -> str:
@@ -255,6 +288,16 @@ class _Builder:
         path = " → ".join([edge[0] for edge in cycle] + [cycle[0][0]])
         first = self.layers[cycle[0][0]]
         raise self._locate(GraphError(f"the layers form a cycle: {path}"), first.loc)
+
+
+def _group_path(paths: list[str]) -> str:
+    """The name the instances of one `repeat` share: ``layer1`` for ``layer1.0 … layer1.2``;
+    ``a.3–5`` when they were named one by one."""
+    suffixes = [f".{index}" for index in range(len(paths))]
+    bases = {path[: -len(suffix)] for path, suffix in zip(paths, suffixes, strict=True) if path.endswith(suffix)}
+    if len(bases) == 1 and all(path.endswith(suffix) for path, suffix in zip(paths, suffixes, strict=True)):
+        return bases.pop()
+    return f"{paths[0]}–{paths[-1].rsplit('.', 1)[-1]}"
 
 
 def substitute(body: Any, args: dict[str, Any], loc: tuple = ()) -> Any:
