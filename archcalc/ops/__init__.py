@@ -14,6 +14,7 @@ from archcalc.ops.linear import RBF, Linear
 from archcalc.ops.merge import Add, Concat
 from archcalc.ops.norm import LRN, BatchNorm
 from archcalc.ops.pool import AvgPool, GlobalAvgPool, MaxPool, Subsample
+from archcalc.ops.scale import Scale
 
 REGISTRY: dict[str, type[Op]] = {}
 
@@ -36,7 +37,7 @@ def lookup(kind: str) -> type[Op]:
 
 
 for _cls in (Conv, MaxPool, AvgPool, GlobalAvgPool, Subsample, Linear, RBF, BatchNorm, LRN,
-             ReLU, Tanh, Sigmoid, Softmax, Dropout, Identity, Flatten, Concat, Add):
+             ReLU, Tanh, Sigmoid, Softmax, Dropout, Identity, Flatten, Concat, Add, Scale):
     register(_cls)
 
 __all__ = ["REGISTRY", "Op", "Shape", "Window", "lookup", "register"]
