@@ -56,11 +56,39 @@ GOOGLENET_TABLE1 = {
     "inception_5a": (832, 7, 7), "inception_5b": (1024, 7, 7), "pool5": (1024, 1, 1), "fc": (1000,),
 }  # fmt: skip
 INCEPTION_V3_TABLE1 = {"mixed_5d": (288, 35, 35), "mixed_6e": (768, 17, 17), "mixed_7c": (2048, 8, 8)}
+# Szegedy et al. 2016: Figure 3 (stem 35×35×384), Figures 7 and 8 (17×17×1024, 8×8×1536)
+INCEPTION_V4_FIGURES = {"stem": (384, 35, 35), "reduction_a": (1024, 17, 17), "reduction_b": (1536, 8, 8), "inception_c": (1536, 8, 8)}
+# Reduction-A: 384 (pool) + n + m = 384 + 384 + 384; Reduction-B: 1152 + 384 + 288 + 320 = 2144
+INCEPTION_RESNET_V2_FIGURES = {
+    "stem": (384, 35, 35),
+    "inception_resnet_a": (384, 35, 35),
+    "reduction_a": (1152, 17, 17),
+    "inception_resnet_b": (1152, 17, 17),
+    "reduction_b": (2144, 8, 8),
+    "inception_resnet_c": (2144, 8, 8),
+}
+# Ioffe & Szegedy 2015, Figure 5: each module's channels are the sum of its columns
+# (#1×1 + #3×3 + double #3×3 + pool proj; the stride-2 rows pass the pooled input through)
+INCEPTION_V2_FIGURE5 = {
+    "conv1": (64, 112, 112), "pool1": (64, 56, 56), "conv2": (192, 56, 56), "pool2": (192, 28, 28),
+    "inception_3a": (64 + 64 + 96 + 32, 28, 28), "inception_3b": (64 + 96 + 96 + 64, 28, 28),
+    "inception_3c": (160 + 96 + 320, 14, 14), "inception_4a": (224 + 96 + 128 + 128, 14, 14),
+    "inception_4d": (96 + 192 + 192 + 96, 14, 14), "inception_4e": (192 + 256 + 576, 7, 7),
+    "inception_5b": (352 + 320 + 224 + 128, 7, 7), "pool5": (1024, 1, 1),
+}  # fmt: skip
 
 
 @pytest.mark.parametrize(
     "spec, expected",
-    [("zfnet", ZFNET_FIGURE3), ("squeezenet1_0", SQUEEZENET_TABLE1), ("googlenet", GOOGLENET_TABLE1), ("inception_v3", INCEPTION_V3_TABLE1)],
+    [
+        ("zfnet", ZFNET_FIGURE3),
+        ("squeezenet1_0", SQUEEZENET_TABLE1),
+        ("googlenet", GOOGLENET_TABLE1),
+        ("inception_v2", INCEPTION_V2_FIGURE5),
+        ("inception_v3", INCEPTION_V3_TABLE1),
+        ("inception_v4", INCEPTION_V4_FIGURES),
+        ("inception_resnet_v2", INCEPTION_RESNET_V2_FIGURES),
+    ],
 )
 def test_output_sizes_match_the_papers(spec, expected):
     assert shapes(spec, expected) == expected
@@ -71,6 +99,24 @@ def test_resnet_stage_outputs_match_table1():
     for spec, widths in (("resnet34", (64, 128, 256, 512)), ("resnet152", (256, 512, 1024, 2048))):
         sizes = [output(spec, f"conv{i}_x").output_shape for i in (2, 3, 4, 5)]
         assert sizes == [(w, s, s) for w, s in zip(widths, (56, 28, 14, 7), strict=True)]
+
+
+def test_inception_resnet_v2_scales_every_residual():
+    layers = analysis("inception_resnet_v2").layers
+    adds = [s for s in layers if s.kind == "add"]
+    assert len(adds) == 5 + 10 + 5  # Figure 15: 5 × A, 10 × B, 5 × C
+    scales = {s.name: s for s in layers if s.kind == "scale"}
+    for add in adds:
+        residual, shortcut = add.inputs
+        assert residual in scales and scales[residual].params == 0
+        assert shortcut.endswith("relu1") or shortcut.startswith(("reduction", "stem"))
+
+
+def test_inception_v4_size():
+    v4 = analysis("inception_v4")
+    assert round(v4.totals.params / 10**5) == 427  # timm's model card: 42.7 M parameters
+    # the last Inception-C module's first branch: 3×3 average pooling, then 1536 → 256 1×1 at 8×8
+    assert by_name(analysis("inception_v4"))["inception_c.2.branch1.cbr1.conv"].macs == 8 * 8 * 256 * 1536
 
 
 # --- symbolic analysis ------------------------------------------------------------------
