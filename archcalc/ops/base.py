@@ -131,9 +131,8 @@ def conv_out_size(size: Value, kernel: int, stride: int, padding: int, dilation:
 
     With ceil_mode, PyTorch drops a last window that would start inside the right
     padding, i.e. when (H_out − 1)·s ≥ H + p. Since (H_out − 1)·s < span + s, that can
-    only happen when s + p > d(k−1) + 1; otherwise (every pooling with s ≤ k and
-    p ≤ k/2, as in GoogLeNet) no Piecewise is built, which keeps deep symbolic nets
-    tractable for sympy.
+    only happen when s + p > d(k−1) + 1; otherwise (3×3/2 pooling with padding 0 or 1,
+    as in GoogLeNet) no Piecewise is built, which keeps deep symbolic nets tractable.
     """
     span = size + 2 * padding - dilation * (kernel - 1) - 1
     if not ceil_mode:
