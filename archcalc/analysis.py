@@ -228,7 +228,7 @@ def total(layers: list[LayerStats]) -> Totals:
         flops=vsum(by_kind.values()),
         flops_by_kind=by_kind,
         activations=vsum(activations),
-        peak_activations=vmax(*activations) if activations else 0,
+        peak_activations=vmax(*activations, simplify=False) if activations else 0,
         layers=len(layers),
     )
 

@@ -11,6 +11,7 @@ import sys
 
 import click
 
+from archcalc.compare import SORT_KEYS
 from archcalc.errors import ArchcalcError
 
 
@@ -102,6 +103,26 @@ def gallery(specs_dir: str, out_dir: str, check: bool):
         return
     written = build_gallery(Path(specs_dir), Path(out_dir))
     click.echo(f"wrote {len(written)} files to {out_dir}")
+
+
+@main.command()
+@click.argument("specs", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown", "csv"]), default="table", show_default=True)
+@click.option("--sort", "sort_key", type=click.Choice(list(SORT_KEYS)), help="Order the rows by this column (ascending).")
+@click.option("--reverse", is_flag=True, help="Sort in descending order.")
+@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True, help="Samples per batch (scales macs, activations).")
+@click.option("--input", "input_shape", metavar="C,H,W", help="Analyse every spec at this input instead of its own, e.g. 3,224,224.")
+@click.option("--dtype", type=click.Choice(["float32", "float16", "bfloat16", "float64", "int8"]), default="float32", show_default=True)
+@friendly
+def compare(specs: tuple[str, ...], fmt: str, sort_key: str | None, reverse: bool, batch: int, input_shape: str | None, dtype: str):
+    """Architectures side by side: params, macs, depth, memory, receptive field, costliest layer."""
+    from archcalc.analysis import analyse_file
+    from archcalc.compare import render, sort_rows, summarise
+
+    rows = [summarise(analyse_file(spec, input_shape=input_shape, batch=batch, dtype=dtype)) for spec in specs]
+    if sort_key:
+        rows = sort_rows(rows, sort_key, reverse)
+    click.echo(render(rows, fmt))
 
 
 if __name__ == "__main__":  # pragma: no cover

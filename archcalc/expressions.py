@@ -176,9 +176,11 @@ def vsum(values) -> Value:
     return sum(values, 0)
 
 
-def vmax(*values: Value) -> Value:
+def vmax(*values: Value, simplify: bool = True) -> Value:
+    """max(); with ``simplify=False`` a symbolic Max is left as written (still exact once
+    substituted): sympy compares every pair of arguments, a minute for GoogLeNet's peak."""
     if any(is_symbolic(v) for v in values):
-        return sp().Max(*dict.fromkeys(values))  # duplicates make sympy's Max much slower
+        return sp().Max(*dict.fromkeys(values), evaluate=simplify)  # duplicates slow it too
     return max(values)
 
 

@@ -32,6 +32,8 @@ SAMPLES = {
     "flatten": ({}, [(3, 4, 5)], (60,), 0, 0, 0),
     "concat": ({}, [(3, 4, 4), (5, 4, 4)], (8, 4, 4), 0, 0, 0),
     "add": ({}, [(3, 4, 4), (3, 4, 4), (3, 4, 4)], (3, 4, 4), 0, 0, 0),
+    # a fixed factor, not a weight: nothing trainable, no weight products
+    "scale": ({"factor": 0.17}, [(3, 4, 4)], (3, 4, 4), 0, 0, 0),
 }
 
 
@@ -75,6 +77,7 @@ def test_elementwise_flops_by_hand():
     assert REGISTRY["lrn"](size=5).flops([(2, 3, 3)], (2, 3, 3)) == {"norm": 13 * 18}
     assert REGISTRY["bn"]().flops([(2, 3, 3)], (2, 3, 3)) == {"norm": 2 * 18}
     assert REGISTRY["add"]().flops([(2, 3, 3)] * 3, (2, 3, 3)) == {"add": 2 * 18}
+    assert REGISTRY["scale"](factor=0.1).flops([(2, 3, 3)], (2, 3, 3)) == {"scale": 18}  # one multiply per element
     assert REGISTRY["conv"](out=2, kernel=1).flops([(3, 2, 2)], (2, 2, 2)) == {"mac": 2 * 3 * 8, "bias": 8}
 
 

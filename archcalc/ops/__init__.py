@@ -14,6 +14,7 @@ from archcalc.ops.linear import RBF, Linear
 from archcalc.ops.merge import Add, Concat
 from archcalc.ops.norm import LRN, BatchNorm
 from archcalc.ops.pool import AvgPool, GlobalAvgPool, MaxPool, Subsample
+from archcalc.ops.scale import Scale
 
 REGISTRY: dict[str, type[Op]] = {}
 
@@ -54,6 +55,7 @@ for _cls in (
     Flatten,
     Concat,
     Add,
+    Scale,
 ):
     register(_cls)
 

@@ -130,12 +130,16 @@ def conv_out_size(size: Value, kernel: int, stride: int, padding: int, dilation:
     """H_out = ⌊(H + 2p − d(k−1) − 1)/s⌋ + 1 (⌈…⌉ with ceil_mode, as PyTorch does).
 
     With ceil_mode, PyTorch drops a last window that would start inside the right
-    padding, i.e. when (H_out − 1)·s ≥ H + p.
+    padding, i.e. when (H_out − 1)·s ≥ H + p. Since (H_out − 1)·s < span + s, that can
+    only happen when s + p > d(k−1) + 1; otherwise (3×3/2 pooling with padding 0 or 1,
+    as in GoogLeNet) no Piecewise is built, which keeps deep symbolic nets tractable.
     """
     span = size + 2 * padding - dilation * (kernel - 1) - 1
     if not ceil_mode:
         return floordiv(span, stride) + 1
     out = ceildiv(span, stride) + 1
+    if stride + padding <= dilation * (kernel - 1) + 1:
+        return out
     if is_symbolic(out):
         from archcalc.expressions import sp
 

@@ -1,0 +1,216 @@
+"""Architectures side by side: one summary row per analysed network, and its renderers.
+
+``summarise`` reduces an Analysis to plain data (exact ints or sympy expressions); the
+renderers only format those rows. Every figure is the inference network's (training-only
+branches such as GoogLeNet's auxiliary classifiers left out), except the ``*_training``
+fields, which count them too.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import TYPE_CHECKING, Any
+
+from archcalc.errors import SpecError, shape_text
+from archcalc.expressions import definitely, is_symbolic, to_json, to_text
+
+if TYPE_CHECKING:  # the CLI imports SORT_KEYS at start-up; keep that import light
+    from archcalc.analysis import Analysis, LayerStats
+
+#: layers that carry weights for "weighted depth" — how the papers count depth (LeNet-5's
+#: 7 layers, AlexNet's 8, VGG-16's 16, GoogLeNet's 22, ResNet-152's 152); BN does not count
+WEIGHTED_KINDS = frozenset({"conv", "linear", "subsample", "rbf"})
+
+#: --sort keys → summary fields
+SORT_KEYS = {
+    "name": "name",
+    "params": "params",
+    "macs": "macs",
+    "depth": "weighted_depth",
+    "peak": "peak_activation_bytes",
+    "activations": "total_activation_bytes",
+    "rf": "receptive_field",
+}
+FORMATS = ("table", "json", "markdown", "csv")
+
+
+def summarise(analysis: Analysis) -> dict[str, Any]:
+    """The comparison row of one network, as plain data (exact values, never floats)."""
+    inference = [s for s in analysis.layers if not s.training_only]
+    totals, b = analysis.inference_totals, analysis.dtype_bytes
+    last = inference[-1] if inference else None
+    expensive = most_expensive(inference)
+    return {
+        "name": analysis.name,
+        "source": analysis.source,
+        "input": analysis.input_shape,
+        "batch": analysis.batch,
+        "dtype": analysis.dtype,
+        "params": totals.params,
+        "params_training": analysis.totals.params,
+        "macs": totals.macs,
+        "macs_training": analysis.totals.macs,
+        "flops": totals.flops,
+        "weighted_depth": weighted_depth(inference),
+        "layers": totals.layers,
+        "peak_activations": totals.peak_activations,
+        "peak_activation_bytes": totals.peak_activations * b,
+        "total_activations": totals.activations,
+        "total_activation_bytes": totals.activations * b,
+        "receptive_field": last.rf.size if last is not None and last.rf is not None else None,
+        "receptive_field_layer": last.name if last is not None else None,
+        "most_expensive_layer": expensive.name if expensive else None,
+        "most_expensive_macs": expensive.macs if expensive else None,
+    }
+
+
+def weighted_depth(layers: list[LayerStats]) -> int:
+    """Layers with weights along the longest such path through the DAG.
+
+    ``layers`` are in topological order (as the analysis lists them), so one pass suffices:
+    depth(layer) = max over its inputs of their depth, plus one if it has weights.
+    """
+    depth: dict[str, int] = {}
+    for stats in layers:
+        before = max((depth.get(source, 0) for source in stats.inputs), default=0)
+        depth[stats.name] = before + (1 if stats.kind in WEIGHTED_KINDS else 0)
+    return max(depth.values(), default=0)
+
+
+def most_expensive(layers: list[LayerStats]) -> LayerStats | None:
+    """The layer with the most macs (the first, on a tie); None when formulas in the input
+    size cannot be ordered."""
+    if not layers:
+        return None
+    best = layers[0]
+    for stats in layers[1:]:
+        if definitely(stats.macs > best.macs):
+            best = stats
+        elif not definitely(stats.macs <= best.macs):
+            return None
+    return best
+
+
+def sort_rows(rows: list[dict[str, Any]], key: str, reverse: bool = False) -> list[dict[str, Any]]:
+    field = SORT_KEYS[key]
+
+    def value(row):
+        item = row[field]
+        item = item[0] if isinstance(item, tuple) else item
+        if is_symbolic(item):
+            names = ", ".join(sorted(str(symbol) for symbol in item.free_symbols))
+            raise SpecError(f"cannot sort by {key}: {row['name']}'s value is a formula in {names}; give a numeric --input")
+        return (item is None, item if item is not None else 0)
+
+    return sorted(rows, key=value, reverse=reverse)
+
+
+# --- rendering --------------------------------------------------------------------------
+COLUMNS = [
+    ("Network", "name"),
+    ("Params", "params"),
+    ("MACs", "macs"),
+    ("Depth", "weighted_depth"),
+    ("Peak act. (B)", "peak_activation_bytes"),
+    ("Total act. (B)", "total_activation_bytes"),
+    ("RF", "receptive_field"),
+    ("Most MACs in", "most_expensive_layer"),
+]
+NOTE = (
+    "Inference network (training-only branches left out). MACs: multiply-accumulates, bias excluded. "
+    "Depth: layers with weights (conv, linear, subsample, rbf) on the longest path. "
+    "Act.: activation bytes, peak = the largest layer output, total = every layer output. "
+    "RF: receptive field of the last layer, in input pixels."
+)
+
+
+def render(rows: list[dict[str, Any]], fmt: str) -> str:
+    return {"table": table, "json": to_json_text, "markdown": markdown, "csv": to_csv}[fmt](rows)
+
+
+def _cell(row: dict[str, Any], field: str) -> str:
+    value = row[field]
+    if value is None:
+        return "-"
+    if field == "receptive_field":
+        return to_text(value[0]) if value[0] == value[1] else "×".join(to_text(v) for v in value)
+    if field == "most_expensive_layer":
+        return f"{value} ({to_text(row['most_expensive_macs'])})"
+    return value if isinstance(value, str) else to_text(value)
+
+
+def _cells(rows: list[dict[str, Any]]) -> list[list[str]]:
+    return [[_cell(row, field) for _, field in COLUMNS] for row in rows]
+
+
+def _conditions(rows: list[dict[str, Any]]) -> str:
+    sizes = sorted({f"{shape_text(r['input'])}" for r in rows})
+    first = rows[0] if rows else {"batch": 1, "dtype": "float32"}
+    return f"input {', '.join(sizes)}; batch {first['batch']}; {first['dtype']}"
+
+
+WIDE_CELL = 40
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    """Aligned columns; when formulas make a cell too wide, one block per network instead."""
+    cells = _cells(rows)
+    header = [title for title, _ in COLUMNS]
+    if any(len(cell) > WIDE_CELL for row in cells for cell in row):
+        return _long_table(header, cells, rows)
+    widths = [max(len(r[i]) for r in [header, *cells]) for i in range(len(header))]
+    numeric = {1, 2, 3, 4, 5, 6}
+
+    def line(items: list[str]) -> str:
+        return "  ".join(c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in enumerate(zip(items, widths, strict=True))).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(header), rule, *map(line, cells), "", _conditions(rows), NOTE])
+
+
+def _long_table(header: list[str], cells: list[list[str]], rows: list[dict[str, Any]]) -> str:
+    width = max(map(len, header))
+    out = []
+    for row in cells:
+        out.append(row[0])
+        out += [f"    {title.ljust(width)}  {cell}" for title, cell in zip(header[1:], row[1:], strict=True)]
+    return "\n".join([*out, "", _conditions(rows), NOTE])
+
+
+def markdown(rows: list[dict[str, Any]]) -> str:
+    def md(items: list[str]) -> str:
+        return "| " + " | ".join(c.replace("|", "\\|") for c in items) + " |"
+
+    align = ["---"] + ["---:"] * 6 + ["---"]
+    out = [md([title for title, _ in COLUMNS]), md(align), *map(md, _cells(rows))]
+    return "\n".join([*out, "", f"_{_conditions(rows)}. {NOTE}_", ""])
+
+
+def to_dict(row: dict[str, Any]) -> dict[str, Any]:
+    """JSON-ready: exact ints stay ints, formulas become text."""
+    out = {}
+    for key, value in row.items():
+        if isinstance(value, tuple):
+            out[key] = [to_json(v) for v in value]
+        elif value is None or isinstance(value, (str, bool)):
+            out[key] = value
+        else:
+            out[key] = to_json(value)
+    return out
+
+
+def to_json_text(rows: list[dict[str, Any]]) -> str:
+    return json.dumps({"networks": [to_dict(row) for row in rows]}, indent=2, ensure_ascii=False)
+
+
+def to_csv(rows: list[dict[str, Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    data = [to_dict(row) for row in rows]
+    fields = [key for key in (data[0] if data else {}) if key != "source"]
+    writer.writerow(fields)
+    for row in data:
+        writer.writerow(["x".join(map(str, row[k])) if isinstance(row[k], list) else row[k] for k in fields])
+    return buffer.getvalue()
