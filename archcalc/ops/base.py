@@ -14,10 +14,12 @@ from typing import Annotated, ClassVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PositiveInt
 
+from archcalc.derivation import Derivation, derive, quantity_of, stated
 from archcalc.errors import OpError, shape_text
 from archcalc.expressions import Value, ceildiv, definitely, floordiv, is_symbolic
 
 Shape = tuple  # tuple[Value, ...]
+SHAPE_SYMBOLS_3 = ("C_out", "H_out", "W_out")
 
 
 def _pair(value):
@@ -68,6 +70,55 @@ class Op(BaseModel):
     #: of the discriminated union
     kind: ClassVar[str]
 
+    # --- derivations: each rule written out (archcalc.derivation) -------------------
+    def derivation_formulas(self, inputs: list[Shape]) -> dict[str, str]:
+        """Symbol (C_out, H_out, W_out, F_out, params, buffers, macs, connections) → the
+        rule as arithmetic over the names of ``derivation_values``. Ops override this; a
+        rule they leave out is stated by ``derivations``, never given a made-up formula."""
+        return {}
+
+    def derivation_values(self, inputs: list[Shape], out: Shape) -> dict[str, Value]:
+        """The names the formulas use, for these inputs: the input's C, H, W (or F), the
+        output's C_out, H_out, W_out (or F_out), and the op's own fields."""
+        return shape_values(inputs, out)
+
+    def derivations(self, inputs: list[Shape], out: Shape) -> list[Derivation]:
+        """Every quantity of this layer, derived: the op's formulas where it states them; the
+        base rules' own formulas (pass-through shape, zero cost) where the op keeps them;
+        otherwise the rule's result, marked as stated without a formula."""
+        formulas = {**self._inherited_formulas(inputs), **self.derivation_formulas(inputs)}
+        values = self.derivation_values(inputs, out)
+        symbols = SHAPE_SYMBOLS_3 if len(out) == 3 else ("F_out",)
+        results = {symbol: out[index] for index, symbol in enumerate(symbols)}
+        results.update({q: getattr(self, q)(inputs, out) for q in ("params", "buffers", "macs", "connections")})
+        lines = []
+        for symbol, result in results.items():
+            if symbol in formulas:
+                lines.append(derive(symbol, formulas[symbol], values))
+            else:
+                note = f"the {self.kind} rule; no formula to substitute"
+                lines.append(stated(quantity_of(symbol), symbol, self._rule_text(symbol), result, note))
+        return lines
+
+    def _inherited_formulas(self, inputs: list[Shape]) -> dict[str, str]:
+        """The base class's rules, as formulas, for each rule this op does not override."""
+        formulas = {}
+        if type(self).output_shape is Op.output_shape:
+            names = ("C", "H", "W") if len(inputs[0]) == 3 else ("F",)
+            formulas.update({f"{name}_out": name for name in names})
+        for quantity in ("params", "buffers", "macs", "connections"):
+            if getattr(type(self), quantity) is getattr(Op, quantity):
+                formulas[quantity] = "0"
+        return formulas
+
+    def _rule_text(self, symbol: str) -> str:
+        """The op's own docstring line for this quantity (``params: …``), else a pointer to it."""
+        key = "shape" if symbol in SHAPE_SYMBOLS_3 + ("F_out",) else symbol
+        for line in (type(self).__doc__ or "").splitlines():
+            if line.strip().startswith(key + ":"):
+                return line.strip()[len(key) + 1 :].strip()
+        return f"{type(self).__name__}.{'output_shape' if key == 'shape' else key}"
+
     # --- rules -------------------------------------------------------------------
     def output_shape(self, inputs: list[Shape]) -> Shape:
         """Pointwise by default: the output has the input's shape."""
@@ -110,6 +161,36 @@ class Op(BaseModel):
     def label(self) -> str:
         """The field's shorthand for this layer, e.g. "conv 11×11/4, 96"."""
         return self.kind
+
+
+def shape_values(inputs: list[Shape], out: Shape) -> dict[str, Value]:
+    """C, H, W (or F) of the first input and C_out, H_out, W_out (or F_out) of the output."""
+    values: dict[str, Value] = {}
+    for names, shape in ((("C", "H", "W"), inputs[0] if inputs else ()), (SHAPE_SYMBOLS_3, out)):
+        if len(shape) == 3:
+            values.update(zip(names, shape, strict=True))
+        elif len(shape) == 1:
+            values["F" if names[0] == "C" else "F_out"] = shape[0]
+    return values
+
+
+def window_formulas() -> dict[str, str]:
+    """H_out = ⌊(H + 2p − d(k−1) − 1)/s⌋ + 1 per axis, over the names of ``window_values``."""
+    return {f"{axis}_out": f"({axis} + 2*p_{a} - d_{a}*(k_{a} - 1) - 1)//s_{a} + 1" for axis, a in (("H", "h"), ("W", "w"))}
+
+
+def window_values(window: Window) -> dict[str, Value]:
+    values = {}
+    for index, a in enumerate("hw"):
+        values.update(
+            {
+                f"k_{a}": window.kernel[index],
+                f"s_{a}": window.stride[index],
+                f"p_{a}": window.padding[index],
+                f"d_{a}": window.dilation[index],
+            }
+        )
+    return values
 
 
 def numel(shape: Shape) -> Value:

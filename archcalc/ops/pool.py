@@ -7,7 +7,20 @@ from typing import Literal
 from pydantic import model_validator
 
 from archcalc.expressions import Value
-from archcalc.ops.base import NonNegativePair, Op, PositivePair, Shape, Window, kernel_text, numel, require_rank, spatial_out
+from archcalc.ops.base import (
+    NonNegativePair,
+    Op,
+    PositivePair,
+    Shape,
+    Window,
+    kernel_text,
+    numel,
+    require_rank,
+    shape_values,
+    spatial_out,
+    window_formulas,
+    window_values,
+)
 
 
 class _Pool(Op):
@@ -16,6 +29,14 @@ class _Pool(Op):
     padding: NonNegativePair = (0, 0)
     ceil_mode: bool = False
     flop_kind = "pool"
+
+    def derivation_formulas(self, inputs: list[Shape]) -> dict[str, str]:
+        # ceil_mode's rule is piecewise (PyTorch drops a window starting in the padding):
+        # no single formula, so those sizes are stated from the rule
+        return {"C_out": "C", **({} if self.ceil_mode else window_formulas())}
+
+    def derivation_values(self, inputs: list[Shape], out: Shape) -> dict[str, Value]:
+        return {**shape_values(inputs, out), **window_values(self.window(inputs))}
 
     @model_validator(mode="after")
     def _check_padding(self):
@@ -77,6 +98,9 @@ class GlobalAvgPool(Op):
     kind: Literal["globalavgpool"] = "globalavgpool"
     flop_kind = "pool"
 
+    def derivation_formulas(self, inputs: list[Shape]) -> dict[str, str]:
+        return {"C_out": "C", "H_out": "1", "W_out": "1"}
+
     def output_shape(self, inputs: list[Shape]) -> Shape:
         require_rank(inputs[0], 3, self.kind)
         return (inputs[0][0], 1, 1)
@@ -99,6 +123,14 @@ class Subsample(_Pool):
     """
 
     kind: Literal["subsample"] = "subsample"
+
+    def derivation_formulas(self, inputs: list[Shape]) -> dict[str, str]:
+        return {
+            **super().derivation_formulas(inputs),
+            "params": "2*C_out",
+            "macs": "C_out*H_out*W_out",
+            "connections": "(k_h*k_w + 1)*C_out*H_out*W_out",
+        }
 
     def params(self, inputs: list[Shape], out: Shape) -> Value:
         return 2 * out[0]

@@ -1,0 +1,116 @@
+"""Derivations: every written-out formula, evaluated, gives the Analysis's number — on every
+layer of every spec, numeric and symbolic — and the notation reads as the papers write it."""
+
+from __future__ import annotations
+
+import pytest
+
+from archcalc import expressions
+from archcalc.derivation import derive
+from archcalc.explain import explain_layer, layer_derivations, load_network
+from tests.conftest import NETWORK_SPECS, ROOT
+
+SHAPE_INDEX = {"C_out": 0, "H_out": 1, "W_out": 2, "F_out": 0}
+
+
+def _check_layer(stats, derivations):
+    assert derivations, stats.name
+    seen = set()
+    for d in derivations:
+        seen.add(d.symbol)
+        if d.symbol in SHAPE_INDEX:
+            expected = stats.output_shape[SHAPE_INDEX[d.symbol]]
+        elif d.symbol.startswith("rf_size_"):
+            expected = stats.rf.size["hw".index(d.symbol[-1])]
+        elif d.symbol.startswith("rf_jump_"):
+            expected = stats.rf.jump["hw".index(d.symbol[-1])]
+        elif d.symbol.startswith("rf_start_"):
+            expected = stats.rf.start["hw".index(d.symbol[-1])]
+        elif d.symbol in ("params", "buffers", "macs", "connections"):
+            expected = getattr(stats, d.symbol)
+        else:
+            continue  # rf_in (a merge's union) is context, not a result
+        assert expressions.equal(d.result, expected) is True, f"{stats.name}: {d.text()} but the analysis says {expected}"
+    assert {"params", "buffers", "macs", "connections"} <= seen
+
+
+@pytest.mark.parametrize("path", NETWORK_SPECS, ids=lambda p: p.stem)
+def test_every_derivation_equals_the_analysis(path):
+    network, analysis = load_network(path)
+    for stats in analysis.layers:
+        _check_layer(stats, layer_derivations(network, analysis, stats.name))
+
+
+@pytest.mark.parametrize("path", NETWORK_SPECS[:4], ids=lambda p: p.stem)
+def test_symbolic_derivations_equal_the_analysis(path):
+    network, analysis = load_network(path, input_shape="3,H,W" if "lenet" not in path.stem else "1,H,W")
+    for stats in analysis.layers:
+        _check_layer(stats, layer_derivations(network, analysis, stats.name))
+
+
+def test_the_issue_example_alexnet_c1():
+    # H_out = ⌊(H + 2p − d(k−1) − 1)/s⌋ + 1 = ⌊(227 + 0 − 10 − 1)/4⌋ + 1 = 55
+    text = explain_layer(ROOT / "specs/alexnet.yaml", "C1", quantities=("shape",))
+    assert "H_out = ⌊(H + 2·p_h − d_h·(k_h − 1) − 1)/s_h⌋ + 1 = ⌊(227 + 2×0 − 1×(11 − 1) − 1)/4⌋ + 1 = 55" in text
+    assert (227 + 0 - 10 - 1) // 4 + 1 == 55
+
+
+def test_lenet_c3_table_and_fc8_bias_are_written_out():
+    text = explain_layer(ROOT / "specs/lenet5.yaml", "C3", quantities=("params",))
+    # T = 6×3 + 9×4 + 1×6 = 60 input maps read over the 16 output maps (Table I)
+    assert "params = T·k_h·k_w + C_out = 60×5×5 + 16 = 1516" in text
+    text = explain_layer(ROOT / "specs/alexnet.yaml", "FC8", quantities=("params", "macs"))
+    assert "params = F·F_out + F_out = 4096×1000 + 1000 = 4097000" in text
+    assert "macs = F·F_out = 4096×1000 = 4096000" in text
+
+
+def test_receptive_field_steps():
+    text = explain_layer(ROOT / "specs/lenet5.yaml", "C3", quantities=("rf",))
+    # S2 gives size 6, jump 2; C3's 5×5 window adds (5 − 1)×2 = 8 → 14
+    assert "rf_size_h = r + d·(k − 1)·j = 6 + 1×(5 − 1)×2 = 14" in text
+
+
+@pytest.mark.parametrize(
+    ("formula", "values", "formula_text", "substituted", "result"),
+    [
+        ("(H + 2*p - k)//s + 1", {"H": 55, "p": 0, "k": 3, "s": 2}, "⌊(H + 2·p − k)/s⌋ + 1", "⌊(55 + 2×0 − 3)/2⌋ + 1", 27),
+        ("a - (b + c)", {"a": 10, "b": 3, "c": 2}, "a − (b + c)", "10 − (3 + 2)", 5),
+        ("a*(b/c)", {"a": 6, "b": 4, "c": 2}, "a·(b/c)", "6×(4/2)", 12),
+        ("a**2", {"a": 7}, "a^2", "7^2", 49),
+    ],
+)
+def test_notation(formula, values, formula_text, substituted, result):
+    d = derive("x", formula, values)
+    assert (d.formula, d.substituted, d.result) == (formula_text, substituted, result)
+
+
+def test_an_op_without_formulas_states_its_rule_honestly():
+    from archcalc.ops.norm import LRN
+
+    # LRN keeps the base's pass-through shape and zero counts: those are formulas, not statements
+    lines = LRN().derivations([(96, 27, 27)], (96, 27, 27))
+    assert [d.result for d in lines] == [96, 27, 27, 0, 0, 0, 0]
+    assert all(d.note is None for d in lines)
+
+
+def test_an_op_that_overrides_a_rule_without_a_formula_is_marked():
+    from typing import Literal
+
+    from archcalc.expressions import Value
+    from archcalc.ops.base import Op
+
+    class Scale(Op):
+        """A per-channel scale.
+
+        params: C (one factor per channel)
+        """
+
+        kind: Literal["scale_for_test"] = "scale_for_test"
+
+        def params(self, inputs, out) -> Value:
+            return inputs[0][0]
+
+    (params,) = [d for d in Scale().derivations([(8, 4, 4)], (8, 4, 4)) if d.symbol == "params"]
+    assert params.result == 8
+    assert params.formula == "C (one factor per channel)"
+    assert "no formula" in params.note
