@@ -61,8 +61,13 @@ def report(spec: str, fmt: str, batch: int, input_shape: str | None, dtype: str)
 @main.command()
 @click.argument("spec", type=click.Path(dir_okay=False))
 @click.argument("layer")
-@click.option("--quantity", "quantities", multiple=True, type=click.Choice(["shape", "params", "buffers", "macs", "connections", "rf"]),
-              help="Only these quantities (repeatable); default all.")
+@click.option(
+    "--quantity",
+    "quantities",
+    multiple=True,
+    type=click.Choice(["shape", "params", "buffers", "macs", "connections", "rf"]),
+    help="Only these quantities (repeatable); default all.",
+)
 @click.option("--input", "input_shape", metavar="C,H,W", help="Override the spec's input, e.g. 3,H,W for formulas.")
 @friendly
 def explain(spec: str, layer: str, quantities: tuple[str, ...], input_shape: str | None):

@@ -1,0 +1,161 @@
+"""`archcalc verify` on the notes' claims: each verdict against hand arithmetic written here,
+the likely causes, the formats, the exit status, and the README section's freshness."""
+
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+
+import pytest
+
+from archcalc.checking import verify_file
+from archcalc.claims import source_arithmetic
+from archcalc.errors import SpecError
+from archcalc.verify import markdown, readme_section
+from tests.conftest import ROOT
+
+SEED = ROOT / "specs/claims/seed-notes.yaml"
+
+
+@pytest.fixture(scope="module")
+def verdicts():
+    return {v.claim.id: v for v in verify_file(SEED)}
+
+
+# id → (holds, archcalc's value by hand). Sizes are (H, W, C) as the notes write them.
+HAND = {
+    "lenet5-c1-size": (True, (32 - 5 + 1, 32 - 5 + 1, 6)),
+    "lenet5-c1-params": (True, 6 * (5 * 5 * 1 + 1)),
+    "lenet5-c1-connections": (True, (5 * 5 + 1) * 28 * 28 * 6),
+    "lenet5-s2-params": (True, 2 * 6),
+    "lenet5-s2-connections": (True, (2 * 2 + 1) * 14 * 14 * 6),
+    "lenet5-c3-params": (True, (6 * 3 + 9 * 4 + 1 * 6) * 25 + 16),  # Table I: 6 maps read 3, 9 read 4, 1 reads 6
+    "lenet5-c3-connections": (True, 1516 * 10 * 10),
+    "lenet5-s4-connections": (True, 5 * 5 * 5 * 16),
+    "lenet5-c5-params": (True, (5 * 5 * 16 + 1) * 120),
+    "lenet5-f6-params": (True, 121 * 84),
+    "lenet5-seven-layers": (True, 7),
+    "alexnet-eight-layers": (True, 8),
+    "alexnet-c1-size": (True, ((227 - 11) // 4 + 1, (227 - 11) // 4 + 1, 96)),
+    "alexnet-pool1-size": (True, ((55 - 3) // 2 + 1, 27, 96)),
+    "alexnet-c2-size": (True, ((27 + 2 * 2 - 5) // 1 + 1, 27, 256)),
+    "alexnet-pool5-size": (True, ((13 - 3) // 2 + 1, 6, 256)),
+    "alexnet-fc6-size": (True, 4096),
+    "alexnet-c1-params": (False, 96 * 11 * 11 * 3 + 96),  # 34,944: the notes say 34,848
+    "alexnet-c2-params": (True, 2 * (128 * 5 * 5 * 48 + 128)),
+    "alexnet-c3-params": (True, 3 * 3 * 256 * 384 + 384),
+    "alexnet-c4-params": (True, 2 * (3 * 3 * 192 * 192 + 192)),
+    "alexnet-c5-params": (True, 2 * (3 * 3 * 192 * 128 + 128)),
+    "alexnet-fc6-params": (True, 6 * 6 * 256 * 4096 + 4096),
+    "alexnet-fc7-params": (True, 4096 * 4096 + 4096),
+    "alexnet-output-params": (False, 4096 * 1000 + 1000),  # the notes leave out the 1000 biases
+    "inception-5x5-params": (True, 128 * 5 * 5 * 256),
+    "inception-bottleneck-params": (False, 128 * 1 * 1 * 32 + 32 * 5 * 5 * 256),  # 208,896, not 204,800
+    "inception-bottleneck-saving": (True, Fraction(819200, 208896)),
+    "inception-v2-25-over-9": (True, Fraction(25, 9)),
+    "inception-v2-two-3x3-field": (True, (1 + 2 + 2, 5)),
+    "inception-v2-three-3x1": (False, (1 + 2 + 2 + 2, 1)),  # three 3×1: 7 tall, 1 wide
+    "vgg-three-3x3-field": (True, (7, 7)),
+    "vgg-two-3x3-fewer-params": (True, Fraction(2 * 9, 25)),
+    "resnet-basic-block-params": (True, 3 * 3 * 256 * 256 * 2),
+    "resnet-bottleneck-params": (True, 256 * 64 + 9 * 64 * 64 + 64 * 256),
+    "resnet-bottleneck-ratio": (True, Fraction(3 * 3 * 256 * 256 * 2, 69632)),
+    "resnet-sigmoid-gradient": (True, Fraction(1, 4)),  # σ'(0) = σ(0)(1 − σ(0)) = ½·½
+    "inception-v2-factorise-params": (True, [Fraction(2, n) for n in (2, 3, 5, 7)]),
+}
+
+
+@pytest.mark.parametrize("claim_id", HAND)
+def test_verdicts_match_hand_arithmetic(verdicts, claim_id):
+    holds, derived = HAND[claim_id]
+    verdict = verdicts[claim_id]
+    assert verdict.holds is holds
+    assert verdict.derived == derived
+
+
+def test_exactly_these_claims_are_false(verdicts):
+    assert {i for i, v in verdicts.items() if not v.holds} == {
+        "alexnet-c1-params",
+        "alexnet-output-params",
+        "inception-bottleneck-params",
+        "inception-v2-three-3x1",
+    }
+
+
+def test_the_likely_causes_are_derived(verdicts):
+    c1 = " ".join(verdicts["alexnet-c1-params"].causes)
+    assert "arithmetic slip" in c1 and "34944" in c1  # 96×11×11×3 + 96 really is 34,944
+    assert verdicts["alexnet-c1-params"].difference == 34848 - 34944
+    fc8 = verdicts["alexnet-output-params"].causes
+    assert any("1000 biases left out" in c for c in fc8)
+    assert any("macs count" in c for c in fc8)  # 4096×1000 is FC8's multiply-accumulates
+    bottleneck = " ".join(verdicts["inception-bottleneck-params"].causes)
+    assert "conv1" in bottleneck and "4096" in bottleneck  # 128×1×1×32 = 4096 weights left out
+    assert verdicts["inception-v2-three-3x1"].causes == []  # nothing archcalc can reproduce: no cause invented
+
+
+def test_the_notes_arithmetic_is_parsed_not_evaluated():
+    assert source_arithmetic("(27+2∗2−5)/1+1") == 27
+    assert source_arithmetic("3x3x256x256x2") == 1179648
+    assert source_arithmetic("25/9") == Fraction(25, 9)
+    with pytest.raises(SpecError):
+        source_arithmetic("__import__('os').system('true')")
+
+
+def test_cli_exit_status_and_json(cli, tmp_path):
+    result = cli("verify", SEED, "--format", "json")
+    assert result.exit_code == 1  # the notes contain false claims
+    items = json.loads(result.output)
+    by_id = {item["id"]: item for item in items}
+    assert {"id", "claimed", "derived", "holds"} <= set(items[0])
+    assert by_id["alexnet-output-params"] == {**by_id["alexnet-output-params"], "claimed": 4096000, "derived": 4097000, "holds": False}
+    assert by_id["resnet-sigmoid-gradient"]["derived"] == "1/4"
+
+    good = tmp_path / "good.yaml"
+    good.write_text(
+        "source: test\n"
+        "claims:\n"
+        "  - id: lenet-c1\n"
+        "    section: t\n"
+        "    quote: (32-(5-1))=28\n"
+        f"    of: {{spec: {ROOT / 'specs/lenet5.yaml'}, layer: C1, quantity: height}}\n"
+        "    arithmetic: (32−(5−1))\n"
+        "    claimed: 28\n"
+    )
+    result = cli("verify", good)
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("✓ lenet-c1")
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("  - {id: a, section: s, quote: q, claimed: 1}\n", "exactly one of"),
+        ("  - {id: a, section: s, quote: q, claimed: 1, fact: sigmoid_gradient_max, rounding: 2}\n", "needs `reason`"),
+        ("  - {id: a, section: s, quote: q, claimed: 1, fact: sigmoid_gradient_max, colour: red}\n", "unknown field 'colour'"),
+        ("  - {id: a, section: s, quote: q, claimed: 1, of: {spec: specs/lenet5.yaml, layer: C9, quantity: params}}\n", "no layer 'C9'"),
+    ],
+)
+def test_bad_claims_are_reported_for_people(cli, tmp_path, body, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text("source: test\nclaims:\n" + body)
+    result = cli("verify", path)
+    assert result.exit_code == 2
+    assert message in result.output
+    assert str(path) in result.output
+
+
+def test_readme_section_is_fresh():
+    # regenerate with: archcalc verify specs/claims/seed-notes.yaml --write-readme README.md
+    assert readme_section(ROOT / "README.md") == markdown(verify_file(SEED))
+
+
+def test_explain_cli(cli):
+    result = cli("explain", ROOT / "specs/alexnet.yaml", "pool1", "--quantity", "shape")
+    assert result.exit_code == 0
+    assert "⌊(55 + 2×0 − 1×(3 − 1) − 1)/2⌋ + 1 = 27" in result.output
+    result = cli("explain", ROOT / "specs/alexnet.yaml", "pool9")
+    assert result.exit_code == 2
+    assert "no layer 'pool9'" in result.output
+    result = cli("explain", ROOT / "specs/lenet5.yaml", "C1", "--input", "1,H,W", "--quantity", "shape")
+    assert "H_out = ⌊(H + 2·p_h − d_h·(k_h − 1) − 1)/s_h⌋ + 1 = ⌊(H + 2×0 − 1×(5 − 1) − 1)/1⌋ + 1 = H - 4" in result.output
