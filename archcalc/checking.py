@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from archcalc import expressions
 from archcalc.analysis import Analysis, LayerStats, analyse, parse_input
-from archcalc.claims import Claim, Subject, claimed_value, load_claims, source_arithmetic
+from archcalc.claims import Claim, Subject, assume, claimed_value, load_claims, source_arithmetic
 from archcalc.errors import ArchcalcError, GraphError, SpecError, suggest
 from archcalc.explain import layer_derivations
 from archcalc.graph import Network, compile_spec
@@ -141,7 +141,8 @@ def rounded(value, decimals: int) -> Fraction:
 
 def agrees(derived, claimed, claim: Claim) -> bool:
     if isinstance(claimed, tuple):
-        return isinstance(derived, tuple) and derived[: len(claimed)] == claimed
+        pairs = zip(derived[: len(claimed)], claimed, strict=True) if isinstance(derived, tuple) and len(derived) >= len(claimed) else None
+        return pairs is not None and all(expressions.equal(d, c) is True for d, c in pairs)
     if isinstance(derived, tuple):
         return all(agrees(d, claimed, claim) for d in derived)
     if claim.rounding is not None:
@@ -198,10 +199,14 @@ def check_claim(checker: Checker, claim: Claim) -> Verdict:
 
 
 def _check_once(checker: Checker, claim: Claim, names: dict[str, int]) -> Verdict:
-    claimed = claimed_value(claim, names)
+    claimed = assume(claimed_value(claim, names), claim, names)
     value = _derive(checker, claim, names)
-    holds = agrees(value.value, claimed, claim)
     work = list(value.work)
+    if claim.where:
+        value.value = assume(value.value, claim, names)
+        conditions = ", ".join(f"{k} = {v}" for k, v in claim.where.items())
+        work.append(f"where {conditions}: {decimal_text(value.value)}")
+    holds = agrees(value.value, claimed, claim)
     causes: list[str] = []
     if claim.arithmetic:
         notes = source_arithmetic(claim.arithmetic, names)

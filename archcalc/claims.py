@@ -77,6 +77,9 @@ class Claim(Strict):
     reason: str | None = None
     #: check the claim at each of these network arguments (a family: n = 3, 5, 7)
     for_: dict[str, list[int]] | None = Field(default=None, alias="for")
+    #: a symbolic claim's conditions, as substitutions: {M: s*m} says "s divides M"; names
+    #: not bound by `for` are positive-integer symbols (the same as in a spec's input)
+    where: dict[str, str] | None = None
     note: str | None = None
 
     @model_validator(mode="after")
@@ -144,11 +147,11 @@ def load_claims(path: str | Path) -> ClaimsFile:
 
 
 # --- the source's numbers ----------------------------------------------------------------
-def source_arithmetic(text: str, names: dict[str, int] | None = None):
+def source_arithmetic(text: str, names: dict[str, int] | None = None, symbolic: bool = False):
     """The source's own working, e.g. "(32−(5−1))", "96×11×11×3+96" or "3x3x256", exactly."""
     normal = _LETTER_X.sub("*", text.translate(_SIGNS))
     try:
-        return expressions.parse(normal, names or {})
+        return expressions.parse(normal, names or {}, free_symbols=symbolic)
     except expressions.ExpressionError as error:
         raise SpecError(f"arithmetic {text!r}: {error}") from None
 
@@ -163,9 +166,22 @@ def claimed_value(claim: Claim, names: dict[str, int]):
         return value
     if isinstance(value, float):
         return Fraction(repr(value))  # the decimal as written, never the binary float
+    symbolic = claim.where is not None
     if claim.of is not None and claim.of.quantity in ("output_size", "rf") and "×" in value:
-        return tuple(source_arithmetic(part, names) for part in value.split("×"))
-    return source_arithmetic(value, names)
+        return tuple(source_arithmetic(part, names, symbolic) for part in value.split("×"))
+    return source_arithmetic(value, names, symbolic)
 
 
-__all__ = ["FACTS", "QUANTITIES", "Claim", "ClaimsFile", "Subject", "claimed_value", "load_claims", "source_arithmetic"]
+def assume(value, claim: Claim, names: dict[str, int]):
+    """Apply the claim's `where` substitutions (its conditions) to an exact value or a tuple."""
+    if not claim.where:
+        return value
+    if isinstance(value, tuple):
+        return tuple(assume(v, claim, names) for v in value)
+    if not expressions.is_symbolic(value):
+        return value
+    rules = {expressions.symbol(name): source_arithmetic(text, names, symbolic=True) for name, text in claim.where.items()}
+    return expressions.to_exact(expressions.sp().simplify(value.subs(rules)))
+
+
+__all__ = ["FACTS", "QUANTITIES", "Claim", "ClaimsFile", "Subject", "assume", "claimed_value", "load_claims", "source_arithmetic"]

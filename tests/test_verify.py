@@ -65,6 +65,23 @@ HAND = {
 }
 
 
+def test_symbolic_claim_under_its_condition(verdicts, tmp_path, cli):
+    from archcalc.expressions import symbol
+
+    # (M/s)×(N/s) with s | M, s | N: M = s·m pooled by s gives ⌊s·m/s⌋ = m
+    m, n = symbol("m"), symbol("n")
+    verdict = verdicts["lenet5-subsampling-size"]
+    assert verdict.holds and verdict.derived == [(m, n, 1)] * 3
+    # without the notes' condition the formula is not exact: ⌊M/2⌋ ≠ M/2 for odd M
+    path = tmp_path / "general.yaml"
+    path.write_text(
+        "source: t\nclaims:\n  - id: pool\n    section: s\n    quote: q\n"
+        "    of: {net: {input: [1, M, N], layers: [avgpool: {kernel: 2}]}, layer: avgpool1, quantity: output_size}\n"
+        "    where: {}\n    claimed: M/2×N/2\n"
+    )
+    assert cli("verify", path).exit_code == 1
+
+
 @pytest.mark.parametrize("claim_id", HAND)
 def test_verdicts_match_hand_arithmetic(verdicts, claim_id):
     holds, derived = HAND[claim_id]
