@@ -24,7 +24,8 @@ from archcalc import expressions
 from archcalc.expressions import Value, to_text
 
 #: symbol on the left of a derivation → the quantity it belongs to
-SHAPE_SYMBOLS = ("C_out", "H_out", "W_out", "F_out")
+SHAPE_SYMBOLS_3 = ("C_out", "H_out", "W_out")
+SHAPE_SYMBOLS = (*SHAPE_SYMBOLS_3, "F_out")
 QUANTITIES = ("shape", "params", "buffers", "macs", "connections", "rf")
 
 
@@ -75,6 +76,43 @@ def stated(quantity: str, symbol: str, rule: str, result: Value, note: str) -> D
     """A result the op's rule computes without a formula we can substitute into (a
     piecewise rule, an op that never declared one): say so rather than invent a formula."""
     return Derivation(quantity, symbol, rule, "", expressions.to_exact(result), note)
+
+
+# --- values the op units share ---------------------------------------------------------------
+def shape_values(inputs: list[tuple], out: tuple) -> dict[str, Value]:
+    """C, H, W (or F) of the first input and C_out, H_out, W_out (or F_out) of the output."""
+    values: dict[str, Value] = {}
+    for names, shape in ((("C", "H", "W"), inputs[0] if inputs else ()), (SHAPE_SYMBOLS_3, out)):
+        if len(shape) == 3:
+            values.update(zip(names, shape, strict=True))
+        elif len(shape) == 1:
+            values["F" if names[0] == "C" else "F_out"] = shape[0]
+    return values
+
+
+def passthrough_formulas(shape: tuple) -> dict[str, str]:
+    """C_out = C, H_out = H, W_out = W (or F_out = F): the output keeps the input's shape."""
+    names = ("C", "H", "W") if len(shape) == 3 else ("F",)
+    return {f"{name}_out": name for name in names}
+
+
+def window_formulas() -> dict[str, str]:
+    """H_out = ⌊(H + 2p − d(k−1) − 1)/s⌋ + 1 per axis, over the names of ``window_values``."""
+    return {f"{axis}_out": f"({axis} + 2*p_{a} - d_{a}*(k_{a} - 1) - 1)//s_{a} + 1" for axis, a in (("H", "h"), ("W", "w"))}
+
+
+def window_values(window) -> dict[str, Value]:
+    values = {}
+    for index, a in enumerate("hw"):
+        values.update(
+            {
+                f"k_{a}": window.kernel[index],
+                f"s_{a}": window.stride[index],
+                f"p_{a}": window.padding[index],
+                f"d_{a}": window.dilation[index],
+            }
+        )
+    return values
 
 
 # --- notation ------------------------------------------------------------------------------
@@ -169,4 +207,14 @@ def rf_derivations(in_rf, window, merged: int, result) -> list[Derivation]:
     return lines
 
 
-__all__ = ["QUANTITIES", "Derivation", "derive", "rf_derivations", "stated"]
+__all__ = [
+    "QUANTITIES",
+    "Derivation",
+    "derive",
+    "passthrough_formulas",
+    "rf_derivations",
+    "shape_values",
+    "stated",
+    "window_formulas",
+    "window_values",
+]

@@ -114,3 +114,48 @@ def test_an_op_that_overrides_a_rule_without_a_formula_is_marked():
     assert params.result == 8
     assert params.formula == "C (one factor per channel)"
     assert "no formula" in params.note
+
+
+EVERY_OP = """
+name: every op
+input: [3, 37, 37]
+blocks:
+  res:
+    args: {out: int}
+    layers:
+      - add:
+          - - conv: {out: out, kernel: 3, padding: 2, dilation: 2, bias: false}
+            - bn
+            - relu
+            - conv: {out: out, kernel: [1, 3], padding: [0, 1]}
+            - bn: {affine: false}
+          - identity
+      - relu
+layers:
+  - conv: {out: 8, kernel: 3, stride: 2, groups: 1}
+  - lrn
+  - maxpool: {kernel: 3, stride: 2, ceil_mode: true}
+  - res: {out: 8, repeat: 2}
+  - concat: [[conv: {out: 4, kernel: 1, groups: 4}], [avgpool: {kernel: 3, stride: 1, padding: 1}], identity]
+  - sigmoid
+  - identity
+  - globalavgpool
+  - flatten
+  - dropout
+  - linear: {out: 10, bias: false}
+  - tanh
+  - linear: {out: 5}
+  - softmax
+"""
+
+
+@pytest.mark.parametrize("input_shape", [None, "3,H,W"])
+def test_every_op_kind_derives_its_numbers(write_spec, input_shape):
+    network, analysis = load_network(write_spec(EVERY_OP), input_shape=input_shape)
+    kinds = set()
+    for stats in analysis.layers:
+        kinds.add(stats.kind)
+        _check_layer(stats, layer_derivations(network, analysis, stats.name))
+    # every op of the core but LeNet-5's subsample and rbf (covered by its spec above)
+    core = {"conv", "lrn", "maxpool", "add", "bn", "relu", "concat", "avgpool", "sigmoid", "identity", "globalavgpool"}
+    assert kinds == core | {"flatten", "dropout", "linear", "tanh", "softmax"}

@@ -14,12 +14,11 @@ from typing import Annotated, ClassVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PositiveInt
 
-from archcalc.derivation import Derivation, derive, quantity_of, stated
+from archcalc.derivation import SHAPE_SYMBOLS_3, Derivation, derive, passthrough_formulas, quantity_of, shape_values, stated
 from archcalc.errors import OpError, shape_text
 from archcalc.expressions import Value, ceildiv, definitely, floordiv, is_symbolic
 
 Shape = tuple  # tuple[Value, ...]
-SHAPE_SYMBOLS_3 = ("C_out", "H_out", "W_out")
 
 
 def _pair(value):
@@ -104,8 +103,7 @@ class Op(BaseModel):
         """The base class's rules, as formulas, for each rule this op does not override."""
         formulas = {}
         if type(self).output_shape is Op.output_shape:
-            names = ("C", "H", "W") if len(inputs[0]) == 3 else ("F",)
-            formulas.update({f"{name}_out": name for name in names})
+            formulas.update(passthrough_formulas(inputs[0]))
         for quantity in ("params", "buffers", "macs", "connections"):
             if getattr(type(self), quantity) is getattr(Op, quantity):
                 formulas[quantity] = "0"
@@ -161,36 +159,6 @@ class Op(BaseModel):
     def label(self) -> str:
         """The field's shorthand for this layer, e.g. "conv 11×11/4, 96"."""
         return self.kind
-
-
-def shape_values(inputs: list[Shape], out: Shape) -> dict[str, Value]:
-    """C, H, W (or F) of the first input and C_out, H_out, W_out (or F_out) of the output."""
-    values: dict[str, Value] = {}
-    for names, shape in ((("C", "H", "W"), inputs[0] if inputs else ()), (SHAPE_SYMBOLS_3, out)):
-        if len(shape) == 3:
-            values.update(zip(names, shape, strict=True))
-        elif len(shape) == 1:
-            values["F" if names[0] == "C" else "F_out"] = shape[0]
-    return values
-
-
-def window_formulas() -> dict[str, str]:
-    """H_out = ⌊(H + 2p − d(k−1) − 1)/s⌋ + 1 per axis, over the names of ``window_values``."""
-    return {f"{axis}_out": f"({axis} + 2*p_{a} - d_{a}*(k_{a} - 1) - 1)//s_{a} + 1" for axis, a in (("H", "h"), ("W", "w"))}
-
-
-def window_values(window: Window) -> dict[str, Value]:
-    values = {}
-    for index, a in enumerate("hw"):
-        values.update(
-            {
-                f"k_{a}": window.kernel[index],
-                f"s_{a}": window.stride[index],
-                f"p_{a}": window.padding[index],
-                f"d_{a}": window.dilation[index],
-            }
-        )
-    return values
 
 
 def numel(shape: Shape) -> Value:

@@ -6,20 +6,10 @@ from typing import Literal
 
 from pydantic import PositiveInt, model_validator
 
+from archcalc.derivation import shape_values, window_formulas, window_values
 from archcalc.errors import OpError
 from archcalc.expressions import Value, definitely, exact_div
-from archcalc.ops.base import (
-    NonNegativePair,
-    Op,
-    PositivePair,
-    Shape,
-    Window,
-    kernel_text,
-    shape_values,
-    spatial_out,
-    window_formulas,
-    window_values,
-)
+from archcalc.ops.base import NonNegativePair, Op, PositivePair, Shape, Window, kernel_text, spatial_out
 
 
 class Conv(Op):

@@ -6,8 +6,9 @@ from typing import Literal
 
 from pydantic import PositiveInt
 
+from archcalc.derivation import shape_values
 from archcalc.expressions import Value
-from archcalc.ops.base import Op, Shape, require_rank, shape_values
+from archcalc.ops.base import Op, Shape, require_rank
 
 
 class Linear(Op):

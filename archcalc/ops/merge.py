@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from archcalc.derivation import passthrough_formulas, shape_values
 from archcalc.errors import OpError, shape_text
 from archcalc.expressions import Value, equal
-from archcalc.ops.base import Op, Shape, numel, require_rank, shape_values
+from archcalc.ops.base import Op, Shape, numel, require_rank
 
 
 class _Merge(Op):
@@ -64,9 +65,7 @@ class Add(_Merge):
     flop_kind = "add"
 
     def derivation_formulas(self, inputs: list[Shape]) -> dict[str, str]:
-        # every input has this shape (checked by output_shape): the sum keeps it
-        names = ("C", "H", "W") if len(inputs[0]) == 3 else ("F",)
-        return {f"{name}_out": name for name in names}
+        return passthrough_formulas(inputs[0])  # every input has this shape (output_shape checks it)
 
     def output_shape(self, inputs: list[Shape]) -> Shape:
         self._check_spatial(inputs, first_axis=0)

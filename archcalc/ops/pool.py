@@ -6,21 +6,9 @@ from typing import Literal
 
 from pydantic import model_validator
 
+from archcalc.derivation import shape_values, window_formulas, window_values
 from archcalc.expressions import Value
-from archcalc.ops.base import (
-    NonNegativePair,
-    Op,
-    PositivePair,
-    Shape,
-    Window,
-    kernel_text,
-    numel,
-    require_rank,
-    shape_values,
-    spatial_out,
-    window_formulas,
-    window_values,
-)
+from archcalc.ops.base import NonNegativePair, Op, PositivePair, Shape, Window, kernel_text, numel, require_rank, spatial_out
 
 
 class _Pool(Op):
