@@ -96,9 +96,18 @@ def passthrough_formulas(shape: tuple) -> dict[str, str]:
     return {f"{name}_out": name for name in names}
 
 
-def window_formulas() -> dict[str, str]:
-    """H_out = ⌊(H + 2p − d(k−1) − 1)/s⌋ + 1 per axis, over the names of ``window_values``."""
-    return {f"{axis}_out": f"({axis} + 2*p_{a} - d_{a}*(k_{a} - 1) - 1)//s_{a} + 1" for axis, a in (("H", "h"), ("W", "w"))}
+def window_formulas(ceil_mode: bool = False) -> dict[str, str | tuple[str, str]]:
+    """H_out = ⌊(H + 2p − d(k−1) − 1)/s⌋ + 1 per axis, over the names of ``window_values``;
+    with ceil_mode ⌈…⌉ + 1 − e, e = 1 when the last window would start in the right padding."""
+    formulas: dict[str, str | tuple[str, str]] = {}
+    for axis, a in (("H", "h"), ("W", "w")):
+        span = f"{axis} + 2*p_{a} - d_{a}*(k_{a} - 1) - 1"
+        if ceil_mode:  # -((-x)//s) is ⌈x/s⌉, and is printed so
+            note = f"e_{a} = 1 drops a last window starting in the right padding, PyTorch's rule"
+            formulas[f"{axis}_out"] = (f"-((-({span}))//s_{a}) + 1 - e_{a}", note)
+        else:
+            formulas[f"{axis}_out"] = f"({span})//s_{a} + 1"
+    return formulas
 
 
 def window_values(window) -> dict[str, Value]:
@@ -119,6 +128,18 @@ def window_values(window) -> dict[str, Value]:
 _PRECEDENCE = {ast.Add: 1, ast.Sub: 1, ast.Mult: 2, ast.Div: 2, ast.Mod: 2, ast.Pow: 4}
 
 
+def _is_ceiling(node: ast.UnaryOp) -> bool:
+    """−⌊−x/s⌋, i.e. ⌈x/s⌉."""
+    operand = node.operand
+    return (
+        isinstance(node.op, ast.USub)
+        and isinstance(operand, ast.BinOp)
+        and isinstance(operand.op, ast.FloorDiv)
+        and isinstance(operand.left, ast.UnaryOp)
+        and isinstance(operand.left.op, ast.USub)
+    )
+
+
 class _Printer:
     """Papers' notation for a parsed formula: ⌊a/b⌋, ×, −, a²; names, or their values."""
 
@@ -136,6 +157,10 @@ class _Printer:
             return str(node.value), 9
         if isinstance(node, ast.Name):
             return self._name(node.id)
+        if isinstance(node, ast.UnaryOp) and _is_ceiling(node):
+            inner, strength = self._show(node.operand.left.operand)
+            divisor = self._show(node.operand.right)[0]
+            return f"⌈{inner if strength >= 2 else f'({inner})'}/{divisor}⌉", 9
         if isinstance(node, ast.UnaryOp):
             text, strength = self._show(node.operand)
             return "−" + (text if strength >= 3 else f"({text})"), 3
@@ -187,7 +212,8 @@ def rf_derivations(in_rf, window, merged: int, result) -> list[Derivation]:
         return [stated("rf", "rf", "none", 0, "no receptive field on a flat vector's inputs")]
     lines = []
     if merged > 1:
-        lines.append(stated("rf", "rf_in", "union of the merged inputs' fields", in_rf.size[0], "size on the height axis"))
+        for axis, name in ((0, "h"), (1, "w")):
+            lines.append(stated("rf", f"rf_in_{name}", "the union of the merged inputs' fields", in_rf.size[axis], "its size"))
     if window is None:
         for axis, name in ((0, "h"), (1, "w")):
             lines.append(stated("rf", f"rf_size_{name}", "r (pointwise: the input's field)", result.size[axis], "unchanged"))

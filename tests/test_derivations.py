@@ -159,3 +159,11 @@ def test_every_op_kind_derives_its_numbers(write_spec, input_shape):
     # every op of the core but LeNet-5's subsample and rbf (covered by its spec above)
     core = {"conv", "lrn", "maxpool", "add", "bn", "relu", "concat", "avgpool", "sigmoid", "identity", "globalavgpool"}
     assert kinds == core | {"flatten", "dropout", "linear", "tanh", "softmax"}
+
+
+def test_ceil_mode_drops_a_window_starting_in_the_padding(write_spec):
+    # 5 wide, k=2, s=2, p=1: ⌈(5 + 2 − 1 − 1)/2⌉ + 1 = 4 windows, but the 4th would start at
+    # 3·2 = 6 ≥ 5 + 1, inside the right padding: PyTorch drops it, leaving 3
+    path = write_spec("name: t\ninput: [1, 5, 5]\nlayers: [maxpool: {kernel: 2, stride: 2, padding: 1, ceil_mode: true}]\n")
+    text = explain_layer(path, "maxpool1", quantities=("shape",))
+    assert "⌈(5 + 2×1 − 1×(2 − 1) − 1)/2⌉ + 1 − 1 = 3" in text

@@ -70,10 +70,11 @@ class Op(BaseModel):
     kind: ClassVar[str]
 
     # --- derivations: each rule written out (archcalc.derivation) -------------------
-    def derivation_formulas(self, inputs: list[Shape]) -> dict[str, str]:
+    def derivation_formulas(self, inputs: list[Shape]) -> dict[str, str | tuple[str, str]]:
         """Symbol (C_out, H_out, W_out, F_out, params, buffers, macs, connections) → the
-        rule as arithmetic over the names of ``derivation_values``. Ops override this; a
-        rule they leave out is stated by ``derivations``, never given a made-up formula."""
+        rule as arithmetic over the names of ``derivation_values`` (or a (formula, note)
+        pair). Ops override this; a rule they leave out is stated by ``derivations``, never
+        given a made-up formula."""
         return {}
 
     def derivation_values(self, inputs: list[Shape], out: Shape) -> dict[str, Value]:
@@ -93,7 +94,8 @@ class Op(BaseModel):
         lines = []
         for symbol, result in results.items():
             if symbol in formulas:
-                lines.append(derive(symbol, formulas[symbol], values))
+                formula, note = (formulas[symbol], None) if isinstance(formulas[symbol], str) else formulas[symbol]
+                lines.append(derive(symbol, formula, values, note))
             else:
                 note = f"the {self.kind} rule; no formula to substitute"
                 lines.append(stated(quantity_of(symbol), symbol, self._rule_text(symbol), result, note))
@@ -114,7 +116,7 @@ class Op(BaseModel):
         key = "shape" if symbol in SHAPE_SYMBOLS_3 + ("F_out",) else symbol
         for line in (type(self).__doc__ or "").splitlines():
             if line.strip().startswith(key + ":"):
-                return line.strip()[len(key) + 1 :].strip()
+                return line.strip()[len(key) + 1 :].strip().removeprefix(f"{symbol} =").strip()
         return f"{type(self).__name__}.{'output_shape' if key == 'shape' else key}"
 
     # --- rules -------------------------------------------------------------------

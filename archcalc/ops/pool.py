@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import model_validator
 
 from archcalc.derivation import shape_values, window_formulas, window_values
-from archcalc.expressions import Value
+from archcalc.expressions import Value, ceildiv, definitely, is_symbolic
 from archcalc.ops.base import NonNegativePair, Op, PositivePair, Shape, Window, kernel_text, numel, require_rank, spatial_out
 
 
@@ -18,13 +18,20 @@ class _Pool(Op):
     ceil_mode: bool = False
     flop_kind = "pool"
 
-    def derivation_formulas(self, inputs: list[Shape]) -> dict[str, str]:
-        # ceil_mode's rule is piecewise (PyTorch drops a window starting in the padding):
-        # no single formula, so those sizes are stated from the rule
-        return {"C_out": "C", **({} if self.ceil_mode else window_formulas())}
+    def derivation_formulas(self, inputs: list[Shape]) -> dict[str, str | tuple[str, str]]:
+        # ceil_mode on a symbolic size is piecewise in the names: stated from the rule instead
+        if self.ceil_mode and any(is_symbolic(size) for size in inputs[0][1:]):
+            return {"C_out": "C"}
+        return {"C_out": "C", **window_formulas(self.ceil_mode)}
 
     def derivation_values(self, inputs: list[Shape], out: Shape) -> dict[str, Value]:
-        return {**shape_values(inputs, out), **window_values(self.window(inputs))}
+        values = {**shape_values(inputs, out), **window_values(self.window(inputs))}
+        if self.ceil_mode:
+            for index, a in enumerate("hw"):
+                size, stride, pad, kernel = inputs[0][1 + index], self.step[index], self.padding[index], self.kernel[index]
+                steps = ceildiv(size + 2 * pad - values[f"d_{a}"] * (kernel - 1) - 1, stride)  # ⌈…/s⌉: the windows after the first
+                values[f"e_{a}"] = int(definitely(steps * stride >= size + pad))
+        return values
 
     @model_validator(mode="after")
     def _check_padding(self):
