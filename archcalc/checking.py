@@ -249,11 +249,17 @@ def sigmoid_gradient_max() -> _Value:
     x = sp.Symbol("x", real=True)
     sigma = 1 / (1 + sp.exp(-x))
     slope = sp.simplify(sp.diff(sigma, x))
+    if sp.simplify(sp.diff(sigma, x) - sigma * (1 - sigma)) != 0:  # pragma: no cover - sympy confirms the textbook identity
+        raise ArithmeticError("σ' is not σ(1 − σ)")
     (critical,) = sp.solve(sp.diff(slope, x), x)
     if not sp.diff(slope, x, 2).subs(x, critical) < 0:  # pragma: no cover - a maximum, checked not assumed
         raise ArithmeticError("σ' has no maximum at its critical point")
     best = expressions.to_exact(sp.nsimplify(slope.subs(x, critical)))
-    work = [f"σ'(x) = {slope} = σ(x)(1 − σ(x))", f"σ''(x) = 0 at x = {critical} (a maximum)", f"σ'({critical}) = {decimal_text(best)}"]
+    work = [
+        f"σ'(x) = σ(x)(1 − σ(x)) = {slope}",
+        f"σ''(x) = 0 only at x = {critical}, where the third derivative is negative: a maximum",
+        f"σ'({critical}) = {decimal_text(best)}",
+    ]
     return _Value(best, work)
 
 

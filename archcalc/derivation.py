@@ -45,11 +45,20 @@ class Derivation:
         parts = [self.symbol, self.formula]
         if self.substituted and self.substituted != self.formula:
             parts.append(self.substituted)
-        result = to_text(self.result, separators=False)
+        result = _result_text(self.result)
         if parts[-1] != result:
             parts.append(result)
         line = " = ".join(parts)
         return line + (f"   ({self.note})" if self.note else "")
+
+
+def _result_text(value: Value) -> str:
+    """Symbolic results factored where that is shorter: 150*(H - 4)*(W - 4), not (150*H - 600)*(W - 4)."""
+    text = to_text(value, separators=False)
+    if expressions.is_symbolic(value) and not value.has(expressions.sp().Piecewise):
+        factored = str(expressions.sp().factor(value))
+        return factored if len(factored) < len(text) else text
+    return text
 
 
 def quantity_of(symbol: str) -> str:
