@@ -86,9 +86,8 @@ class Checker:
         quantity = subject.quantity
         if quantity in ("params", "buffers", "macs", "connections"):
             return self._count(network, analysis, stats, quantity, subject)
-        if quantity == "weighted_layers":
-            weighted = [s.name for s in stats if s.params != 0 or s.buffers != 0]
-            return _Value(len(weighted), [f"layers with weights: {', '.join(weighted)} ({len(weighted)})"], subject, stats, network)
+        if quantity in ("weighted_layers", "layers"):
+            return _Value(*_counted(stats, subject), subject, stats, network)
         if len(stats) != 1:
             raise SpecError(f"claim {claim.id}: {quantity} is about one layer, found {len(stats)}")
         return self._single(network, analysis, stats[0], quantity, subject)
@@ -122,14 +121,28 @@ class Checker:
         return _Value(value, work, subject, [stats], network)
 
 
+def _counted(stats: list[LayerStats], subject: Subject) -> tuple[int, list[str]]:
+    """Layers with weights (trainable or fixed), or layers of one op kind."""
+    if subject.quantity == "weighted_layers":
+        names, what = [s.name for s in stats if s.params != 0 or s.buffers != 0], "layers with weights"
+    else:
+        names = [s.name for s in stats if subject.kind in (None, s.kind)]
+        what = f"{subject.kind} layers" if subject.kind else "layers"
+    return len(names), [f"{what}: {', '.join(names)} ({len(names)})"]
+
+
 def _chosen(analysis: Analysis, subject: Subject) -> list[LayerStats]:
-    by_name = {s.name: s for s in analysis.layers}
+    """The named layers; a block instance or branch (``layer1.0``) stands for all its layers."""
     if subject.layers == ["total"]:
         return list(analysis.layers)
-    missing = [n for n in subject.layers if n not in by_name]
-    if missing:
-        raise GraphError(f"no layer {missing[0]!r} in {analysis.name}{suggest(missing[0], by_name)}")
-    return [by_name[n] for n in subject.layers]
+    chosen: list[LayerStats] = []
+    for name in subject.layers:
+        found = [s for s in analysis.layers if s.name == name or name in s.scopes]
+        if not found:
+            known = [s.name for s in analysis.layers] + sorted({scope for s in analysis.layers for scope in s.scopes})
+            raise GraphError(f"no layer or block {name!r} in {analysis.name}{suggest(name, known)}")
+        chosen += [s for s in found if s not in chosen]
+    return chosen
 
 
 # --- comparing ------------------------------------------------------------------------------

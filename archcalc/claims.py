@@ -22,7 +22,7 @@ from archcalc import expressions
 from archcalc.errors import SpecError
 from archcalc.spec import pydantic_error
 
-QUANTITIES = ("output_size", "height", "width", "channels", "params", "buffers", "macs", "connections", "rf", "weighted_layers")
+QUANTITIES = ("output_size", "height", "width", "channels", "params", "buffers", "macs", "connections", "rf", "weighted_layers", "layers")
 FACTS = ("sigmoid_gradient_max",)
 
 #: the source's typography → the parser's: 96×11×11×3, 5∗5, 55−3, 10÷2
@@ -44,6 +44,8 @@ class Subject(Strict):
     net: dict[str, Any] | None = None
     layer: str | list[str] = "total"
     quantity: Literal[QUANTITIES]  # type: ignore[valid-type]
+    #: with `quantity: layers`, count only layers of this op kind (`maxpool`, `linear` …)
+    kind: str | None = None
     input: str | None = None
 
     @model_validator(mode="after")

@@ -150,7 +150,10 @@ def test_cli_exit_status_and_json(cli, tmp_path):
         ("  - {id: a, section: s, quote: q, claimed: 1}\n", "exactly one of"),
         ("  - {id: a, section: s, quote: q, claimed: 1, fact: sigmoid_gradient_max, rounding: 2}\n", "needs `reason`"),
         ("  - {id: a, section: s, quote: q, claimed: 1, fact: sigmoid_gradient_max, colour: red}\n", "unknown field 'colour'"),
-        ("  - {id: a, section: s, quote: q, claimed: 1, of: {spec: specs/lenet5.yaml, layer: C9, quantity: params}}\n", "no layer 'C9'"),
+        (
+            "  - {id: a, section: s, quote: q, claimed: 1, of: {spec: specs/lenet5.yaml, layer: C9, quantity: params}}\n",
+            "no layer or block 'C9'",
+        ),
     ],
 )
 def test_bad_claims_are_reported_for_people(cli, tmp_path, body, message):
@@ -176,3 +179,30 @@ def test_explain_cli(cli):
     assert "no layer 'pool9'" in result.output
     result = cli("explain", ROOT / "specs/lenet5.yaml", "C1", "--input", "1,H,W", "--quantity", "shape")
     assert "H_out = ⌊(H + 2·p_h − d_h·(k_h − 1) − 1)/s_h⌋ + 1 = ⌊(H + 2×0 − 1×(5 − 1) − 1)/1⌋ + 1 = H - 4" in result.output
+
+
+def test_the_inline_vgg_is_vgg16_and_blocks_can_be_subjects(tmp_path, cli):
+    import yaml
+
+    from archcalc.analysis import analyse_file
+
+    vgg = yaml.safe_load(SEED.read_text(encoding="utf-8"))["nets"]["vgg"]
+    spec = tmp_path / "vgg16.yaml"
+    spec.write_text(yaml.safe_dump({"name": "VGG-16", **vgg}))
+    analysis = analyse_file(spec)
+    assert analysis.totals.params == 138_357_544  # torchvision's vgg16 (configuration D)
+    assert sum(1 for s in analysis.layers if s.params) == 16
+    claims = tmp_path / "claims.yaml"
+    claims.write_text(
+        "source: t\nclaims:\n"
+        f"  - {{id: stage1, section: s, quote: q, of: {{spec: {spec}, layer: stage1, quantity: params}}, claimed: 38720}}\n"
+        f"  - {{id: fc-diff, section: s, quote: q, claimed: 12288000,\n"
+        f"      difference: [{{spec: {spec}, layer: linear2, quantity: macs}}, {{spec: {spec}, layer: linear3, quantity: macs}}]}}\n"
+    )
+    result = cli("verify", claims, "--format", "json")
+    # stage1: (3·9·64 + 64) + (64·9·64 + 64); FC7 − FC8 macs: 4096·4096 − 4096·1000
+    assert [item["derived"] for item in json.loads(result.output)] == [
+        (3 * 9 * 64 + 64) + (64 * 9 * 64 + 64),
+        4096 * 4096 - 4096 * 1000,
+    ]
+    assert result.exit_code == 1  # 12,288,000 is not 12,681,216
