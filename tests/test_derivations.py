@@ -41,9 +41,11 @@ def test_every_derivation_equals_the_analysis(path):
         _check_layer(stats, layer_derivations(network, analysis, stats.name))
 
 
-@pytest.mark.parametrize("path", NETWORK_SPECS[:4], ids=lambda p: p.stem)
-def test_symbolic_derivations_equal_the_analysis(path):
-    network, analysis = load_network(path, input_shape="3,H,W" if "lenet" not in path.stem else "1,H,W")
+# symbolic analysis of the larger zoo is slow (nested floors, ceil_mode's Piecewise): these two
+# exercise every formula that a symbolic size flows through; EVERY_OP below covers the other ops
+@pytest.mark.parametrize(("name", "input_shape"), [("lenet5", "1,H,W"), ("alexnet", "3,H,W")])
+def test_symbolic_derivations_equal_the_analysis(name, input_shape):
+    network, analysis = load_network(ROOT / f"specs/{name}.yaml", input_shape=input_shape)
     for stats in analysis.layers:
         _check_layer(stats, layer_derivations(network, analysis, stats.name))
 
