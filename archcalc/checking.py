@@ -230,10 +230,13 @@ def _check_once(checker: Checker, claim: Claim, names: dict[str, int]) -> Verdic
             holds = False
             tail = ", which is archcalc's value" if notes == value.value else ""
             causes.append(f"an arithmetic slip in the notes: {claim.arithmetic} = {decimal_text(notes)}, not {decimal_text(side)}{tail}")
-    difference = None
+    difference = None  # claimed − derived, per axis for sizes
     if not holds and _scalar(claimed) and _scalar(value.value):
         difference = expressions.to_exact(claimed - value.value)
         causes += likely_causes(claim, value, claimed)
+    elif not holds and isinstance(claimed, tuple) and isinstance(value.value, tuple) and len(value.value) >= len(claimed):
+        if all(_scalar(c) and _scalar(d) for c, d in zip(claimed, value.value, strict=False)):
+            difference = tuple(c - d for c, d in zip(claimed, value.value, strict=False))
     return Verdict(claim, claimed, value.value, holds, difference, causes, work)
 
 

@@ -109,6 +109,7 @@ def test_the_likely_causes_are_derived(verdicts):
     bottleneck = " ".join(verdicts["inception-bottleneck-params"].causes)
     assert "conv1" in bottleneck and "4096" in bottleneck  # 128×1×1×32 = 4096 weights left out
     assert verdicts["inception-v2-three-3x1"].causes == []  # nothing archcalc can reproduce: no cause invented
+    assert verdicts["inception-v2-three-3x1"].difference == (3 - 7, 3 - 1)  # claimed − derived, per axis
 
 
 def test_the_notes_arithmetic_is_parsed_not_evaluated():
