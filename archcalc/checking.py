@@ -89,7 +89,7 @@ class Checker:
         if quantity in ("weighted_layers", "layers"):
             return _Value(*_counted(stats, subject), subject, stats, network)
         if len(stats) != 1:
-            raise SpecError(f"claim {claim.id}: {quantity} is about one layer, found {len(stats)}")
+            raise SpecError(f"{quantity} is about one layer, found {len(stats)}: name it with `layer:`")
         return self._single(network, analysis, stats[0], quantity, subject)
 
     def _count(self, network, analysis, stats, quantity, subject) -> _Value:
@@ -108,7 +108,9 @@ class Checker:
     def _single(self, network, analysis, stats: LayerStats, quantity, subject) -> _Value:
         shape = stats.output_shape
         if quantity == "rf":
-            value = stats.rf.size if stats.rf else None
+            if stats.rf is None:
+                raise SpecError(f"{stats.name} has no receptive field: its input is a flat vector")
+            value = stats.rf.size
             symbols = ("rf_size_h", "rf_size_w")
         elif quantity == "output_size":
             value = (shape[1], shape[2], shape[0]) if len(shape) == 3 else shape[0]
@@ -305,14 +307,18 @@ def _biases(network: Network, stats: LayerStats) -> int:
 
 
 def verify_file(path: str | Path) -> list[Verdict]:
-    claims = load_claims(path)
+    claims, source = load_claims(path)
     checker = Checker(path)
     verdicts = []
-    for claim in claims.claims:
+    for index, claim in enumerate(claims.claims):
         try:
             verdicts.append(check_claim(checker, claim))
         except ArchcalcError as error:
-            raise error.located(file=str(path), path=f"claim {claim.id}") from None
+            # the claim first, then where inside it (an inline net's layer, a spec's file)
+            inner = " ".join(part for part in (f"{error.file}:" if error.file and error.file != str(path) else "", error.path) if part)
+            error.message = f"{inner}: {error.message}" if inner else error.message
+            error.file, error.line, error.path = str(path), source.line(("claims", index)), f"claim {claim.id}"
+            raise error from None
     return verdicts
 
 

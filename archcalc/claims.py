@@ -15,12 +15,12 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from archcalc import expressions
 from archcalc.errors import SpecError
-from archcalc.spec import pydantic_error
+from archcalc.spec import Source, pydantic_error
+from archcalc.spec import _parse_yaml as parse_yaml
 
 QUANTITIES = ("output_size", "height", "width", "channels", "params", "buffers", "macs", "connections", "rf", "weighted_layers", "layers")
 FACTS = ("sigmoid_gradient_max",)
@@ -132,20 +132,14 @@ class ClaimsFile(Strict):
         return self
 
 
-def load_claims(path: str | Path) -> ClaimsFile:
-    path = Path(path)
+def load_claims(path: str | Path) -> tuple[ClaimsFile, Source]:
+    """The validated claims, and the YAML nodes behind them (for error lines)."""
+    root, data = parse_yaml(Path(path))  # the safe loader, with located YAML errors
+    source = Source(str(path), root)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise SpecError(f"cannot read the claims: {error.strerror}", file=str(path)) from None
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        line = mark.line + 1 if mark else None
-        raise SpecError(f"malformed YAML: {getattr(error, 'problem', error)}", file=str(path), line=line) from None
-    try:
-        return ClaimsFile.model_validate(data)
+        return ClaimsFile.model_validate(data), source
     except ValidationError as error:
-        raise pydantic_error(error, (), data).located(file=str(path)) from None
+        raise source.locate(pydantic_error(error, (), data), tuple(error.errors()[0]["loc"])) from None
 
 
 # --- the source's numbers ----------------------------------------------------------------
@@ -163,7 +157,7 @@ def claimed_value(claim: Claim, names: dict[str, int]):
     "2*n*c*c" with the `for` arguments bound."""
     value = claim.claimed
     if isinstance(value, bool):
-        raise SpecError(f"claim {claim.id}: claimed must be a number or text, found {value!r}")
+        raise SpecError(f"claimed must be a number or text, found {value!r}")
     if isinstance(value, int):
         return value
     if isinstance(value, float):

@@ -163,7 +163,7 @@ def test_bad_claims_are_reported_for_people(cli, tmp_path, body, message):
     result = cli("verify", path)
     assert result.exit_code == 2
     assert message in result.output
-    assert str(path) in result.output
+    assert f"{path}:3:" in result.output  # the claim's line
 
 
 def test_readme_section_is_fresh():
