@@ -62,7 +62,44 @@ HAND = {
     "resnet-bottleneck-ratio": (True, Fraction(3 * 3 * 256 * 256 * 2, 69632)),
     "resnet-sigmoid-gradient": (True, Fraction(1, 4)),  # σ'(0) = σ(0)(1 − σ(0)) = ½·½
     "inception-v2-factorise-params": (True, [Fraction(2, n) for n in (2, 3, 5, 7)]),
+    "lenet5-s2-size": (True, (28 // 2, 28 // 2, 6)),
+    "lenet5-c3-size": (True, (14 - 4, 14 - 4, 16)),
+    "lenet5-s4-size": (True, (10 // 2, 10 // 2, 16)),
+    "lenet5-s4-params": (True, 2 * 16),
+    "lenet5-c5-size": (True, (5 - 4, 5 - 4, 120)),
+    "lenet5-f6-input": (True, 120 * 1 * 1),
+    "lenet5-f6-size": (True, 84),
+    "alexnet-norm1-size": (True, (27, 27, 96)),  # LRN keeps the shape
+    "alexnet-c2-channels": (True, 2 * 128),
+    "alexnet-pool2-size": (True, ((27 - 3) // 2 + 1, 13, 256)),
+    "alexnet-norm2-size": (True, (13, 13, 256)),
+    "alexnet-c3-size": (True, (13 + 2 - 3 + 1, 13, 384)),
+    "alexnet-c4-size": (True, (13, 13, 384)),
+    "alexnet-c5-size": (True, (13, 13, 256)),
+    "alexnet-fc7-size": (True, 4096),
+    "alexnet-fc8-size": (True, 1000),
+    # FC6 + FC7 + FC8 over all: the convs add 34,944 + 307,456 + 885,120 + 663,936 + 442,624
+    "alexnet-params-in-fc": (
+        True,
+        Fraction(58_631_144, 58_631_144 + 34_944 + 307_456 + 885_120 + 663_936 + 442_624),
+    ),
+    "vgg-three-fc": (True, [3] * 4),
+    "vgg-five-pools": (True, [5] * 4),
+    "vgg-one-softmax": (True, [1] * 4),
+    "vgg-dropout-between-fc": (True, 2),
+    "vgg-two-3x3-field": (True, (5, 5)),
+    "vgg-three-3x3-fewer-params": (True, Fraction(3 * 9, 49)),
+    "inception-5x5-size": (True, (100 + 4 - 5 + 1, 100, 256)),
+    "inception-bottleneck-size": (True, (100, 100, 256)),
+    "inception-v2-5x5-weights": (True, 5 * 5),
+    "inception-v2-3x3-weights": (True, 3 * 3),
+    "inception-v2-factorise-field": (True, [(n, n) for n in (2, 3, 5, 7)]),  # 1×n then n×1: n tall, n wide
 }
+
+
+def test_every_claim_has_hand_arithmetic(verdicts):
+    # lenet5-subsampling-size is symbolic: test_symbolic_claim_under_its_condition
+    assert set(verdicts) - set(HAND) == {"lenet5-subsampling-size"}
 
 
 def test_symbolic_claim_under_its_condition(verdicts, tmp_path, cli):
