@@ -14,8 +14,8 @@ from pydantic import ValidationError
 from archcalc import expressions
 from archcalc.analysis import Analysis, LayerStats, analyse, parse_input
 from archcalc.claims import Claim, Subject, assume, claimed_value, load_claims, source_arithmetic
-from archcalc.errors import ArchcalcError, GraphError, SpecError, suggest
-from archcalc.explain import layer_derivations
+from archcalc.errors import ArchcalcError, SpecError
+from archcalc.explain import layer_derivations, layers_of, sum_work
 from archcalc.graph import Network, compile_spec
 from archcalc.spec import Source, Spec, load_spec, pydantic_error
 
@@ -94,16 +94,7 @@ class Checker:
 
     def _count(self, network, analysis, stats, quantity, subject) -> _Value:
         total = sum((getattr(s, quantity) for s in stats), 0)
-        work = []
-        parts = [s for s in stats if getattr(s, quantity) != 0]
-        for s in parts:
-            for d in layer_derivations(network, analysis, s.name):
-                if d.symbol == quantity:
-                    work.append(f"{s.name}: {d.text()}")
-        if len(parts) > 1:
-            terms = " + ".join(expressions.to_text(getattr(s, quantity), separators=False) for s in parts)
-            work.append(f"{quantity} = {terms} = {expressions.to_text(total, separators=False)}")
-        return _Value(total, work, subject, stats, network)
+        return _Value(total, sum_work(network, analysis, stats, quantity), subject, stats, network)
 
     def _single(self, network, analysis, stats: LayerStats, quantity, subject) -> _Value:
         shape = stats.output_shape
@@ -134,16 +125,9 @@ def _counted(stats: list[LayerStats], subject: Subject) -> tuple[int, list[str]]
 
 
 def _chosen(analysis: Analysis, subject: Subject) -> list[LayerStats]:
-    """The named layers; a block instance or branch (``layer1.0``) stands for all its layers."""
-    if subject.layers == ["total"]:
-        return list(analysis.layers)
     chosen: list[LayerStats] = []
     for name in subject.layers:
-        found = [s for s in analysis.layers if s.name == name or name in s.scopes]
-        if not found:
-            known = [s.name for s in analysis.layers] + sorted({scope for s in analysis.layers for scope in s.scopes})
-            raise GraphError(f"no layer or block {name!r} in {analysis.name}{suggest(name, known)}")
-        chosen += [s for s in found if s not in chosen]
+        chosen += [s for s in layers_of(analysis, name) if s not in chosen]
     return chosen
 
 

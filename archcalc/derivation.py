@@ -217,8 +217,6 @@ def rf_derivations(in_rf, window, merged: int, result) -> list[Derivation]:
     ``in_rf`` is the input's field (the union of the inputs' fields at a merge, which is
     stated, not derived here); ``result`` is the Analysis's field, shown when the op has no
     window (pointwise ops keep their input's field)."""
-    if result is None:
-        return [stated("rf", "rf", "none", 0, "no receptive field on a flat vector's inputs")]
     lines = []
     if merged > 1:
         for axis, name in ((0, "h"), (1, "w")):

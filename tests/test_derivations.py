@@ -169,3 +169,15 @@ def test_ceil_mode_drops_a_window_starting_in_the_padding(write_spec):
     path = write_spec("name: t\ninput: [1, 5, 5]\nlayers: [maxpool: {kernel: 2, stride: 2, padding: 1, ceil_mode: true}]\n")
     text = explain_layer(path, "maxpool1", quantities=("shape",))
     assert "⌈(5 + 2×1 − 1×(2 − 1) − 1)/2⌉ + 1 − 1 = 3" in text
+
+
+def test_totals_and_blocks_are_summed_layer_by_layer(write_spec):
+    text = explain_layer(ROOT / "specs/lenet5.yaml", "total", quantities=("params", "connections"))
+    # LeCun et al. 1998: 60,000 trainable parameters and 340,908 connections
+    assert "params = 156 + 12 + 1516 + 32 + 48120 + 10164 = 60000" in text
+    assert text.rstrip().endswith("= 340908")
+    path = write_spec(EVERY_OP)
+    text = explain_layer(path, "res1.1", quantities=("params", "shape"))
+    # conv 3×3 8→8 without bias, bn 2·8, conv 1×3 8→8 with bias, bn without affine
+    assert f"params = 576 + 16 + 200 = {8 * 8 * 9 + 2 * 8 + (8 * 8 * 3 + 8)}" in text
+    assert "shape (of res1.1.relu1)" in text

@@ -214,7 +214,7 @@ def test_explain_cli(cli):
     assert "⌊(55 + 2×0 − 1×(3 − 1) − 1)/2⌋ + 1 = 27" in result.output
     result = cli("explain", ROOT / "specs/alexnet.yaml", "pool9")
     assert result.exit_code == 2
-    assert "no layer 'pool9'" in result.output
+    assert "no layer or block 'pool9'" in result.output
     result = cli("explain", ROOT / "specs/lenet5.yaml", "C1", "--input", "1,H,W", "--quantity", "shape")
     assert "H_out = ⌊(H + 2·p_h − d_h·(k_h − 1) − 1)/s_h⌋ + 1 = ⌊(H + 2×0 − 1×(5 − 1) − 1)/1⌋ + 1 = H - 4" in result.output
 
