@@ -244,3 +244,18 @@ def test_the_inline_vgg_is_vgg16_and_blocks_can_be_subjects(tmp_path, cli):
         4096 * 4096 - 4096 * 1000,
     ]
     assert result.exit_code == 1  # 12,288,000 is not 12,681,216
+
+
+def test_write_readme_replaces_only_the_marked_section(cli, tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("# title\n\n<!-- verify:begin -->\nstale\n<!-- verify:end -->\n\ntail\n")
+    result = cli("verify", SEED, "--write-readme", readme, "--format", "markdown")
+    assert result.exit_code == 1
+    text = readme.read_text()
+    assert text.startswith("# title\n\n<!-- verify:begin -->\n") and text.endswith("<!-- verify:end -->\n\ntail\n")
+    assert "stale" not in text
+    assert readme_section(readme) == result.output.removesuffix("\n")  # click.echo adds one newline
+    unmarked = tmp_path / "OTHER.md"
+    unmarked.write_text("# no markers\n")
+    result = cli("verify", SEED, "--write-readme", unmarked)
+    assert result.exit_code == 2 and "verify:begin" in result.output
