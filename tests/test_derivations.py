@@ -4,6 +4,8 @@ layer of every spec, numeric and symbolic — and the notation reads as the pape
 from __future__ import annotations
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from archcalc import expressions
 from archcalc.derivation import derive
@@ -181,3 +183,37 @@ def test_totals_and_blocks_are_summed_layer_by_layer(write_spec):
     # conv 3×3 8→8 without bias, bn 2·8, conv 1×3 8→8 with bias, bn without affine
     assert f"params = 576 + 16 + 200 = {8 * 8 * 9 + 2 * 8 + (8 * 8 * 3 + 8)}" in text
     assert "shape (of res1.1.relu1)" in text
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    size=st.integers(1, 40),
+    kernel=st.integers(1, 7),
+    stride=st.integers(1, 4),
+    padding=st.integers(0, 3),
+    dilation=st.integers(1, 3),
+    ceil_mode=st.booleans(),
+    kind=st.sampled_from(["conv", "maxpool", "avgpool"]),
+)
+def test_window_formulas_agree_with_the_rules(size, kernel, stride, padding, dilation, ceil_mode, kind):
+    from archcalc.errors import OpError
+    from archcalc.ops import lookup
+
+    fields = {"kernel": kernel, "stride": stride, "padding": padding}
+    if kind == "conv":
+        fields.update(out=2, dilation=dilation)
+    else:
+        assume(2 * padding <= kernel)
+        fields["ceil_mode"] = ceil_mode
+        if kind == "maxpool":
+            fields["dilation"] = dilation
+    op = lookup(kind)(**fields)
+    try:
+        out = op.output_shape([(3, size, size + 1)])
+    except OpError:
+        return  # the window does not fit: nothing to derive
+    assume(min(out) > 0)
+    by_symbol = {d.symbol: d.result for d in op.derivations([(3, size, size + 1)], out)}
+    assert (by_symbol["C_out"], by_symbol["H_out"], by_symbol["W_out"]) == out
+    assert by_symbol["params"] == op.params([(3, size, size + 1)], out)
+    assert by_symbol["macs"] == op.macs([(3, size, size + 1)], out)
