@@ -59,7 +59,7 @@ class Checker:
             spec, source = self._spec(subject, claim)
             if args:
                 spec = spec.model_copy(update={"args": {**spec.args, **args}})
-            shape = parse_input(subject.input or spec.input)
+            shape = parse_input(_bound_input(subject.input, args) if subject.input else spec.input)
             network = compile_spec(spec, source, shape)
             self.cache[key] = (network, analyse(network))
         return self.cache[key]
@@ -112,6 +112,14 @@ class Checker:
             symbols = ({"channels": "C_out", "height": "H_out", "width": "W_out"}[quantity], "F_out")
         work = [f"{stats.name}: {d.text()}" for d in layer_derivations(network, analysis, stats.name) if d.symbol in symbols]
         return _Value(value, work, subject, [stats], network)
+
+
+def _bound_input(text: str, args: dict[str, int]) -> list[str]:
+    """A subject's input ("c,17,17") with the claim's `for` arguments put in; other names stay names."""
+    try:
+        return [str(expressions.parse(part.strip(), args, free_symbols=True)) for part in text.split(",")]
+    except expressions.ExpressionError as error:
+        raise SpecError(f"input: {error}") from None
 
 
 def _counted(stats: list[LayerStats], subject: Subject) -> tuple[int, list[str]]:

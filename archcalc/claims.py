@@ -46,6 +46,7 @@ class Subject(Strict):
     quantity: Literal[QUANTITIES]  # type: ignore[valid-type]
     #: with `quantity: layers`, count only layers of this op kind (`maxpool`, `linear` …)
     kind: str | None = None
+    #: replaces the net's input, e.g. "c,17,17": it may use the claim's `for` arguments
     input: str | None = None
 
     @model_validator(mode="after")

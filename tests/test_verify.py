@@ -22,6 +22,8 @@ def verdicts():
     return {v.claim.id: v for v in verify_file(SEED)}
 
 
+N_AND_C = [(2, 64), (3, 64), (5, 64), (7, 64), (3, 16), (7, 192)]
+
 # id → (holds, archcalc's value by hand). Sizes are (H, W, C) as the notes write them.
 HAND = {
     "lenet5-c1-size": (True, (32 - 5 + 1, 32 - 5 + 1, 6)),
@@ -61,7 +63,10 @@ HAND = {
     "resnet-bottleneck-params": (True, 256 * 64 + 9 * 64 * 64 + 64 * 256),
     "resnet-bottleneck-ratio": (True, Fraction(3 * 3 * 256 * 256 * 2, 69632)),
     "resnet-sigmoid-gradient": (True, Fraction(1, 4)),  # σ'(0) = σ(0)(1 − σ(0)) = ½·½
-    "inception-v2-factorise-params": (True, [Fraction(2, n) for n in (2, 3, 5, 7)]),
+    "inception-v2-factorise-params": (True, [Fraction(2, n) for n in (2, 3, 5, 7, 3, 7)]),
+    # 1×n (c·c·n weights) then n×1 (c·c·n) against n×n (c·c·n²), at (n, c) = (2, 64) … (7, 192)
+    "inception-v2-factorise-count": (True, [2 * n * c * c for n, c in N_AND_C]),
+    "inception-v2-square-count": (True, [n * n * c * c for n, c in N_AND_C]),
     "lenet5-s2-size": (True, (28 // 2, 28 // 2, 6)),
     "lenet5-c3-size": (True, (14 - 4, 14 - 4, 16)),
     "lenet5-s4-size": (True, (10 // 2, 10 // 2, 16)),
