@@ -125,5 +125,41 @@ def compare(specs: tuple[str, ...], fmt: str, sort_key: str | None, reverse: boo
     click.echo(render(rows, fmt))
 
 
+@main.command()
+@click.argument("spec", type=click.Path(dir_okay=False))
+@click.argument("layer")
+@click.option(
+    "--quantity",
+    "quantities",
+    multiple=True,
+    type=click.Choice(["shape", "params", "buffers", "macs", "connections", "rf"]),
+    help="Only these quantities (repeatable); default all.",
+)
+@click.option("--input", "input_shape", metavar="C,H,W", help="Override the spec's input, e.g. 3,H,W for formulas.")
+@friendly
+def explain(spec: str, layer: str, quantities: tuple[str, ...], input_shape: str | None):
+    """Show how each number of LAYER in SPEC is derived: formula, values, result."""
+    from archcalc.derivation import QUANTITIES
+    from archcalc.explain import explain_layer
+
+    click.echo(explain_layer(spec, layer, quantities or QUANTITIES, input_shape))
+
+
+@main.command()
+@click.argument("claims", type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
+@click.option("--write-readme", type=click.Path(dir_okay=False), help="Replace the verify section of this README with the Markdown.")
+@friendly
+def verify(claims: str, fmt: str, write_readme: str | None):
+    """Check every claim in CLAIMS; exit 0 only when all hold (1 when any is false)."""
+    from archcalc.verify import render, verify_file, write_readme_section
+
+    verdicts = verify_file(claims)
+    if write_readme:
+        write_readme_section(write_readme, verdicts)
+    click.echo(render(verdicts, fmt))
+    sys.exit(0 if all(v.holds for v in verdicts) else 1)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -68,6 +68,9 @@ class Flatten(Op):
 
     kind: Literal["flatten"] = "flatten"
 
+    def derivation_formulas(self, inputs: list[Shape]) -> dict[str, str]:
+        return {"F_out": "C*H*W" if len(inputs[0]) == 3 else "F"}
+
     def output_shape(self, inputs: list[Shape]) -> Shape:
         return (numel(inputs[0]),)
 

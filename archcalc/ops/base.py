@@ -14,6 +14,7 @@ from typing import Annotated, ClassVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PositiveInt
 
+from archcalc.derivation import SHAPE_SYMBOLS_3, Derivation, derive, passthrough_formulas, quantity_of, shape_values, stated
 from archcalc.errors import OpError, shape_text
 from archcalc.expressions import Value, ceildiv, definitely, floordiv, is_symbolic
 
@@ -67,6 +68,56 @@ class Op(BaseModel):
     #: each op unit declares ``kind: Literal["name"] = "name"``: the spec key and the tag
     #: of the discriminated union
     kind: ClassVar[str]
+
+    # --- derivations: each rule written out (archcalc.derivation) -------------------
+    def derivation_formulas(self, inputs: list[Shape]) -> dict[str, str | tuple[str, str]]:
+        """Symbol (C_out, H_out, W_out, F_out, params, buffers, macs, connections) → the
+        rule as arithmetic over the names of ``derivation_values`` (or a (formula, note)
+        pair). Ops override this; a rule they leave out is stated by ``derivations``, never
+        given a made-up formula."""
+        return {}
+
+    def derivation_values(self, inputs: list[Shape], out: Shape) -> dict[str, Value]:
+        """The names the formulas use, for these inputs: the input's C, H, W (or F), the
+        output's C_out, H_out, W_out (or F_out), and the op's own fields."""
+        return shape_values(inputs, out)
+
+    def derivations(self, inputs: list[Shape], out: Shape) -> list[Derivation]:
+        """Every quantity of this layer, derived: the op's formulas where it states them; the
+        base rules' own formulas (pass-through shape, zero cost) where the op keeps them;
+        otherwise the rule's result, marked as stated without a formula."""
+        formulas = {**self._inherited_formulas(inputs), **self.derivation_formulas(inputs)}
+        values = self.derivation_values(inputs, out)
+        symbols = SHAPE_SYMBOLS_3 if len(out) == 3 else ("F_out",)
+        results = {symbol: out[index] for index, symbol in enumerate(symbols)}
+        results.update({q: getattr(self, q)(inputs, out) for q in ("params", "buffers", "macs", "connections")})
+        lines = []
+        for symbol, result in results.items():
+            if symbol in formulas:
+                formula, note = (formulas[symbol], None) if isinstance(formulas[symbol], str) else formulas[symbol]
+                lines.append(derive(symbol, formula, values, note))
+            else:
+                note = f"the {self.kind} rule; no formula to substitute"
+                lines.append(stated(quantity_of(symbol), symbol, self._rule_text(symbol), result, note))
+        return lines
+
+    def _inherited_formulas(self, inputs: list[Shape]) -> dict[str, str]:
+        """The base class's rules, as formulas, for each rule this op does not override."""
+        formulas = {}
+        if type(self).output_shape is Op.output_shape:
+            formulas.update(passthrough_formulas(inputs[0]))
+        for quantity in ("params", "buffers", "macs", "connections"):
+            if getattr(type(self), quantity) is getattr(Op, quantity):
+                formulas[quantity] = "0"
+        return formulas
+
+    def _rule_text(self, symbol: str) -> str:
+        """The op's own docstring line for this quantity (``params: …``), else a pointer to it."""
+        key = "shape" if symbol in SHAPE_SYMBOLS_3 + ("F_out",) else symbol
+        for line in (type(self).__doc__ or "").splitlines():
+            if line.strip().startswith(key + ":"):
+                return line.strip()[len(key) + 1 :].strip().removeprefix(f"{symbol} =").strip()
+        return f"{type(self).__name__}.{'output_shape' if key == 'shape' else key}"
 
     # --- rules -------------------------------------------------------------------
     def output_shape(self, inputs: list[Shape]) -> Shape:

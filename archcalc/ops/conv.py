@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import PositiveInt, model_validator
 
+from archcalc.derivation import shape_values, window_formulas, window_values
 from archcalc.errors import OpError
 from archcalc.expressions import Value, definitely, exact_div
 from archcalc.ops.base import NonNegativePair, Op, PositivePair, Shape, Window, kernel_text, spatial_out
@@ -31,6 +32,25 @@ class Conv(Op):
     groups: PositiveInt = 1
     bias: bool = True
     connection_table: list[list[int]] | None = None
+
+    def derivation_formulas(self, inputs: list[Shape]) -> dict[str, str]:
+        # with a connection table, T = Σ_j |table_j| replaces C_out·C_in/g (LeNet-5's C3)
+        weights = "T*k_h*k_w" if self.connection_table is not None else "C_out*(C/g)*k_h*k_w" if self.groups > 1 else "C_out*C*k_h*k_w"
+        bias = " + C_out" if self.bias else ""
+        return {
+            "C_out": "n_out",
+            **window_formulas(),
+            "params": weights + bias,
+            "buffers": "0",
+            "macs": f"{weights}*H_out*W_out",
+            "connections": f"({weights}{bias})*H_out*W_out",
+        }
+
+    def derivation_values(self, inputs: list[Shape], out: Shape) -> dict[str, Value]:
+        values = {**shape_values(inputs, out), **window_values(self.window(inputs)), "n_out": self.out_channels, "g": self.groups}
+        if self.connection_table is not None:
+            values["T"] = sum(len(sources) for sources in self.connection_table)
+        return values
 
     @model_validator(mode="after")
     def _check_table(self):

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import PositiveInt
 
+from archcalc.derivation import shape_values
 from archcalc.expressions import Value
 from archcalc.ops.base import Op, Shape, require_rank
 
@@ -22,6 +23,14 @@ class Linear(Op):
     kind: Literal["linear"] = "linear"
     out: PositiveInt
     bias: bool = True
+
+    def derivation_formulas(self, inputs: list[Shape]) -> dict[str, str]:
+        if self.bias:
+            return {"F_out": "n_out", "params": "F*F_out + F_out", "buffers": "0", "macs": "F*F_out", "connections": "(F + 1)*F_out"}
+        return {"F_out": "n_out", "params": "F*F_out", "buffers": "0", "macs": "F*F_out", "connections": "F*F_out"}
+
+    def derivation_values(self, inputs: list[Shape], out: Shape) -> dict[str, Value]:
+        return {**shape_values(inputs, out), "n_out": self.out}
 
     def output_shape(self, inputs: list[Shape]) -> Shape:
         require_rank(inputs[0], 1, self.kind)
@@ -60,6 +69,12 @@ class RBF(Op):
     kind: Literal["rbf"] = "rbf"
     out: PositiveInt
     flop_kind = "rbf"
+
+    def derivation_formulas(self, inputs: list[Shape]) -> dict[str, str]:
+        return {"F_out": "n_out", "params": "0", "buffers": "F*F_out", "macs": "F*F_out", "connections": "F*F_out"}
+
+    def derivation_values(self, inputs: list[Shape], out: Shape) -> dict[str, Value]:
+        return {**shape_values(inputs, out), "n_out": self.out}
 
     def output_shape(self, inputs: list[Shape]) -> Shape:
         require_rank(inputs[0], 1, self.kind)

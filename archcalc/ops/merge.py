@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from archcalc.derivation import passthrough_formulas, shape_values
 from archcalc.errors import OpError, shape_text
 from archcalc.expressions import Value, equal
 from archcalc.ops.base import Op, Shape, numel, require_rank
@@ -40,6 +41,12 @@ class Concat(_Merge):
 
     kind: Literal["concat"] = "concat"
 
+    def derivation_formulas(self, inputs: list[Shape]) -> dict[str, str]:
+        return {"C_out": " + ".join(f"C_{i}" for i in range(1, len(inputs) + 1)), "H_out": "H", "W_out": "W"}
+
+    def derivation_values(self, inputs: list[Shape], out: Shape) -> dict[str, Value]:
+        return {**shape_values(inputs, out), **{f"C_{i}": shape[0] for i, shape in enumerate(inputs, start=1)}}
+
     def output_shape(self, inputs: list[Shape]) -> Shape:
         for shape in inputs:
             require_rank(shape, 3, self.kind)
@@ -58,6 +65,9 @@ class Add(_Merge):
 
     kind: Literal["add"] = "add"
     flop_kind = "add"
+
+    def derivation_formulas(self, inputs: list[Shape]) -> dict[str, str]:
+        return passthrough_formulas(inputs[0])  # every input has this shape (output_shape checks it)
 
     def output_shape(self, inputs: list[Shape]) -> Shape:
         self._check_spatial(inputs, first_axis=0)

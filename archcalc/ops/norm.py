@@ -23,6 +23,9 @@ class BatchNorm(Op):
     flop_kind = "norm"
     flops_per_element = 2
 
+    def derivation_formulas(self, inputs: list[Shape]) -> dict[str, str]:
+        return {"params": "2*C" if self.affine else "0", "buffers": "2*C"}
+
     def params(self, inputs: list[Shape], out: Shape) -> Value:
         return 2 * out[0] if self.affine else 0
 

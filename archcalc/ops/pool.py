@@ -6,7 +6,8 @@ from typing import Literal
 
 from pydantic import model_validator
 
-from archcalc.expressions import Value
+from archcalc.derivation import shape_values, window_formulas, window_values
+from archcalc.expressions import Value, ceildiv, definitely, is_symbolic
 from archcalc.ops.base import NonNegativePair, Op, PositivePair, Shape, Window, kernel_text, numel, require_rank, spatial_out
 
 
@@ -16,6 +17,21 @@ class _Pool(Op):
     padding: NonNegativePair = (0, 0)
     ceil_mode: bool = False
     flop_kind = "pool"
+
+    def derivation_formulas(self, inputs: list[Shape]) -> dict[str, str | tuple[str, str]]:
+        # ceil_mode on a symbolic size is piecewise in the names: stated from the rule instead
+        if self.ceil_mode and any(is_symbolic(size) for size in inputs[0][1:]):
+            return {"C_out": "C"}
+        return {"C_out": "C", **window_formulas(self.ceil_mode)}
+
+    def derivation_values(self, inputs: list[Shape], out: Shape) -> dict[str, Value]:
+        values = {**shape_values(inputs, out), **window_values(self.window(inputs))}
+        if self.ceil_mode:
+            for index, a in enumerate("hw"):
+                size, stride, pad, kernel = inputs[0][1 + index], self.step[index], self.padding[index], self.kernel[index]
+                steps = ceildiv(size + 2 * pad - values[f"d_{a}"] * (kernel - 1) - 1, stride)  # ⌈…/s⌉: the windows after the first
+                values[f"e_{a}"] = int(definitely(steps * stride >= size + pad))
+        return values
 
     @model_validator(mode="after")
     def _check_padding(self):
@@ -77,6 +93,9 @@ class GlobalAvgPool(Op):
     kind: Literal["globalavgpool"] = "globalavgpool"
     flop_kind = "pool"
 
+    def derivation_formulas(self, inputs: list[Shape]) -> dict[str, str]:
+        return {"C_out": "C", "H_out": "1", "W_out": "1"}
+
     def output_shape(self, inputs: list[Shape]) -> Shape:
         require_rank(inputs[0], 3, self.kind)
         return (inputs[0][0], 1, 1)
@@ -99,6 +118,14 @@ class Subsample(_Pool):
     """
 
     kind: Literal["subsample"] = "subsample"
+
+    def derivation_formulas(self, inputs: list[Shape]) -> dict[str, str]:
+        return {
+            **super().derivation_formulas(inputs),
+            "params": "2*C_out",
+            "macs": "C_out*H_out*W_out",
+            "connections": "(k_h*k_w + 1)*C_out*H_out*W_out",
+        }
 
     def params(self, inputs: list[Shape], out: Shape) -> Value:
         return 2 * out[0]

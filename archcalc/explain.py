@@ -1,0 +1,97 @@
+"""`archcalc explain`: one layer's numbers, each derived step by step.
+
+The op unit writes out its own rules (``Op.derivations``); the receptive field, which every
+windowed op shares, is stepped here from the input's field. Nothing is recomputed beside the
+Analysis: the tests check that each derivation's result is the Analysis's number.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from archcalc.analysis import INPUT_RF, Analysis, LayerStats, analyse, parse_input, receptive_field
+from archcalc.derivation import QUANTITIES, Derivation, rf_derivations
+from archcalc.errors import ArchcalcError, GraphError, shape_text, suggest
+from archcalc.expressions import to_text
+from archcalc.graph import INPUT, Network, compile_spec
+from archcalc.spec import load_spec
+
+COUNTS = ("params", "buffers", "macs", "connections")
+
+
+def load_network(path: str | Path, input_shape: str | None = None) -> tuple[Network, Analysis]:
+    """Compile and analyse a spec file, keeping the graph (its ops) beside the Analysis."""
+    spec, source = load_spec(path)
+    try:
+        shape = parse_input(input_shape if input_shape is not None else spec.input)
+    except ArchcalcError as error:
+        raise error.located(file=str(path)) from None
+    network = compile_spec(spec, source, shape)
+    return network, analyse(network)
+
+
+def layer_derivations(network: Network, analysis: Analysis, name: str) -> list[Derivation]:
+    """The op's derivations for ``name`` and its receptive-field steps."""
+    stats = {s.name: s for s in analysis.layers}
+    if name not in stats:
+        raise GraphError(f"no layer {name!r} in {analysis.name}{suggest(name, stats)}")
+    layer = network.layers[name]
+    shapes = [analysis.input_shape if source == INPUT else stats[source].output_shape for source in layer.inputs]
+    lines = layer.op.derivations(shapes, stats[name].output_shape)
+    if stats[name].rf is None:  # a flat input has no field
+        return lines
+    in_fields = [INPUT_RF if source == INPUT else stats[source].rf for source in layer.inputs]
+    return lines + rf_derivations(receptive_field(in_fields, None), layer.op.window(shapes), len(in_fields), stats[name].rf)
+
+
+def layers_of(analysis: Analysis, name: str) -> list[LayerStats]:
+    """``total`` (every layer), a layer, or a block instance or branch (``layer1.0``: all its layers)."""
+    if name == "total":
+        return list(analysis.layers)
+    found = [s for s in analysis.layers if s.name == name or name in s.scopes]
+    if not found:
+        known = [s.name for s in analysis.layers] + sorted({scope for s in analysis.layers for scope in s.scopes})
+        raise GraphError(f"no layer or block {name!r} in {analysis.name}{suggest(name, known)}")
+    return found
+
+
+def sum_work(network: Network, analysis: Analysis, layers: list[LayerStats], quantity: str) -> list[str]:
+    """Each layer's derivation of a count (those that are not 0), then their sum."""
+    parts = [s for s in layers if getattr(s, quantity) != 0]
+    work = [f"{s.name}: {d.text()}" for s in parts for d in layer_derivations(network, analysis, s.name) if d.symbol == quantity]
+    if len(parts) != 1:
+        total = sum((getattr(s, quantity) for s in parts), 0)
+        terms = " + ".join(to_text(getattr(s, quantity), separators=False) for s in parts) or "nothing"
+        work.append(f"{quantity} = {terms} = {to_text(total, separators=False)}")
+    return work
+
+
+def explain_layer(path: str | Path, layer: str, quantities: tuple[str, ...] = QUANTITIES, input_shape: str | None = None) -> str:
+    """A layer's derivations; for a block or ``total``, each count summed over its layers and
+    the shape and field of its last layer."""
+    network, analysis = load_network(path, input_shape)
+    try:
+        group = layers_of(analysis, layer)
+    except ArchcalcError as error:
+        raise error.located(file=str(path)) from None
+    last = group[-1]
+    if last.name == layer:
+        title = f"{layer} ({last.label}): from {', '.join(last.inputs)}, output {shape_text(last.output_shape)}"
+    else:
+        title = f"{layer}: {len(group)} layers, {group[0].name} … {last.name}, output {shape_text(last.output_shape)}"
+    out = [f"{analysis.name} — {title}"]
+    if analysis.symbols:
+        out.append(f"symbolic in {', '.join(analysis.symbols)}: the results are formulas in these names")
+    lines = layer_derivations(network, analysis, last.name)
+    for quantity in quantities:
+        if quantity in COUNTS and len(group) > 1:
+            out += ["", quantity] + [f"  {line}" for line in sum_work(network, analysis, group, quantity)]
+            continue
+        chosen = [d.text() for d in lines if d.quantity == quantity]
+        if chosen:
+            where = f" (of {last.name})" if len(group) > 1 else ""
+            out += ["", quantity + where] + [f"  {text}" for text in chosen]
+    return "\n".join(out)
+
+
+__all__ = ["explain_layer", "layer_derivations", "layers_of", "load_network", "sum_work"]
