@@ -7,6 +7,7 @@ is never silently counted as zero.
 from __future__ import annotations
 
 from archcalc.errors import SpecError, suggest
+from archcalc.ops.adaptive import AdaptiveAvgPool
 from archcalc.ops.activation import Dropout, Flatten, Identity, ReLU, Sigmoid, Softmax, Tanh
 from archcalc.ops.base import Op, Shape, Window
 from archcalc.ops.conv import Conv
@@ -35,7 +36,7 @@ def lookup(kind: str) -> type[Op]:
         raise SpecError(f"unknown op {kind!r}{suggest(kind, REGISTRY)}") from None
 
 
-for _cls in (Conv, MaxPool, AvgPool, GlobalAvgPool, Subsample, Linear, RBF, BatchNorm, LRN,
+for _cls in (Conv, MaxPool, AvgPool, GlobalAvgPool, AdaptiveAvgPool, Subsample, Linear, RBF, BatchNorm, LRN,
              ReLU, Tanh, Sigmoid, Softmax, Dropout, Identity, Flatten, Concat, Add):
     register(_cls)
 
