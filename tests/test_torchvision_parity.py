@@ -21,8 +21,10 @@ functional ops (torch.cat, ``x + identity``, torch.flatten, F.relu, F.avg_pool2d
 calls of a module that torchvision reuses (ResNet's one ``relu`` per block, called two or
 three times) and block instances (a BasicConv2d's last layer stands for the BasicConv2d
 container, which is hooked). A layer without a module is compared with the input its
-consumer receives (a forward pre-hook on the next hooked layer), or, before a flatten,
-by element count with the flattened input of the layer after it.
+consumer receives (a forward pre-hook on the next hooked layer); before a flatten, by
+element count with the flattened input of the layer after it; a branch that only feeds a
+torch.cat (InceptionB/D's functional max pool), as the concatenation's channels minus
+those of its other inputs, at its H and W.
 """
 
 from __future__ import annotations
@@ -219,6 +221,10 @@ def _block_outputs(layers, record: Record) -> dict[str, str]:
 
 def _through_consumer(stats, static: Analysis, found: dict, record: Record) -> dict[str, tuple]:
     for consumer in static.layers:
+        if consumer.kind == "concat" and stats.name in consumer.inputs:
+            remainder = _concat_remainder(stats, consumer, found)
+            if remainder:
+                return remainder
         if consumer.inputs != (stats.name,):
             continue
         if consumer.name in record.inputs and record.calls.get(consumer.name) == 1:
@@ -231,6 +237,16 @@ def _through_consumer(stats, static: Analysis, found: dict, record: Record) -> d
                 same = numel(stats.output_shape) == numel(after)
                 return {stats.name: stats.output_shape if same else ("flattens to", after), consumer.name: after}
     return {}
+
+
+def _concat_remainder(stats, concat, found: dict) -> dict[str, tuple]:
+    """A functional branch that only feeds torch.cat (InceptionB/D's max pool): torch's
+    concatenation minus the channels of its other, checked inputs; its H and W."""
+    others = [name for name in concat.inputs if name != stats.name]
+    if concat.name not in found or not all(name in found for name in others):
+        return {}
+    channels, *spatial = found[concat.name]
+    return {stats.name: (channels - sum(found[name][0] for name in others), *spatial)}
 
 
 @pytest.mark.parametrize("name", list(AUX))

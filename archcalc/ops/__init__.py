@@ -7,8 +7,8 @@ is never silently counted as zero.
 from __future__ import annotations
 
 from archcalc.errors import SpecError, suggest
-from archcalc.ops.adaptive import AdaptiveAvgPool
 from archcalc.ops.activation import Dropout, Flatten, Identity, ReLU, Sigmoid, Softmax, Tanh
+from archcalc.ops.adaptive import AdaptiveAvgPool
 from archcalc.ops.base import Op, Shape, Window
 from archcalc.ops.conv import Conv
 from archcalc.ops.linear import RBF, Linear

@@ -45,8 +45,8 @@ class AdaptiveAvgPool(Op):
 
     def window(self, inputs: list[Shape]) -> Window:
         sizes = inputs[0][1:]
-        kernel = tuple(vmax(*bins(size, out)) for size, out in zip(sizes, self.out))
-        stride = tuple(vmax(floordiv(size, out), 1) for size, out in zip(sizes, self.out))
+        kernel = tuple(vmax(*bins(size, out)) for size, out in zip(sizes, self.out, strict=True))
+        stride = tuple(vmax(floordiv(size, out), 1) for size, out in zip(sizes, self.out, strict=True))
         return Window(kernel, stride, (0, 0))
 
     def label(self) -> str:
