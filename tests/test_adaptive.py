@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
+from archcalc.analysis import analyse_file
 from archcalc.expressions import substitute, symbol
 from archcalc.ops import REGISTRY
 from archcalc.ops.adaptive import bins
-from tests.conftest import by_name
+from tests.conftest import ROOT, by_name
 
 Adaptive = REGISTRY["adaptiveavgpool"]
 
@@ -89,3 +90,13 @@ def test_in_a_spec_with_a_symbolic_input(analyse_text):
     # bins 10 → 2: 5, 5; 14 → 3: ⌈14/3⌉ − 0 = 5, ⌈28/3⌉ − ⌊14/3⌋ = 6, 14 − ⌊28/3⌋ = 5
     assert concrete["pool"].flops_by_kind == {"pool": 4 * (5 + 5) * (5 + 6 + 5)}
     assert substitute(symbolic["pool"].flops_by_kind["pool"], {"H": 21, "W": 30}) == 4 * 10 * 16
+
+
+@pytest.mark.parametrize("spec", ["alexnet", "squeezenet1_1"])
+def test_torchvision_spec_formulas_substitute_to_concrete_counts(spec):
+    path = ROOT / "specs" / "torchvision" / f"{spec}.yaml"
+    symbolic = analyse_file(path, input_shape="3,H,W").inference_totals
+    for h, w in [(224, 224), (256, 200)]:
+        concrete = analyse_file(path, input_shape=f"3,{h},{w}").inference_totals
+        for field in ("params", "macs", "flops", "activations"):
+            assert substitute(getattr(symbolic, field), {"H": h, "W": w}) == getattr(concrete, field), field

@@ -130,12 +130,16 @@ def conv_out_size(size: Value, kernel: int, stride: int, padding: int, dilation:
     """H_out = ⌊(H + 2p − d(k−1) − 1)/s⌋ + 1 (⌈…⌉ with ceil_mode, as PyTorch does).
 
     With ceil_mode, PyTorch drops a last window that would start inside the right
-    padding, i.e. when (H_out − 1)·s ≥ H + p.
+    padding, i.e. when (H_out − 1)·s ≥ H + p. Since ⌈span/s⌉·s ≤ span + s − 1, that can
+    only happen when p + s − 2 ≥ d(k − 1); otherwise no case split is needed (which keeps
+    symbolic sizes free of Piecewise through ceil-mode pools such as SqueezeNet's 3×3/2).
     """
     span = size + 2 * padding - dilation * (kernel - 1) - 1
     if not ceil_mode:
         return floordiv(span, stride) + 1
     out = ceildiv(span, stride) + 1
+    if padding + stride - 2 < dilation * (kernel - 1):
+        return out
     if is_symbolic(out):
         from archcalc.expressions import sp
 
