@@ -29,6 +29,7 @@ those of its other inputs, at its H and W.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import pytest
@@ -49,10 +50,10 @@ AUX = {"googlenet": ("aux1", "aux2"), "inception_v3": ("AuxLogits",)}
 # makes the adaptive pools average unequal or overlapping bins
 MODELS = {
     "alexnet": ((224, 224), (256, 320)),
-    **{f"vgg{depth}{bn}": ((224, 224), (192, 256)) for depth in (11, 13, 16, 19) for bn in ("", "_bn")},
+    **{f"vgg{depth}{bn}": ((224, 224), (160, 200)) for depth in (11, 13, 16, 19) for bn in ("", "_bn")},
     "googlenet": ((224, 224), (256, 200)),
     "inception_v3": ((299, 299), (342, 320)),
-    **{f"resnet{depth}": ((224, 224), (256, 192)) for depth in (18, 34, 50, 101, 152)},
+    **{f"resnet{depth}": ((224, 224), (192, 160)) for depth in (18, 34, 50, 101, 152)},
     "squeezenet1_0": ((224, 224), (256, 240)),
     "squeezenet1_1": ((224, 224), (256, 240)),
 }
@@ -70,6 +71,7 @@ class Record:
     """One forward pass: the flop count and, per module path, its input and output shapes."""
 
     flops: int = 0
+    flops_by_module: dict[str, int] = field(default_factory=dict)
     inputs: dict[str, tuple] = field(default_factory=dict)
     outputs: dict[str, tuple] = field(default_factory=dict)
     calls: dict[str, int] = field(default_factory=dict)
@@ -93,6 +95,10 @@ def run(model: torch.nn.Module, size: tuple, train: bool) -> Record:
         for handle in handles:
             handle.remove()
     record.flops = counter.get_total_flops()
+    root = type(model).__name__ + "."
+    for path, counts in counter.get_flop_counts().items():
+        if path.startswith(root):
+            record.flops_by_module[path.removeprefix(root)] = sum(counts.values())
     return record
 
 
@@ -128,6 +134,7 @@ def model(request):
     return name, net, measure
 
 
+@functools.cache
 def analysis(name: str, size: tuple, batch: int = 1) -> Analysis:
     return analyse_file(SPECS / f"{name}.yaml", input_shape=f"3,{size[0]},{size[1]}", batch=batch)
 
@@ -145,6 +152,35 @@ def test_params_and_buffers_equal_torchs(model):
     assert static.inference_totals.params == main
     running = sum(b.numel() for path, b in net.named_buffers() if not path.endswith("num_batches_tracked"))
     assert static.totals.buffers == running
+
+
+def test_every_layer_params_and_macs_equal_its_modules(model):
+    """Layer by layer at the standard size: a spec layer named after a module has that
+    module's own parameters and half its FlopCounterMode flops; every module that counted
+    flops is such a layer (aux layers: train mode, batch 2)."""
+    name, net, measure = model
+    size = MODELS[name][0]
+    modules = dict(net.named_modules())
+    for training, batch in ((False, 1), (True, 2)):
+        layers = [s for s in analysis(name, size, batch=batch).layers if s.training_only == training]
+        if not layers:
+            continue
+        record = measure(size, train=training)
+        for stats in layers:
+            if stats.name in modules:
+                assert stats.params == sum(p.numel() for p in modules[stats.name].parameters(recurse=False)), stats.name
+                assert stats.macs == record.flops_by_module.get(stats.name, 0) // 2, stats.name
+            else:
+                assert stats.params == 0 and stats.macs == 0, f"{stats.name} has weights but no module"
+        counted = {p for p in record.flops_by_module if p in modules and not any(True for _ in modules[p].children())}
+        assert counted <= {s.name for s in layers} | _other_mode(name, training)
+
+
+def _other_mode(name: str, training: bool) -> set[str]:
+    """In train mode the inference layers run too; their modules are checked in eval mode."""
+    if not training:
+        return set()
+    return {s.name for s in analysis(name, MODELS[name][0]).layers if not s.training_only}
 
 
 @pytest.mark.parametrize("which", SIZES)
