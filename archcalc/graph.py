@@ -164,10 +164,10 @@ class _Builder:
         if len(inputs) != 1:
             raise self._locate(GraphError(f"a block takes one input, found {len(inputs)} in `from:`"), loc)
         args = self._bind_args(call, definition.args, loc)
-        if name is None:
-            inner, full = scope, None
+        full = None if name is None else scope.prefix + name
+        if full is None:  # inline: the caller's names and numbering, but `input` is this call's input
+            inner = _Scope(scope.prefix, inputs[0], scope.parent, scope.names, scope.counters, args, scope.scopes, scope.numbered)
         else:
-            full = scope.prefix + name
             inner = _Scope(full + ".", inputs[0], None, args=args, scopes=scope.scopes + (full,), numbered=definition.numbered)
         body_loc = ("blocks", call.kind, "layers")
         self.call_stack.append(call.kind)

@@ -51,7 +51,7 @@ class BlockDef(Strict):
     ``numbered``: unnamed layers (and unnamed block instances) inside are named 0, 1, 2, …
     in order, as PyTorch names an ``nn.Sequential``'s children. ``inline``: the block is a
     macro: its layers join the caller's scope (and numbering) instead of a scope of their
-    own, so a call names nothing and `from: input` inside it means the caller's input.
+    own, so a call names nothing; `from: input` inside it is the call's input.
     """
 
     args: dict[str, int | Literal["int"]] = {}

@@ -73,3 +73,20 @@ def test_from_references_inside_a_numbered_block(analyse_text):
     )
     last = analysis.layers[-1]
     assert (last.name, last.inputs) == ("layer1.2", ("input", "layer1.1"))
+
+
+def test_input_inside_an_inline_block_is_the_calls_input(analyse_text):
+    analysis = analyse_text(
+        """
+        name: macro
+        input: [4, 6, 6]
+        blocks:
+          residual:
+            inline: true
+            layers: [conv: {name: c, out: 4, kernel: 1}, add: {from: [input, c]}]
+        layers:
+          - relu: {name: first}
+          - residual
+        """
+    )
+    assert [(s.name, s.inputs) for s in analysis.layers] == [("first", ("input",)), ("c", ("first",)), ("add1", ("first", "c"))]
