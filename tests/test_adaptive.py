@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from archcalc.analysis import analyse_file
+from archcalc.errors import ArchcalcError
 from archcalc.expressions import substitute, symbol
 from archcalc.ops import REGISTRY
 from archcalc.ops.adaptive import bins
@@ -100,3 +101,17 @@ def test_torchvision_spec_formulas_substitute_to_concrete_counts(spec):
         concrete = analyse_file(path, input_shape=f"3,{h},{w}").inference_totals
         for field in ("params", "macs", "flops", "activations"):
             assert substitute(getattr(symbolic, field), {"H": h, "W": w}) == getattr(concrete, field), field
+
+
+@pytest.mark.parametrize(
+    ("layers", "message"),
+    [
+        ("  - flatten\n  - adaptiveavgpool: {out: 2}\n", r"expects a \(C, H, W\) feature map, found \(192,\)"),
+        ("  - adaptiveavgpool: {out: 0}\n", "greater than 0"),
+        ("  - adaptiveavgpool: {}\n", "missing required field 'out'"),
+    ],
+)
+def test_bad_adaptive_pools_are_located_errors(analyse_text, layers, message):
+    with pytest.raises(ArchcalcError, match=message) as error:
+        analyse_text("name: bad\ninput: [3, 8, 8]\nlayers:\n" + layers)
+    assert "net.yaml" in str(error.value)
