@@ -65,6 +65,7 @@ class _Scope:
     counters: dict[str, int] = field(default_factory=dict)
     args: dict[str, Any] = field(default_factory=dict)
     scopes: tuple[str, ...] = ()
+    numbered: bool = False  # unnamed layers are named 0, 1, 2, … as nn.Sequential's children
 
 
 @dataclass
@@ -117,19 +118,30 @@ class _Builder:
     def entry(self, entry, loc: tuple, scope: _Scope, prev: str, training: bool) -> str:
         if entry.repeat == 0:
             return prev
-        base = entry.name or self._auto_name(scope, entry.kind)
+        is_call = isinstance(entry, BlockCall)
+        inline = is_call and self._inline(entry)
+        if inline and entry.name:
+            raise self._locate(GraphError(f"block {entry.kind!r} is inline: its layers join this scope, so a call takes no `name`"), loc)
+        base = entry.name or (None if scope.numbered or inline else self._auto_name(scope, entry.kind))
         first_inputs = self._inputs(entry, scope, prev)
         last = prev
         for index in range(entry.repeat):
-            name = base if entry.repeat == 1 else f"{base}.{index}"
+            if base is None:  # an inline block names nothing; a numbered scope counts each instance
+                name = None if inline else self._auto_name(scope, entry.kind)
+            else:
+                name = base if entry.repeat == 1 else f"{base}.{index}"
             inputs = first_inputs if index == 0 else [last]
-            if isinstance(entry, BlockCall):
+            if is_call:
                 last = self.block(entry, loc, scope, name, inputs, training)
             else:
                 last = self.op(entry, loc, scope, name, inputs, training)
-        if entry.repeat > 1:
+        if entry.repeat > 1 and base is not None:
             self._declare(scope, base, last, loc)
         return last
+
+    def _inline(self, call: BlockCall) -> bool:
+        definition = self.spec.blocks.get(call.kind)
+        return definition is not None and definition.inline
 
     def op(self, op: Op, loc: tuple, scope: _Scope, name: str, inputs: list, training: bool) -> str:
         branches = getattr(op, "branches", None)
@@ -159,7 +171,9 @@ class _Builder:
         self.note_scope(scope.prefix + name, "branch", ("branch", scope.prefix + name))
         return self.sequence(raw, loc, inner, start, training)
 
-    def block(self, call: BlockCall, loc: tuple, scope: _Scope, name: str, inputs: list, training: bool) -> str:
+    def block(self, call: BlockCall, loc: tuple, scope: _Scope, name: str | None, inputs: list, training: bool) -> str:
+        """Expand a block call: in a scope of its own named ``name``, or, for an ``inline``
+        block (``name`` None), in the caller's scope as if its layers were written there."""
         definition = self.spec.blocks.get(call.kind)
         if definition is None:
             known = list(REGISTRY) + list(self.spec.blocks)
@@ -169,8 +183,11 @@ class _Builder:
         if len(inputs) != 1:
             raise self._locate(GraphError(f"a block takes one input, found {len(inputs)} in `from:`"), loc)
         args = self._bind_args(call, definition.args, loc)
-        full = scope.prefix + name
-        inner = _Scope(full + ".", inputs[0], None, args=args, scopes=scope.scopes + (full,))
+        full = None if name is None else scope.prefix + name
+        if full is None:  # inline: the caller's names and numbering, but `input` is this call's input
+            inner = _Scope(scope.prefix, inputs[0], scope.parent, scope.names, scope.counters, args, scope.scopes, scope.numbered)
+        else:
+            inner = _Scope(full + ".", inputs[0], None, args=args, scopes=scope.scopes + (full,), numbered=definition.numbered)
         body_loc = ("blocks", call.kind, "layers")
         self.call_stack.append(call.kind)
         if full is not None:  # the instances of one entry's `repeat` share (enclosing scope, entry)
@@ -182,12 +199,13 @@ class _Builder:
                 raise self._locate(error, body_loc) from None
             last = self.sequence(body, body_loc, inner, inputs[0], training)
         except ArchcalcError as error:
-            if " (in " not in error.message:  # name the innermost instance only
+            if full and " (in " not in error.message:  # name the innermost instance only
                 error.message += f" (in {full})"
             raise
         finally:
             self.call_stack.pop()
-        self._declare(scope, name, last, loc)
+        if name is not None:
+            self._declare(scope, name, last, loc)
         return last
 
     # --- scopes, for renderers -------------------------------------------------------------
@@ -204,9 +222,11 @@ class _Builder:
 
     # --- names -------------------------------------------------------------------------
     def _auto_name(self, scope: _Scope, kind: str) -> str:
+        """conv1, relu2, … per kind; in a numbered scope 0, 1, 2, … whatever the kind."""
+        counter = "" if scope.numbered else kind
         while True:
-            scope.counters[kind] = scope.counters.get(kind, 0) + 1
-            candidate = f"{kind}{scope.counters[kind]}"
+            scope.counters[counter] = scope.counters.get(counter, 0) + 1
+            candidate = str(scope.counters[counter] - 1) if scope.numbered else f"{kind}{scope.counters[counter]}"
             if candidate not in scope.names:
                 return candidate
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter, ValidationError, field_validator, model_validator
 
 from archcalc.errors import SpecError, suggest
 from archcalc.ops import REGISTRY, Op
@@ -46,11 +46,25 @@ class BlockCall(BaseModel):
 
 
 class BlockDef(Strict):
-    """``args`` maps each argument to a default value, or to the word ``int`` when required."""
+    """``args`` maps each argument to a default value, or to the word ``int`` when required.
+
+    ``numbered``: unnamed layers (and unnamed block instances) inside are named 0, 1, 2, …
+    in order, as PyTorch names an ``nn.Sequential``'s children. ``inline``: the block is a
+    macro: its layers join the caller's scope (and numbering) instead of a scope of their
+    own, so a call names nothing; `from: input` inside it is the call's input.
+    """
 
     args: dict[str, int | Literal["int"]] = {}
     layers: list[Any] = Field(min_length=1)
     doc: str | None = None
+    numbered: bool = False
+    inline: bool = False
+
+    @model_validator(mode="after")
+    def _one_naming(self):
+        if self.numbered and self.inline:
+            raise ValueError("a block is either `numbered` (a scope of its own) or `inline` (no scope), not both")
+        return self
 
     @field_validator("args")
     @classmethod

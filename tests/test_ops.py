@@ -17,6 +17,8 @@ SAMPLES = {
     # ceil_mode: ⌈(10 − 3)/2⌉ + 1 = 5
     "avgpool": ({"kernel": 3, "stride": 2, "ceil_mode": True}, [(2, 10, 10)], (2, 5, 5), 0, 0, 0),
     "globalavgpool": ({}, [(7, 6, 5)], (7, 1, 1), 0, 0, 0),
+    # any input → out; 7 rows into 3 bins [0,3) [2,5) [4,7), 5 columns into 2 bins [0,3) [2,5)
+    "adaptiveavgpool": ({"out": [3, 2]}, [(2, 7, 5)], (2, 3, 2), 0, 0, 0),
     # 2 params per map; 1 mac per output; (4 + 1) links per output
     "subsample": ({"kernel": 2}, [(3, 8, 8)], (3, 4, 4), 6, 48, 5 * 48),
     "linear": ({"out": 10}, [(20,)], (10,), 20 * 10 + 10, 200, 210),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from archcalc.errors import SpecError, suggest
 from archcalc.ops.activation import Dropout, Flatten, Identity, ReLU, Sigmoid, Softmax, Tanh
+from archcalc.ops.adaptive import AdaptiveAvgPool
 from archcalc.ops.base import Op, Shape, Window
 from archcalc.ops.conv import Conv
 from archcalc.ops.linear import RBF, Linear
@@ -41,6 +42,7 @@ for _cls in (
     MaxPool,
     AvgPool,
     GlobalAvgPool,
+    AdaptiveAvgPool,
     Subsample,
     Linear,
     RBF,

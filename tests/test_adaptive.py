@@ -1,0 +1,117 @@
+"""adaptiveavgpool against PyTorch's AdaptiveAvgPool2d and hand-worked bins."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from archcalc.analysis import analyse_file
+from archcalc.errors import ArchcalcError
+from archcalc.expressions import substitute, symbol
+from archcalc.ops import REGISTRY
+from archcalc.ops.adaptive import bins
+from tests.conftest import ROOT, by_name
+
+Adaptive = REGISTRY["adaptiveavgpool"]
+
+
+def test_bins_by_hand():
+    # H = 7, out = 3: start ⌊0⌋, ⌊7/3⌋ = 2, ⌊14/3⌋ = 4; end ⌈7/3⌉ = 3, ⌈14/3⌉ = 5, 7
+    assert bins(7, 3) == [3, 3, 3]
+    # H = 7, out = 6 (AlexNet at 256): starts 0,1,2,3,4,5; ends 2,3,4,5,6,7 — every bin 2 wide
+    assert bins(7, 6) == [2, 2, 2, 2, 2, 2]
+    # H = 6, out = 7 (VGG at 192): more cells than rows; starts ⌊6i/7⌋ = 0,0,1,2,3,4,5, ends ⌈6(i+1)/7⌉ = 1,2,3,4,5,6,6
+    assert bins(6, 7) == [1, 2, 2, 2, 2, 2, 1]
+    assert bins(12, 4) == [3, 3, 3, 3]
+
+
+@pytest.mark.parametrize("size", [1, 5, 6, 7, 8, 13, 17])
+@pytest.mark.parametrize("out", [1, 3, 4, 6, 7])
+def test_bins_equal_pytorchs(size, out):
+    # averaging a one-hot row at position j gives 1/|bin| in every cell whose bin holds j;
+    # a bin's first row is start_i, and it belongs to that bin, so 1/value is its size
+    for i, width in enumerate(bins(size, out)):
+        start = (i * size) // out
+        onehot = torch.zeros(1, 1, size, 1, dtype=torch.float64)
+        onehot[0, 0, start, 0] = 1
+        value = torch.nn.functional.adaptive_avg_pool2d(onehot, (out, 1))[0, 0, i, 0].item()
+        assert round(1 / value) == width
+
+
+def test_flops_and_shape_by_hand():
+    op = Adaptive(out=[3, 2])
+    out = op.output_shape([(2, 7, 5)])
+    assert out == (2, 3, 2)
+    # per channel (Σ row bins)(Σ column bins) = (3 + 3 + 3)(3 + 3) = 54 input reads
+    assert op.flops([(2, 7, 5)], out) == {"pool": 2 * 9 * 6}
+    assert op.params([(2, 7, 5)], out) == 0 and op.macs([(2, 7, 5)], out) == 0
+
+
+def test_window_is_the_largest_bin():
+    # 14 → 7 divides: an ordinary 2×2/2 pooling; 7 → 6: bins of 2, spaced ⌊7/6⌋ = 1
+    assert Adaptive(out=7).window([(1, 14, 14)]).kernel == (2, 2)
+    assert Adaptive(out=7).window([(1, 14, 14)]).stride == (2, 2)
+    assert Adaptive(out=6).window([(1, 7, 7)]).kernel == (2, 2)
+    assert Adaptive(out=6).window([(1, 7, 7)]).stride == (1, 1)
+    # more cells than rows: spacing never below 1
+    assert Adaptive(out=7).window([(1, 6, 6)]).stride == (1, 1)
+
+
+def test_symbolic_counts_substitute_to_the_concrete_ones():
+    h, w = symbol("H"), symbol("W")
+    op = Adaptive(out=[6, 7])
+    symbolic = op.flops([(3, h, w)], (3, 6, 7))["pool"]
+    window = op.window([(3, h, w)])
+    for size in [(6, 7), (7, 6), (13, 15), (224, 100)]:
+        binding = {"H": size[0], "W": size[1]}
+        concrete = Adaptive(out=[6, 7])
+        assert substitute(symbolic, binding) == concrete.flops([(3, *size)], (3, 6, 7))["pool"]
+        expected = concrete.window([(3, *size)])
+        assert tuple(substitute(k, binding) for k in window.kernel) == expected.kernel
+        assert tuple(substitute(s, binding) for s in window.stride) == expected.stride
+
+
+SPEC = """
+name: adaptive
+input: [3, {h}, {w}]
+layers:
+  - conv: {{out: 4, kernel: 3, stride: 2}}
+  - adaptiveavgpool: {{name: pool, out: [2, 3]}}
+  - flatten
+  - linear: {{name: fc, out: 5}}
+"""
+
+
+def test_in_a_spec_with_a_symbolic_input(analyse_text):
+    symbolic = by_name(analyse_text(SPEC.format(h="H", w="W")))
+    concrete = by_name(analyse_text(SPEC.format(h=21, w=30)))
+    assert symbolic["pool"].output_shape == concrete["pool"].output_shape == (4, 2, 3)
+    assert symbolic["fc"].params == 4 * 2 * 3 * 5 + 5  # independent of H and W
+    # conv: ⌊(21 − 3)/2⌋ + 1 = 10 rows, ⌊(30 − 3)/2⌋ + 1 = 14 columns;
+    # bins 10 → 2: 5, 5; 14 → 3: ⌈14/3⌉ − 0 = 5, ⌈28/3⌉ − ⌊14/3⌋ = 6, 14 − ⌊28/3⌋ = 5
+    assert concrete["pool"].flops_by_kind == {"pool": 4 * (5 + 5) * (5 + 6 + 5)}
+    assert substitute(symbolic["pool"].flops_by_kind["pool"], {"H": 21, "W": 30}) == 4 * 10 * 16
+
+
+@pytest.mark.parametrize("spec", ["alexnet", "squeezenet1_1"])
+def test_torchvision_spec_formulas_substitute_to_concrete_counts(spec):
+    path = ROOT / "specs" / "torchvision" / f"{spec}.yaml"
+    symbolic = analyse_file(path, input_shape="3,H,W").inference_totals
+    for h, w in [(224, 224), (256, 200)]:
+        concrete = analyse_file(path, input_shape=f"3,{h},{w}").inference_totals
+        for field in ("params", "macs", "flops", "activations"):
+            assert substitute(getattr(symbolic, field), {"H": h, "W": w}) == getattr(concrete, field), field
+
+
+@pytest.mark.parametrize(
+    ("layers", "message"),
+    [
+        ("  - flatten\n  - adaptiveavgpool: {out: 2}\n", r"expects a \(C, H, W\) feature map, found \(192,\)"),
+        ("  - adaptiveavgpool: {out: 0}\n", "greater than 0"),
+        ("  - adaptiveavgpool: {}\n", "missing required field 'out'"),
+    ],
+)
+def test_bad_adaptive_pools_are_located_errors(analyse_text, layers, message):
+    with pytest.raises(ArchcalcError, match=message) as error:
+        analyse_text("name: bad\ninput: [3, 8, 8]\nlayers:\n" + layers)
+    assert "net.yaml" in str(error.value)
