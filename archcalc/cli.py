@@ -58,5 +58,11 @@ def report(spec: str, fmt: str, batch: int, input_shape: str | None, dtype: str)
     click.echo(render(analysis, fmt))
 
 
+# `archcalc run` lives in the torch backend (imported lazily there: torch is an optional extra)
+from archcalc.torch_backend.command import make_command  # noqa: E402
+
+main.add_command(make_command(friendly))
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -18,7 +18,7 @@ from typing import Any
 
 from archcalc.analysis import Analysis
 from archcalc.errors import shape_text
-from archcalc.torch_backend import require_torch
+from archcalc.torch_backend import RunError, require_torch
 from archcalc.torch_backend.build import CLASS_NAME, Built
 
 UNCOUNTED_BUFFERS = ("num_batches_tracked",)
@@ -54,11 +54,16 @@ def _observe(built: Built, example) -> tuple[dict[str, tuple], dict[str, int | s
     from torch.utils.flop_counter import FlopCounterMode
 
     shapes: dict[str, tuple] = {}
+    current: list[str] = []
     handles = [module.register_forward_hook(_recorder(shapes, name)) for name, module in built.modules.items()]
+    handles += [module.register_forward_pre_hook(lambda m, i, name=name: current.append(name)) for name, module in built.modules.items()]
     counter = FlopCounterMode(display=False)
     try:
         with torch.no_grad(), counter:
             built.full(example)
+    except (RuntimeError, NotImplementedError) as error:
+        where = current[-1] if current else "the model"
+        raise RunError(f"{where}: PyTorch cannot run it as asked ({example.dtype}, {example.device}): {_first_line(error)}") from None
     finally:
         for handle in handles:
             handle.remove()
@@ -67,6 +72,10 @@ def _observe(built: Built, example) -> tuple[dict[str, tuple], dict[str, int | s
     # FlopCounterMode counts a multiply-accumulate as 2 flops
     macs = {name: _exact_half(sum(counts.get(prefix + name, {}).values())) for name in built.modules}
     return shapes, macs, _exact_half(counter.get_total_flops())
+
+
+def _first_line(error: Exception) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
 
 
 def _recorder(shapes: dict, name: str):

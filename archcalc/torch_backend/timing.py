@@ -58,18 +58,19 @@ def measure(
     warmup: int,
     iters: int | None,
     min_time: float = 1.0,
-    on_start: Callable[[int], None] | None = None,
+    on_start: Callable[[int, float], None] | None = None,
     on_step: Callable[[], None] | None = None,
 ) -> Timing:
-    """Time ``fn()``; ``on_start(n)`` is told the iteration count, ``on_step`` each one done."""
+    """Time ``fn()``. ``on_start(n, ms)`` is told the iteration count and the estimated time
+    of one call (the fastest warm-up call: the first may include compilation); ``on_step``
+    hears of each iteration done."""
     clock = _CudaClock(device) if device.is_cuda else _WallClock()
-    warm = [clock.time(fn) for _ in range(warmup)]
-    clock.sync()
+    warm = clock.read([clock.time(fn) for _ in range(max(warmup, 1))])
+    per_call = max(min(warm), 1e-6)
     if iters is None:
-        per_call = max(min(clock.read(warm)) if warm else clock.read([clock.time(fn)])[0], 1e-6)
         iters = max(MIN_ITERS, min(MAX_ITERS, math.ceil(min_time * 1000 / per_call)))
     if on_start:
-        on_start(iters)
+        on_start(iters, per_call)
     marks = []
     for _ in range(iters):
         marks.append(clock.time(fn))
