@@ -2,13 +2,14 @@
 
 For ResNet-50, VGG-16 and GoogLeNet: build the spec with archcalc's torch backend and the
 torchvision model (weights=None), both in eval mode under no_grad on the CPU, same batch,
-same input; time them alternately (so drift on a shared machine hits both alike) and print
-the ratio spec / torchvision of the medians, per repeat and its median over repeats.
+same input; time them call by call alternately (so load on a shared machine hits both
+alike) and print the ratio spec / torchvision of the medians, per repeat and its median
+over repeats.
 The target is a ratio ≤ 1.05. Refuses to compare two networks with different parameter
 counts (that would not be the same network).
 
     python benchmarks/bench_torch_vs_torchvision.py [--resnet50 PATH] [--vgg16 PATH] [--googlenet PATH]
-        [--batch N] [--repeats R] [--min-time S] [--threads T]
+        [--batch N] [--repeats R] [--iters I] [--threads T] [--only NAME]
 
 Spec paths default to specs/torchvision/<name>.yaml, else this folder's stand-ins.
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import time
 from pathlib import Path
 
 import torch
@@ -24,8 +26,6 @@ import torchvision
 
 from archcalc.analysis import analyse, load_network
 from archcalc.torch_backend.build import build
-from archcalc.torch_backend.devices import parse_device
-from archcalc.torch_backend.timing import measure
 
 ROOT = Path(__file__).resolve().parent.parent
 NETWORKS = {
@@ -51,18 +51,35 @@ def models(name: str, spec: Path, batch: int):
     return ours, theirs, network.input_shape
 
 
-def compare(name: str, spec: Path, batch: int, repeats: int, min_time: float) -> list[float]:
+def compare(name: str, spec: Path, batch: int, repeats: int, iters: int) -> list[float]:
+    """Per repeat: ``iters`` calls of each model, alternating call by call, so that load
+    from other processes on a shared machine falls on both alike; the ratio of medians."""
     ours, theirs, shape = models(name, spec, batch)
     example = torch.randn(batch, *shape)
-    device = parse_device("cpu")
     ratios = []
     with torch.no_grad():
+        for model in (ours, theirs):  # warm-up
+            for _ in range(3):
+                model(example)
         for _ in range(repeats):
-            mine = measure(lambda: ours(example), device, warmup=3, iters=None, min_time=min_time).median
-            ref = measure(lambda: theirs(example), device, warmup=3, iters=None, min_time=min_time).median
-            ratios.append(mine / ref)
-            print(f"  {name}: spec {mine:8.2f} ms, torchvision {ref:8.2f} ms, ratio {mine / ref:.3f}", flush=True)
+            mine, ref = [], []
+            for _ in range(iters):
+                mine.append(_time(ours, example))
+                ref.append(_time(theirs, example))
+            ratio = statistics.median(mine) / statistics.median(ref)
+            ratios.append(ratio)
+            print(
+                f"  spec {statistics.median(mine):8.2f} ms, torchvision {statistics.median(ref):8.2f} ms (medians of {iters}), "
+                f"ratio {ratio:.3f}",
+                flush=True,
+            )
     return ratios
+
+
+def _time(model, example) -> float:
+    start = time.perf_counter()
+    model(example)
+    return (time.perf_counter() - start) * 1000
 
 
 def main() -> None:
@@ -71,7 +88,7 @@ def main() -> None:
         parser.add_argument(f"--{name}", type=Path, default=None, help=f"spec for {name} (default: {default_spec(name)})")
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--min-time", type=float, default=1.0, help="seconds of timed calls per measurement")
+    parser.add_argument("--iters", type=int, default=20, help="timed calls of each model per repeat")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's choice)")
     parser.add_argument("--only", choices=list(NETWORKS), action="append", help="benchmark only these networks")
     args = parser.parse_args()
@@ -82,7 +99,7 @@ def main() -> None:
     for name in args.only or NETWORKS:
         spec = getattr(args, name) or default_spec(name)
         print(f"{name} ({spec.relative_to(ROOT) if spec.is_relative_to(ROOT) else spec})")
-        summary[name] = statistics.median(compare(name, spec, args.batch, args.repeats, args.min_time))
+        summary[name] = statistics.median(compare(name, spec, args.batch, args.repeats, args.iters))
     print("\nmedian ratio spec / torchvision (target ≤ 1.05):")
     for name, ratio in summary.items():
         print(f"  {name:<10} {ratio:.3f}")
