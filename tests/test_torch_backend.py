@@ -10,15 +10,15 @@ from typing import Literal
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import NETWORK_SPECS, ROOT
 
 from archcalc.analysis import analyse, load_network
 from archcalc.errors import OpError
 from archcalc.ops import Op
 from archcalc.ops.conv import Conv
-from archcalc.torch_backend import RunError, modules
+from archcalc.torch_backend import modules
 from archcalc.torch_backend.build import build
 from archcalc.torch_backend.checks import failed, run_checks
-from conftest import NETWORK_SPECS, ROOT
 
 LENET = ROOT / "specs" / "lenet5.yaml"
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
@@ -268,7 +268,6 @@ def test_a_dtype_torch_cannot_run_names_the_layer(cli):
     if result.exit_code == 0:
         pytest.skip("this torch build has a float16 CPU kernel for local response norm")
     assert result.exit_code == 2 and "norm1: PyTorch cannot run it as asked (torch.float16, cpu)" in result.stderr
-
 
 
 @needs_cuda

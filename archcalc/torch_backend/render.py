@@ -100,7 +100,8 @@ def mismatch_lines(result: RunResult) -> list[str]:
 def _timing_lines(result: RunResult) -> list[str]:
     t = result.timing
     lines = [
-        f"latency:    median {t.median:.3f} ms, p10 {t.p10:.3f} ms, p90 {t.p90:.3f} ms ({len(t.samples_ms)} iterations after {t.warmup} warm-up)",
+        f"latency:    median {t.median:.3f} ms, p10 {t.p10:.3f} ms, p90 {t.p90:.3f} ms "
+        f"({len(t.samples_ms)} iterations after {t.warmup} warm-up)",
         f"throughput: {result.throughput:,.1f} samples/s",
         f"achieved:   {result.tflops:.4g} TFLOP/s (2 × {result.macs:,} macs / median latency)",
     ]
