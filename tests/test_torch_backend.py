@@ -283,3 +283,29 @@ def test_cuda_half_precision_channels_last(cli):
     result = cli("run", ROOT / "specs" / "alexnet.yaml", "--device", "cuda:0", "--dtype", "float16", "--channels-last", "--iters", "10")
     assert result.exit_code == 0, result.output
     assert "checks: 4 of 4 held" in result.output
+
+
+# --- saved timings in the report ---------------------------------------------------------
+def test_saved_timings_show_in_the_report(cli, tmp_path):
+    saved = tmp_path / "timings.json"
+    assert cli("run", LENET, "--iters", "3", "--warmup", "0", "--per-layer", "--save", saved).exit_code == 0
+    measured = {row["name"]: row["ms"] for row in json.loads(saved.read_text())["per_layer"]}
+    report = json.loads(cli("report", LENET, "--format", "json", "--timings", saved).stdout)
+    assert {layer["name"]: layer["measured_ms"] for layer in report["layers"]} == measured
+    assert report["measured"]["latency_ms"] == json.loads(saved.read_text())["latency_ms"]
+    table = cli("report", LENET, "--timings", saved).stdout
+    assert "Measured ms" in table.splitlines()[2]
+    c3 = next(line for line in table.splitlines() if line.startswith("C3 "))
+    assert c3.endswith(f"{measured['C3']:.4f}")
+    assert "measured on cpu" in table
+    assert "Measured ms" in cli("report", LENET, "--format", "markdown", "--timings", saved).stdout
+    assert cli("report", LENET, "--format", "csv", "--timings", saved).stdout.splitlines()[0].endswith(",measured_ms")
+
+
+def test_report_without_timings_is_unchanged(cli):
+    assert "Measured" not in cli("report", LENET).stdout
+
+
+def test_a_file_that_is_not_saved_timings_is_a_one_line_error(cli):
+    result = cli("report", LENET, "--timings", LENET)
+    assert result.exit_code == 2 and "cannot read timings" in result.stderr

@@ -7,11 +7,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from archcalc.timings import TIMINGS_FORMAT
 from archcalc.torch_backend.checks import Check
 from archcalc.torch_backend.runner import RunResult
-
-#: the "format" key of a saved timings document
-TIMINGS_FORMAT = "archcalc-timings/1"
 
 
 def to_dict(result: RunResult) -> dict[str, Any]:
