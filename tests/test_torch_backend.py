@@ -309,3 +309,51 @@ def test_report_without_timings_is_unchanged(cli):
 def test_a_file_that_is_not_saved_timings_is_a_one_line_error(cli):
     result = cli("report", LENET, "--timings", LENET)
     assert result.exit_code == 2 and "cannot read timings" in result.stderr
+
+
+# --- timing and devices --------------------------------------------------------------------
+def test_percentiles_interpolate_between_ranks():
+    from archcalc.torch_backend.timing import percentile
+
+    # numpy's default rule, by hand: rank (n − 1)·q/100
+    assert percentile([4.0, 1.0, 3.0, 2.0], 50) == 2.5  # rank 1.5: halfway from 2 to 3
+    assert percentile(range(1, 12), 10) == 2  # rank 1
+    assert percentile(range(1, 12), 90) == 10  # rank 9
+    assert percentile([7.0], 90) == 7.0
+
+
+def test_measure_counts_warmup_and_iterations():
+    from archcalc.torch_backend.devices import Device
+    from archcalc.torch_backend.timing import MIN_ITERS, measure
+
+    calls, started = [], []
+    timing = measure(lambda: calls.append(1), Device("cpu", "cpu"), warmup=3, iters=7, on_start=lambda n, ms: started.append(n))
+    assert len(calls) == 3 + 7 and len(timing.samples_ms) == 7 and started == [7]
+    assert timing.p10 <= timing.median <= timing.p90
+    calls.clear()
+    auto = measure(lambda: calls.append(1), Device("cpu", "cpu"), warmup=0, iters=None, min_time=0)
+    assert len(auto.samples_ms) == MIN_ITERS and len(calls) == 1 + MIN_ITERS  # one call to estimate
+
+
+def test_known_gpus_have_a_peak_and_others_none():
+    from archcalc.torch_backend.devices import Device, peak_tflops
+
+    # NVIDIA datasheets, dense: H100 SXM 989 TFLOP/s bf16, 67 fp32; H100 PCIe 756 bf16; A100 312 fp16
+    assert peak_tflops(Device("cuda:0", "NVIDIA H100 80GB HBM3"), "bfloat16") == 989.0
+    assert peak_tflops(Device("cuda:0", "NVIDIA H100 80GB HBM3"), "float32") == 67.0
+    assert peak_tflops(Device("cuda:0", "NVIDIA H100 PCIe"), "bfloat16") == 756.0
+    assert peak_tflops(Device("cuda:1", "NVIDIA A100-SXM4-40GB"), "float16") == 312.0
+    assert peak_tflops(Device("cuda:0", "NVIDIA GeForce GTX 1080"), "float32") is None
+    assert peak_tflops(Device("cpu", "x86_64"), "float32") is None
+
+
+def test_progress_bar_only_for_long_runs():
+    from archcalc.torch_backend.command import _Progress
+
+    with _Progress() as short:
+        short.start(100, 1.0)  # 0.1 s
+        assert short.bar is None
+    with _Progress() as long:
+        long.start(100, 50.0)  # 5 s
+        long.step()
+        assert long.bar is not None and long.bar.pos == 1
