@@ -107,6 +107,14 @@ def test_rbf_is_the_squared_euclidean_distance_to_fixed_prototypes():
     assert list(layer.parameters()) == [] and layer.weight.numel() == 15
 
 
+def test_scale_module_multiplies_by_its_fixed_factor_with_no_params():
+    # the torch form for the zoo's `scale` op (Inception-ResNet residual scaling)
+    layer = modules.Scale(0.2)
+    x = torch.randn(2, 3, 4, 4)
+    torch.testing.assert_close(layer(x), x * 0.2)
+    assert list(layer.parameters()) == [] and list(layer.buffers()) == []
+
+
 def test_a_wrong_torch_module_is_reported_layer_by_layer(monkeypatch, write_spec):
     path = write_spec("""
         name: test

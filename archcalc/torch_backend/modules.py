@@ -109,3 +109,15 @@ class RBF(nn.Module):
     def forward(self, x):
         weight = self.weight
         return x.pow(2).sum(1, keepdim=True) - 2 * (x @ weight.t()) + weight.pow(2).sum(1)
+
+
+class Scale(nn.Module):
+    """y = factor · x, a fixed hyper-parameter (Inception-ResNet's residual scaling): an
+    element-wise product, which FlopCounterMode does not count, as archcalc counts no macs."""
+
+    def __init__(self, factor: float):
+        super().__init__()
+        self.factor = factor
+
+    def forward(self, x):
+        return x * self.factor
