@@ -365,3 +365,15 @@ def test_progress_bar_only_for_long_runs():
         long.start(100, 50.0)  # 5 s
         long.step()
         assert long.bar is not None and long.bar.pos == 1
+
+
+def test_a_layer_named_like_a_module_attribute_is_refused(write_spec, cli):
+    path = write_spec("""
+        name: test
+        input: [4]
+        layers:
+          - linear: {name: training, out: 2}
+    """)
+    result = cli("run", path)
+    assert result.exit_code == 2
+    assert "layer 'training': 'training' is a torch.nn.Module attribute" in result.stderr

@@ -61,9 +61,10 @@ def layer_modules(network: Network, analysis: Analysis) -> dict[str, Any]:
 def graph_module(modules: dict[str, Any], analysis: Analysis, training: bool):
     """One ``call_module`` node per layer, in the analysis' topological order; the output is
     every layer nothing else reads (a tuple when there are several)."""
-    fx = require_torch().fx
+    torch = require_torch()
     layers = [s for s in analysis.layers if training or not s.training_only]
-    graph = fx.Graph()
+    _check_names(layers, set(dir(torch.nn.Module())))
+    graph = torch.fx.Graph()
     values = {INPUT: graph.placeholder("x")}
     read = set()
     for stats in layers:
@@ -75,10 +76,21 @@ def graph_module(modules: dict[str, Any], analysis: Analysis, training: bool):
     graph.output(sinks[0] if len(sinks) == 1 else tuple(sinks))
     used = {s.name: modules[s.name] for s in layers}
     try:
-        module = fx.GraphModule(used, graph, class_name=CLASS_NAME)
+        module = torch.fx.GraphModule(used, graph, class_name=CLASS_NAME)
     except (KeyError, AttributeError, RuntimeError) as error:
         raise RunError(f"a layer name cannot be a PyTorch module name: {error}") from None
     return module.eval()
+
+
+def _check_names(layers: list, reserved: set[str]) -> None:
+    """A layer path part that is an nn.Module attribute (``training``, ``eval``) would
+    replace that attribute of the generated module."""
+    for stats in layers:
+        clash = [part for part in stats.name.split(".") if part in reserved]
+        if clash:
+            raise RunError(
+                f"layer {stats.name!r}: {clash[0]!r} is a torch.nn.Module attribute and cannot name a layer in PyTorch; rename it"
+            )
 
 
 def _allow_inplace(modules: dict[str, Any], analysis: Analysis) -> None:

@@ -36,19 +36,7 @@ def to_dict(result: RunResult) -> dict[str, Any]:
         "tflops": result.tflops,
         "peak_tflops": result.peak_tflops,
         "peak_fraction": result.peak_fraction,
-        "per_layer": [_layer_row(result, s) for s in a.layers if s.name in result.layer_ms],
-    }
-
-
-def _layer_row(result: RunResult, stats) -> dict[str, Any]:
-    total_ms = sum(result.layer_ms.values())
-    return {
-        "name": stats.name,
-        "op": stats.kind,
-        "ms": result.layer_ms[stats.name],
-        "time_share": result.layer_ms[stats.name] / total_ms if total_ms else None,
-        "macs": stats.macs,
-        "macs_share": stats.macs / result.macs if result.macs else None,
+        "per_layer": result.per_layer_rows(),
     }
 
 
@@ -112,7 +100,7 @@ def _timing_lines(result: RunResult) -> list[str]:
 
 def _layer_table(result: RunResult) -> list[str]:
     rows = [["Layer", "Op", "ms", "time %", "macs %"]]
-    for row in to_dict(result)["per_layer"]:
+    for row in result.per_layer_rows():
         share = row["time_share"]
         rows.append(
             [

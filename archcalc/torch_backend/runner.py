@@ -70,6 +70,23 @@ class RunResult:
         peak = self.peak_tflops
         return None if peak is None or self.tflops is None else self.tflops / peak
 
+    def per_layer_rows(self) -> list[dict]:
+        """Each timed layer: its median ms and share of the layers' summed time, beside its
+        static macs and their share of the network's."""
+        total_ms = sum(self.layer_ms.values())
+        return [
+            {
+                "name": s.name,
+                "op": s.kind,
+                "ms": self.layer_ms[s.name],
+                "time_share": self.layer_ms[s.name] / total_ms if total_ms else None,
+                "macs": s.macs,
+                "macs_share": s.macs / self.macs if self.macs else None,
+            }
+            for s in self.analysis.layers
+            if s.name in self.layer_ms
+        ]
+
 
 def run(spec: str, options: Options, on_start: Callable | None = None, on_step: Callable | None = None) -> RunResult:
     torch = require_torch()
