@@ -232,8 +232,9 @@ def test_run_json_contract(cli, tmp_path):
 
 
 def test_run_text_output(cli):
-    result = cli("run", LENET, "--iters", "3", "--warmup", "0", "--channels-last")
+    result = cli("run", LENET, "--iters", "3", "--warmup", "0", "--channels-last", "--threads", "1")
     assert result.exit_code == 0, result.output
+    assert "1 CPU threads" in result.output
     assert "checks: 4 of 4 held" in result.output
     assert "60,000 trainable parameters in torch, 60,000 static" in result.output
     assert "latency:" in result.output and "(3 iterations after 0 warm-up)" in result.output

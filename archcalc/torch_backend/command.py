@@ -24,14 +24,17 @@ def make_command(friendly):
     @click.option("--warmup", type=click.IntRange(min=0), default=10, show_default=True, help="Untimed calls first.")
     @click.option("--iters", type=click.IntRange(min=1), help="Timed calls [default: enough for 1 s, at least 10].")
     @click.option("--per-layer", is_flag=True, help="Each layer's time beside its predicted share of macs.")
+    @click.option("--threads", type=click.IntRange(min=1), help="CPU threads for torch [default: torch's choice].")
     @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
     @click.option("--save", type=click.Path(dir_okay=False), help="Write the result as JSON (for `archcalc report --timings`).")
     @friendly
-    def run(spec, device, batch, dtype, input_shape, channels_last, compile_, warmup, iters, per_layer, fmt, save):
+    def run(spec, device, batch, dtype, input_shape, channels_last, compile_, warmup, iters, per_layer, threads, fmt, save):
         """Build SPEC in PyTorch, check every static number on it, and time it."""
         from archcalc.torch_backend import render, runner
 
-        options = runner.Options(device, batch, dtype, input_shape, channels_last, compile_, warmup, iters, per_layer=per_layer)
+        options = runner.Options(
+            device, batch, dtype, input_shape, channels_last, compile_, warmup, iters, per_layer=per_layer, threads=threads
+        )
         with _Progress() as progress:
             result = runner.run(spec, options, on_start=progress.start, on_step=progress.step)
         click.echo(render.to_json_text(result) if fmt == "json" else render.text(result))

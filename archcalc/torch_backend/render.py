@@ -26,6 +26,8 @@ def to_dict(result: RunResult) -> dict[str, Any]:
         "input": list(a.input_shape),
         "channels_last": o.channels_last,
         "compile": o.compile,
+        "threads": result.threads,
+        "torch": result.torch_version,
         "checks": [check.to_dict() for check in result.checks],
         "checks_held": result.held,
         "macs": result.macs,
@@ -48,6 +50,7 @@ def text(result: RunResult) -> str:
     a, o = result.analysis, result.options
     flags = "".join([", channels-last" if o.channels_last else "", ", compiled" if o.compile else ""])
     lines = [f"{a.name} on {result.device.spec} ({result.device.name}), {o.dtype}, batch {a.batch}{flags}", ""]
+    lines[-1:-1] = [f"torch {result.torch_version}, {result.threads} CPU threads"]
     held = sum(check.held for check in result.checks)
     lines.append(f"checks: {held} of {len(result.checks)} held")
     lines += [_check_line(check) for check in result.checks]

@@ -32,6 +32,7 @@ class Options:
     min_time: float = 1.0
     per_layer: bool = False
     seed: int = 0
+    threads: int | None = None  # CPU threads (torch.set_num_threads); None: torch's default
 
 
 @dataclass
@@ -43,6 +44,8 @@ class RunResult:
     checks: list[Check]
     timing: Timing | None = None  # None when a check failed: the timing of a wrong model means nothing
     layer_ms: dict[str, float] = field(default_factory=dict)
+    threads: int = 0  # the CPU threads torch used
+    torch_version: str = ""
 
     @property
     def held(self) -> bool:
@@ -95,9 +98,12 @@ def run(spec: str, options: Options, on_start: Callable | None = None, on_step: 
     network = load_network(spec, options.input_shape)
     analysis = analyse(network, batch=options.batch, dtype=options.dtype)
     torch.manual_seed(options.seed)
+    if options.threads:
+        torch.set_num_threads(options.threads)
     built = build(network, analysis)
     example = _prepare(built, network.input_shape, options, device, dtype)
-    result = RunResult(spec, analysis, device, options, run_checks(built, analysis, example))
+    result = RunResult(spec, analysis, device, options, run_checks(built, analysis, example), threads=torch.get_num_threads())
+    result.torch_version = torch.__version__
     if not result.held:
         return result
     if device.is_cuda:
