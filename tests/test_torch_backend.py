@@ -16,7 +16,7 @@ from archcalc.analysis import analyse, load_network
 from archcalc.errors import OpError
 from archcalc.ops import Op
 from archcalc.ops.conv import Conv
-from archcalc.torch_backend import modules
+from archcalc.torch_backend import RunError, modules
 from archcalc.torch_backend.build import build
 from archcalc.torch_backend.checks import failed, run_checks
 
@@ -378,3 +378,57 @@ def test_a_layer_named_like_a_module_attribute_is_refused(write_spec, cli):
     result = cli("run", path)
     assert result.exit_code == 2
     assert "layer 'training': 'training' is a torch.nn.Module attribute" in result.stderr
+
+
+class FakeEvent:
+    """Stands in for torch.cuda.Event on a machine without a GPU: records host time."""
+
+    def __init__(self, enable_timing=False):
+        assert enable_timing
+        self.at = None
+
+    def record(self):
+        import time
+
+        self.at = time.perf_counter()
+
+    def elapsed_time(self, end):
+        return (end.at - self.at) * 1000
+
+
+@pytest.fixture
+def fake_gpus(monkeypatch):
+    """Two simulated CUDA devices: the CUDA code paths run, on the host's clock."""
+    synced = []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda index: f"NVIDIA H100 80GB HBM3 #{index}")
+    monkeypatch.setattr(torch.cuda, "Event", FakeEvent)
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda device=None: synced.append(device))
+    return synced
+
+
+def test_cuda_device_parsing(fake_gpus):
+    from archcalc.torch_backend.devices import parse_device
+
+    assert parse_device("cuda").spec == "cuda:0"
+    assert parse_device("cuda:1").name == "NVIDIA H100 80GB HBM3 #1"
+    with pytest.raises(RunError, match=r"--device cuda:2: expected an index below 2 \(this machine has 2 CUDA device"):
+        parse_device("cuda:2")
+
+
+def test_cuda_timing_uses_an_event_pair_per_call_and_synchronises_once_per_phase(fake_gpus):
+    from archcalc.torch_backend.devices import Device
+    from archcalc.torch_backend.timing import measure, per_layer
+
+    calls = []
+    timing = measure(lambda: calls.append(len(fake_gpus)), Device("cuda:1", "fake"), warmup=2, iters=5)
+    assert len(timing.samples_ms) == 5 and all(ms >= 0 for ms in timing.samples_ms)
+    # no synchronisation between timed calls: once after warm-up, once after the timed calls
+    assert calls == [0, 0, 1, 1, 1, 1, 1] and len(fake_gpus) == 2
+    assert all(str(device) == "cuda:1" for device in fake_gpus)
+    layers = {"a": torch.nn.ReLU(), "b": torch.nn.Tanh()}
+    model = torch.nn.Sequential(*layers.values())
+    times = per_layer(layers, lambda: model(torch.randn(2, 3)), Device("cuda:0", "fake"), iters=4)
+    assert set(times) == {"a", "b"} and all(ms >= 0 for ms in times.values())

@@ -76,7 +76,6 @@ def measure(
         marks.append(clock.time(fn))
         if on_step:
             on_step()
-    clock.sync()
     return Timing(tuple(clock.read(marks)), warmup)
 
 
@@ -137,7 +136,6 @@ def per_layer(modules: dict, fn: Callable[[], object], device: Device, iters: in
     try:
         for _ in range(iters):
             fn()
-        clock.sync()
     finally:
         for handle in handles:
             handle.remove()
