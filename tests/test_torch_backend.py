@@ -432,3 +432,19 @@ def test_cuda_timing_uses_an_event_pair_per_call_and_synchronises_once_per_phase
     model = torch.nn.Sequential(*layers.values())
     times = per_layer(layers, lambda: model(torch.randn(2, 3)), Device("cuda:0", "fake"), iters=4)
     assert set(times) == {"a", "b"} and all(ms >= 0 for ms in times.values())
+
+
+def test_compile_times_the_compiled_module(monkeypatch, cli):
+    # a real torch.compile takes minutes on this CPU; what matters here is the wiring: the
+    # inference module is compiled, the compiled callable is what runs in the timed loop
+    compiled_calls = []
+
+    def fake_compile(module):
+        assert isinstance(module, torch.fx.GraphModule)
+        return lambda x: compiled_calls.append(x.shape) or module(x)
+
+    monkeypatch.setattr(torch, "compile", fake_compile)
+    result = cli("run", LENET, "--compile", "--iters", "4", "--warmup", "2", "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["compile"] is True
+    assert compiled_calls == [(1, 1, 32, 32)] * (2 + 4)
