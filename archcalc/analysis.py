@@ -106,12 +106,17 @@ def parse_input(dims: list | str) -> tuple:
 
 
 def analyse_file(path: str | Path, input_shape: str | None = None, batch: int = 1, dtype: str = "float32") -> Analysis:
+    return analyse(load_network(path, input_shape), batch=batch, dtype=dtype)
+
+
+def load_network(path: str | Path, input_shape: str | None = None) -> Network:
+    """Load and compile a spec file (the graph of op instances the torch backend builds from)."""
     spec, source = load_spec(path)
     try:
         shape = parse_input(input_shape if input_shape is not None else spec.input)
     except ArchcalcError as error:
         raise error.located(file=str(path), line=None if input_shape else source.line(("input",))) from None
-    return analyse(compile_spec(spec, source, shape), batch=batch, dtype=dtype)
+    return compile_spec(spec, source, shape)
 
 
 def analyse(network: Network, batch: int = 1, dtype: str = "float32") -> Analysis:
@@ -233,4 +238,4 @@ def total(layers: list[LayerStats]) -> Totals:
     )
 
 
-__all__ = ["Analysis", "GraphError", "LayerStats", "ReceptiveField", "Totals", "analyse", "analyse_file", "parse_input"]
+__all__ = ["Analysis", "GraphError", "LayerStats", "ReceptiveField", "Totals", "analyse", "analyse_file", "load_network", "parse_input"]

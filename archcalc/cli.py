@@ -51,14 +51,22 @@ def main():
 )
 @click.option("--input", "input_shape", metavar="C,H,W", help="Override the spec's input, e.g. 3,224,224 or 3,H,W.")
 @click.option("--dtype", type=click.Choice(["float32", "float16", "bfloat16", "float64", "int8"]), default="float32", show_default=True)
+@click.option("--timings", type=click.Path(dir_okay=False), help="Add a measured-time column from `archcalc run --save` output.")
 @friendly
-def report(spec: str, fmt: str, batch: int, input_shape: str | None, dtype: str):
+def report(spec: str, fmt: str, batch: int, input_shape: str | None, dtype: str, timings: str | None):
     """Per-layer shapes, params, macs, connections and receptive fields of SPEC."""
     from archcalc.analysis import analyse_file
     from archcalc.report import render
+    from archcalc.timings import load_timings
 
     analysis = analyse_file(spec, input_shape=input_shape, batch=batch, dtype=dtype)
-    click.echo(render(analysis, fmt))
+    click.echo(render(analysis, fmt, load_timings(timings) if timings else None))
+
+
+# `archcalc run` lives in the torch backend (imported lazily there: torch is an optional extra)
+from archcalc.torch_backend.command import make_command  # noqa: E402
+
+main.add_command(make_command(friendly))
 
 
 @main.command()

@@ -11,6 +11,7 @@ from typing import Any
 from archcalc.analysis import Analysis, LayerStats, ReceptiveField, Totals
 from archcalc.errors import shape_text
 from archcalc.expressions import to_json, to_text
+from archcalc.timings import Timings
 
 FORMATS = ("table", "json", "markdown", "csv")
 
@@ -21,13 +22,14 @@ CONVENTIONS = (
 )
 
 
-def render(analysis: Analysis, fmt: str) -> str:
-    return {"table": table, "json": to_json_text, "markdown": markdown, "csv": to_csv}[fmt](analysis)
+def render(analysis: Analysis, fmt: str, timings: Timings | None = None) -> str:
+    """``timings`` (saved by ``archcalc run --save``) adds a measured column beside the static ones."""
+    return {"table": table, "json": to_json_text, "markdown": markdown, "csv": to_csv}[fmt](analysis, timings)
 
 
 # --- JSON: the stable contract ---------------------------------------------------------
-def to_dict(analysis: Analysis) -> dict[str, Any]:
-    return {
+def to_dict(analysis: Analysis, timings: Timings | None = None) -> dict[str, Any]:
+    result = {
         "name": analysis.name,
         "source": analysis.source,
         "input": [to_json(d) for d in analysis.input_shape],
@@ -38,6 +40,12 @@ def to_dict(analysis: Analysis) -> dict[str, Any]:
         "totals": _totals_dict(analysis.totals, analysis.dtype_bytes),
         "inference_totals": _totals_dict(analysis.inference_totals, analysis.dtype_bytes),
     }
+    if timings is not None:
+        result["measured"] = {"file": timings.file, "device": timings.device, "device_name": timings.device_name,
+                              "dtype": timings.dtype, "batch": timings.batch, "latency_ms": timings.latency_ms}  # fmt: skip
+        for layer in result["layers"]:
+            layer["measured_ms"] = timings.layer_ms.get(layer["name"])
+    return result
 
 
 def _layer_dict(stats: LayerStats, dtype_bytes: int) -> dict[str, Any]:
@@ -83,12 +91,24 @@ def _totals_dict(totals: Totals, dtype_bytes: int) -> dict[str, Any]:
     }
 
 
-def to_json_text(analysis: Analysis) -> str:
-    return json.dumps(to_dict(analysis), indent=2, ensure_ascii=False)
+def to_json_text(analysis: Analysis, timings: Timings | None = None) -> str:
+    return json.dumps(to_dict(analysis, timings), indent=2, ensure_ascii=False)
 
 
 # --- rows shared by table, Markdown and CSV ---------------------------------------------
 HEADER = ["Layer", "Op", "Output (C, H, W)", "Params", "MACs", "Connections", "RF size / jump / start"]
+MEASURED = "Measured ms"
+
+
+def _header(timings: Timings | None) -> list[str]:
+    return HEADER + ([MEASURED] if timings else [])
+
+
+def _measured(name: str, timings: Timings | None) -> list[str]:
+    if timings is None:
+        return []
+    ms = timings.layer_ms.get(name)
+    return ["-" if ms is None else f"{ms:.4f}"]
 
 
 def _axes(values: tuple) -> str:
@@ -103,19 +123,21 @@ def _rf_text(rf: ReceptiveField | None) -> str:
     return f"{_axes(rf.size)} / {_axes(rf.jump)} / {_axes(rf.start)}"
 
 
-def _rows(analysis: Analysis) -> list[list[str]]:
+def _rows(analysis: Analysis, timings: Timings | None = None) -> list[list[str]]:
     rows = []
     for s in analysis.layers:
         name = s.name + (" †" if s.training_only else "")
         rows.append([name, s.label, shape_text(s.output_shape), to_text(s.params), to_text(s.macs), to_text(s.connections), _rf_text(s.rf)])
+        rows[-1] += _measured(s.name, timings)
     return rows
 
 
-def _total_row(totals: Totals, label: str) -> list[str]:
-    return [label, "", "", to_text(totals.params), to_text(totals.macs), to_text(totals.connections), ""]
+def _total_row(totals: Totals, label: str, timings: Timings | None = None) -> list[str]:
+    measured = [f"{timings.latency_ms['median']:.4f}"] if timings else []
+    return [label, "", "", to_text(totals.params), to_text(totals.macs), to_text(totals.connections), "", *measured]
 
 
-def _summary(analysis: Analysis) -> list[str]:
+def _summary(analysis: Analysis, timings: Timings | None = None) -> list[str]:
     t, b = analysis.totals, analysis.dtype_bytes
     kinds = ", ".join(f"{k} {to_text(v)}" for k, v in t.flops_by_kind.items())
     lines = [
@@ -130,6 +152,8 @@ def _summary(analysis: Analysis) -> list[str]:
         lines.append(
             f"without training-only layers (†): params {to_text(i.params)}, macs {to_text(i.macs)}, connections {to_text(i.connections)}"
         )
+    if timings is not None:
+        lines.append(timings.describe())
     return lines
 
 
@@ -143,48 +167,49 @@ def _title(analysis: Analysis) -> str:
 WIDE_CELL = 40
 
 
-def table(analysis: Analysis) -> str:
+def table(analysis: Analysis, timings: Timings | None = None) -> str:
     """Aligned columns; when formulas make a cell too wide, one block per layer instead."""
-    rows = _rows(analysis)
-    totals = _total_row(analysis.totals, "Total")
+    rows = _rows(analysis, timings)
+    totals = _total_row(analysis.totals, "Total", timings)
+    header = _header(timings)
     if any(len(cell) > WIDE_CELL for row in [*rows, totals] for cell in row):
-        return _long_table(analysis, rows, totals)
-    widths = [max(len(r[i]) for r in [HEADER, totals, *rows]) for i in range(len(HEADER))]
-    numeric = {3, 4, 5}
+        return _long_table(analysis, rows, totals, timings)
+    widths = [max(len(r[i]) for r in [header, totals, *rows]) for i in range(len(header))]
+    numeric = {3, 4, 5, 7}
 
     def line(cells: list[str]) -> str:
         return "  ".join(c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))).rstrip()
 
     rule = "  ".join("-" * w for w in widths)
-    out = [_title(analysis), "", line(HEADER), rule, *map(line, rows), rule, line(totals), ""]
-    out += _summary(analysis)
+    out = [_title(analysis), "", line(header), rule, *map(line, rows), rule, line(totals), ""]
+    out += _summary(analysis, timings)
     out += ["", CONVENTIONS]
     return "\n".join(out)
 
 
-def _long_table(analysis: Analysis, rows: list[list[str]], totals: list[str]) -> str:
+def _long_table(analysis: Analysis, rows: list[list[str]], totals: list[str], timings: Timings | None = None) -> str:
     out = [_title(analysis), ""]
-    keys = [h.lower() for h in HEADER[2:]]
+    keys = [h.lower() for h in _header(timings)[2:]]
     width = max(map(len, keys))
     for row in [*rows, totals]:
         out.append(f"{row[0]}  {row[1]}".rstrip())
         out += [f"    {key.ljust(width)}  {cell}" for key, cell in zip(keys, row[2:], strict=True) if cell and cell != "0"]
-    out += ["", *_summary(analysis), "", CONVENTIONS]
+    out += ["", *_summary(analysis, timings), "", CONVENTIONS]
     return "\n".join(out)
 
 
-def markdown(analysis: Analysis) -> str:
+def markdown(analysis: Analysis, timings: Timings | None = None) -> str:
     def md(cells: list[str]) -> str:
         return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
 
-    align = ["---", "---", "---", "---:", "---:", "---:", "---"]
-    totals = [f"**{c}**" if c else "" for c in _total_row(analysis.totals, "Total")]
+    align = ["---", "---", "---", "---:", "---:", "---:", "---"] + (["---:"] if timings else [])
+    totals = [f"**{c}**" if c else "" for c in _total_row(analysis.totals, "Total", timings)]
     out = [f"# {analysis.name}", ""]
     if analysis.source:
         out += [f"Source: {analysis.source}", ""]
     out += [f"Input {shape_text(analysis.input_shape)}, batch {analysis.batch}, {analysis.dtype}.", ""]
-    out += [md(HEADER), "| " + " | ".join(align) + " |", *map(md, _rows(analysis)), md(totals), ""]
-    out += [f"- {line}" for line in _summary(analysis)]
+    out += [md(_header(timings)), "| " + " | ".join(align) + " |", *map(md, _rows(analysis, timings)), md(totals), ""]
+    out += [f"- {line}" for line in _summary(analysis, timings)]
     out += ["", f"_{CONVENTIONS}._", ""]
     return "\n".join(out)
 
@@ -192,22 +217,23 @@ def markdown(analysis: Analysis) -> str:
 CSV_COUNTS = ("params", "buffers", "macs", "connections", "flops", "activations")
 
 
-def to_csv(analysis: Analysis) -> str:
+def to_csv(analysis: Analysis, timings: Timings | None = None) -> str:
     buffer = io.StringIO()
-    writer = csv.DictWriter(
-        buffer,
-        ["name", "op", "label", "output_shape", *CSV_COUNTS, "rf_size", "rf_jump", "rf_start", "training_only"],
-        lineterminator="\n",
-        restval="",
-    )
+    fields = ["name", "op", "label", "output_shape", *CSV_COUNTS, "rf_size", "rf_jump", "rf_start", "training_only"]
+    writer = csv.DictWriter(buffer, fields + (["measured_ms"] if timings else []), lineterminator="\n", restval="")
     writer.writeheader()
     for s in analysis.layers:
         row = {"name": s.name, "op": s.kind, "label": s.label, "output_shape": _csv_axes(s.output_shape), "training_only": s.training_only}
         row.update({field: to_json(getattr(s, field)) for field in CSV_COUNTS})
         if s.rf is not None:
             row.update({f"rf_{part}": _csv_axes(getattr(s.rf, part)) for part in ("size", "jump", "start")})
+        if timings:
+            row["measured_ms"] = _measured(s.name, timings)[0]
         writer.writerow(row)
-    writer.writerow({"name": "TOTAL", **{field: to_json(getattr(analysis.totals, field)) for field in CSV_COUNTS}})
+    total = {"name": "TOTAL", **{field: to_json(getattr(analysis.totals, field)) for field in CSV_COUNTS}}
+    if timings:
+        total["measured_ms"] = _total_row(analysis.totals, "", timings)[-1]
+    writer.writerow(total)
     return buffer.getvalue()
 
 

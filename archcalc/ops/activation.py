@@ -21,6 +21,11 @@ class ReLU(Op):
     flop_kind = "activation"
     flops_per_element = 1
 
+    def to_torch(self, inputs: list[Shape], out: Shape):
+        from torch import nn
+
+        return nn.ReLU()
+
 
 class Tanh(Op):
     """tanh(x); LeNet-5 uses the scaled form A·tanh(S·x), which has no parameters either."""
@@ -28,6 +33,11 @@ class Tanh(Op):
     kind: Literal["tanh"] = "tanh"
     flop_kind = "activation"
     flops_per_element = 1
+
+    def to_torch(self, inputs: list[Shape], out: Shape):
+        from torch import nn
+
+        return nn.Tanh()
 
 
 class Sigmoid(Op):
@@ -37,6 +47,11 @@ class Sigmoid(Op):
     flop_kind = "activation"
     flops_per_element = 1
 
+    def to_torch(self, inputs: list[Shape], out: Shape):
+        from torch import nn
+
+        return nn.Sigmoid()
+
 
 class Softmax(Op):
     """e^x / Σ e^x over the features: 3 flops per element (exp, sum, divide)."""
@@ -44,6 +59,11 @@ class Softmax(Op):
     kind: Literal["softmax"] = "softmax"
     flop_kind = "activation"
     flops_per_element = 3
+
+    def to_torch(self, inputs: list[Shape], out: Shape):
+        from torch import nn
+
+        return nn.Softmax(dim=1)
 
 
 class Dropout(Op):
@@ -55,11 +75,21 @@ class Dropout(Op):
     def label(self) -> str:
         return f"dropout {self.p:g}"
 
+    def to_torch(self, inputs: list[Shape], out: Shape):
+        from torch import nn
+
+        return nn.Dropout(self.p)
+
 
 class Identity(Op):
     """y = x; useful as a named junction in a DAG."""
 
     kind: Literal["identity"] = "identity"
+
+    def to_torch(self, inputs: list[Shape], out: Shape):
+        from torch import nn
+
+        return nn.Identity()
 
 
 class Flatten(Op):
@@ -82,3 +112,8 @@ class Flatten(Op):
 
     def elementwise_flops(self, inputs: list[Shape], out: Shape) -> Value:
         return 0
+
+    def to_torch(self, inputs: list[Shape], out: Shape):
+        from torch import nn
+
+        return nn.Flatten(1)

@@ -51,3 +51,8 @@ class AdaptiveAvgPool(Op):
 
     def label(self) -> str:
         return f"adaptive avgpool → {self.out[0]}×{self.out[1]}"
+
+    def to_torch(self, inputs: list[Shape], out: Shape):
+        from torch import nn
+
+        return nn.AdaptiveAvgPool2d(self.out)

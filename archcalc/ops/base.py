@@ -162,6 +162,12 @@ class Op(BaseModel):
         """The field's shorthand for this layer, e.g. "conv 11×11/4, 96"."""
         return self.kind
 
+    # --- torch backend -------------------------------------------------------------------
+    def to_torch(self, inputs: list[Shape], out: Shape):
+        """The ``torch.nn.Module`` computing this layer (``archcalc run``). No default: an op
+        without its own PyTorch form must fail loudly rather than run as an identity."""
+        raise OpError(f"op {self.kind!r} has no PyTorch form yet: its unit needs a `to_torch` method")
+
 
 def numel(shape: Shape) -> Value:
     total = 1

@@ -127,3 +127,13 @@ class Conv(Op):
         if self.connection_table is not None:
             text += ", partial table"
         return text
+
+    def to_torch(self, inputs: list[Shape], out: Shape):
+        """nn.Conv2d; with a connection table, one grouped conv per fan-in size (TableConv)."""
+        from torch import nn
+
+        from archcalc.torch_backend import modules
+
+        if self.connection_table is not None:
+            return modules.TableConv(self.connection_table, self.kernel, self.stride, self.padding, self.dilation, self.bias)
+        return nn.Conv2d(inputs[0][0], self.out, self.kernel, self.stride, self.padding, self.dilation, self.groups, self.bias)

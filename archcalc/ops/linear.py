@@ -54,6 +54,11 @@ class Linear(Op):
     def label(self) -> str:
         return f"linear {self.out}"
 
+    def to_torch(self, inputs: list[Shape], out: Shape):
+        from torch import nn
+
+        return nn.Linear(inputs[0][0], self.out, self.bias)
+
 
 class RBF(Op):
     """LeNet-5's output layer: y_j = Σ_i (x_i − w_ij)², one Euclidean RBF unit per class.
@@ -94,3 +99,9 @@ class RBF(Op):
 
     def label(self) -> str:
         return f"rbf {self.out}"
+
+    def to_torch(self, inputs: list[Shape], out: Shape):
+        """‖x‖² − 2·x·w + ‖w‖², the products as one matmul (F·out counted macs), w a buffer."""
+        from archcalc.torch_backend import modules
+
+        return modules.RBF(inputs[0][0], self.out)

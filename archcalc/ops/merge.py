@@ -56,6 +56,11 @@ class Concat(_Merge):
             channels = channels + shape[0]
         return (channels, *inputs[0][1:])
 
+    def to_torch(self, inputs: list[Shape], out: Shape):
+        from archcalc.torch_backend import modules
+
+        return modules.Concat()
+
 
 class Add(_Merge):
     """Element-wise sum (residual connections): all shapes must agree.
@@ -75,3 +80,8 @@ class Add(_Merge):
 
     def elementwise_flops(self, inputs: list[Shape], out: Shape) -> Value:
         return (len(inputs) - 1) * numel(out)
+
+    def to_torch(self, inputs: list[Shape], out: Shape):
+        from archcalc.torch_backend import modules
+
+        return modules.Add()

@@ -32,6 +32,12 @@ class BatchNorm(Op):
     def buffers(self, inputs: list[Shape], out: Shape) -> Value:
         return 2 * out[0]
 
+    def to_torch(self, inputs: list[Shape], out: Shape):
+        from torch import nn
+
+        cls = nn.BatchNorm2d if len(out) == 3 else nn.BatchNorm1d
+        return cls(out[0], affine=self.affine)
+
 
 class LRN(Op):
     """Local response normalisation across channels (Krizhevsky et al. 2012, §3.3):
@@ -53,3 +59,8 @@ class LRN(Op):
 
     def label(self) -> str:
         return f"lrn n={self.size}"
+
+    def to_torch(self, inputs: list[Shape], out: Shape):
+        from torch import nn
+
+        return nn.LocalResponseNorm(self.size, self.alpha, self.beta, self.k)

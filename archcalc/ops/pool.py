@@ -67,6 +67,11 @@ class MaxPool(_Pool):
     def elementwise_flops(self, inputs: list[Shape], out: Shape) -> Value:
         return (self.kernel[0] * self.kernel[1] - 1) * numel(out)
 
+    def to_torch(self, inputs: list[Shape], out: Shape):
+        from torch import nn
+
+        return nn.MaxPool2d(self.kernel, self.step, self.padding, self.dilation, ceil_mode=self.ceil_mode)
+
 
 class AvgPool(_Pool):
     """Average pooling.
@@ -80,6 +85,11 @@ class AvgPool(_Pool):
 
     def elementwise_flops(self, inputs: list[Shape], out: Shape) -> Value:
         return self.kernel[0] * self.kernel[1] * numel(out)
+
+    def to_torch(self, inputs: list[Shape], out: Shape):
+        from torch import nn
+
+        return nn.AvgPool2d(self.kernel, self.step, self.padding, self.ceil_mode, self.count_include_pad)
 
 
 class GlobalAvgPool(Op):
@@ -106,6 +116,11 @@ class GlobalAvgPool(Op):
     def window(self, inputs: list[Shape]) -> Window:
         _, h, w = inputs[0]
         return Window((h, w), (1, 1), (0, 0))
+
+    def to_torch(self, inputs: list[Shape], out: Shape):
+        from torch import nn
+
+        return nn.AdaptiveAvgPool2d(1)
 
 
 class Subsample(_Pool):
@@ -139,3 +154,9 @@ class Subsample(_Pool):
     def flops(self, inputs: list[Shape], out: Shape) -> dict[str, Value]:
         elements = numel(out)
         return {"mac": 2 * elements, "pool": (self.kernel[0] * self.kernel[1] - 1) * elements, "bias": elements}
+
+    def to_torch(self, inputs: list[Shape], out: Shape):
+        """Window sum (avg-pool, divisor 1) then a depthwise 1×1 conv: one counted mac per output."""
+        from archcalc.torch_backend import modules
+
+        return modules.Subsample(out[0], self.kernel, self.step, self.padding, self.ceil_mode)

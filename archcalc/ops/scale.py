@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from archcalc.ops.base import Op
+from archcalc.ops.base import Op, Shape
 
 
 class Scale(Op):
@@ -24,3 +24,8 @@ class Scale(Op):
 
     def label(self) -> str:
         return f"scale ×{self.factor:g}"
+
+    def to_torch(self, inputs: list[Shape], out: Shape):
+        from archcalc.torch_backend import modules
+
+        return modules.Scale(self.factor)
