@@ -11,7 +11,7 @@ counts (that would not be the same network).
     python benchmarks/bench_torch_vs_torchvision.py [--resnet50 PATH] [--vgg16 PATH] [--googlenet PATH]
         [--batch N] [--repeats R] [--iters I] [--threads T] [--only NAME]
 
-Spec paths default to specs/torchvision/<name>.yaml, else this folder's stand-ins.
+Spec paths default to specs/torchvision/<name>.yaml.
 """
 
 from __future__ import annotations
@@ -36,8 +36,7 @@ NETWORKS = {
 
 
 def default_spec(name: str) -> Path:
-    shared = ROOT / "specs" / "torchvision" / f"{name}.yaml"
-    return shared if shared.exists() else ROOT / "benchmarks" / "specs" / f"{name}.yaml"
+    return ROOT / "specs" / "torchvision" / f"{name}.yaml"
 
 
 def models(name: str, spec: Path, batch: int):
