@@ -77,15 +77,19 @@ main.add_command(make_command(friendly))
 @click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True, help="Samples per batch (multiplies macs and memory).")
 @click.option("--input", "input_shape", metavar="C,H,W", help="Override the spec's input, e.g. 3,224,224 or 3,H,W.")
 @click.option("--dtype", type=click.Choice(["float32", "float16", "bfloat16", "float64", "int8"]), default="float32", show_default=True)
+@click.option("--timings", type=click.Path(dir_okay=False), help="Show each node's measured time from `archcalc run --save` output.")
 @friendly
-def diagram(spec: str, output: str, depth: int | None, color: str | None, batch: int, input_shape: str | None, dtype: str):
+def diagram(
+    spec: str, output: str, depth: int | None, color: str | None, batch: int, input_shape: str | None, dtype: str, timings: str | None
+):
     """Draw SPEC with Graphviz: layers, the shapes on the edges, blocks as clusters."""
     from archcalc.analysis import analyse_file
     from archcalc.diagram import dot_source
     from archcalc.drawing import render
+    from archcalc.timings import load_timings
 
     analysis = analyse_file(spec, input_shape=input_shape, batch=batch, dtype=dtype)
-    path, note = render(dot_source(analysis, depth, color), output)
+    path, note = render(dot_source(analysis, depth, color, load_timings(timings) if timings else None), output)
     click.echo(f"wrote {path}" + (f" ({note})" if note else ""))
 
 

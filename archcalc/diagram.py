@@ -21,6 +21,7 @@ from archcalc.analysis import Analysis, LayerStats, total
 from archcalc.errors import SpecError, shape_text
 from archcalc.expressions import Value, is_symbolic, to_exact, to_text
 from archcalc.graph import INPUT
+from archcalc.timings import Timings
 
 METRICS = ("macs", "params", "memory")
 #: ops a collapsed block's summary leaves out: they do not change what the block computes
@@ -79,8 +80,9 @@ class _Place:
 
 
 # --- building ------------------------------------------------------------------------------
-def build(analysis: Analysis, depth: int | None = None, color: str | None = None) -> Diagram:
-    """The diagram of ``analysis`` with scopes deeper than ``depth`` collapsed (None: none)."""
+def build(analysis: Analysis, depth: int | None = None, color: str | None = None, timings: Timings | None = None) -> Diagram:
+    """The diagram of ``analysis`` with scopes deeper than ``depth`` collapsed (None: none);
+    with ``timings`` (saved by ``archcalc run --save``), each node also shows its measured time."""
     if depth is not None and depth < 0:
         raise SpecError(f"--depth must be 0 or more, found {depth}")
     if color is not None and color not in METRICS:
@@ -92,9 +94,11 @@ def build(analysis: Analysis, depth: int | None = None, color: str | None = None
     nodes = {INPUT: Node(INPUT, [INPUT], "", f"the network's input {shape_text(analysis.input_shape)}", minor=True)}
     for node_id, layers in members.items():
         nodes[node_id] = _node(node_id, layers, places[layers[0].name], analysis, color)
+        nodes[node_id].lines += _measured(layers, timings)
     edges = _edges(analysis, places)
     _mark_outputs(nodes, edges, members)
-    diagram = Diagram(_title(analysis, depth), nodes, edges, _clusters(analysis, places))
+    title = _title(analysis, depth) + ([timings.describe()] if timings is not None else [])
+    diagram = Diagram(title, nodes, edges, _clusters(analysis, places))
     if color is not None:
         _shade(diagram, color, analysis.dtype)
     return diagram
@@ -134,6 +138,12 @@ def _node(node_id: str, layers: list[LayerStats], place: _Place, analysis: Analy
         lines.append(f"{color} {to_text(cost)}" + (" bytes" if color == "memory" else ""))
     training = all(s.training_only for s in layers)
     return Node(node_id, lines, place.cluster, tooltip, training, place.scope is not None, minor, cost)
+
+
+def _measured(layers: list[LayerStats], timings: Timings | None) -> list[str]:
+    """The node's measured milliseconds: the sum over its layers that were timed."""
+    times = [timings.layer_ms[s.name] for s in layers if s.name in timings.layer_ms] if timings is not None else []
+    return [f"measured {sum(times):.3f} ms"] if times else []
 
 
 def _per_instance(layers: list[LayerStats], place: _Place, analysis: Analysis) -> str:
@@ -366,5 +376,5 @@ def _legend_html(diagram: Diagram) -> str:
     return f'<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="0" CELLPADDING="3">{head}<TR>{"".join(cells)}</TR></TABLE>'
 
 
-def dot_source(analysis: Analysis, depth: int | None = None, color: str | None = None) -> str:
-    return to_dot(build(analysis, depth, color))
+def dot_source(analysis: Analysis, depth: int | None = None, color: str | None = None, timings: Timings | None = None) -> str:
+    return to_dot(build(analysis, depth, color, timings))

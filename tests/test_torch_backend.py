@@ -311,6 +311,21 @@ def test_saved_timings_show_in_the_report(cli, tmp_path):
     assert cli("report", LENET, "--format", "csv", "--timings", saved).stdout.splitlines()[0].endswith(",measured_ms")
 
 
+def test_saved_timings_show_in_the_diagram(cli, tmp_path):
+    saved = tmp_path / "timings.json"
+    assert cli("run", LENET, "--iters", "3", "--warmup", "0", "--per-layer", "--save", saved).exit_code == 0
+    measured = {row["name"]: row["ms"] for row in json.loads(saved.read_text())["per_layer"]}
+    dot = tmp_path / "lenet.dot"
+    assert cli("diagram", LENET, "-o", dot, "--timings", saved).exit_code == 0
+    text = dot.read_text()
+    assert "measured on cpu" in text
+    c3 = next(line for line in text.splitlines() if line.strip().startswith('"C3"'))
+    assert f"measured {measured['C3']:.3f} ms" in c3
+    plain = tmp_path / "plain.dot"
+    assert cli("diagram", LENET, "-o", plain).exit_code == 0
+    assert "measured" not in plain.read_text()
+
+
 def test_report_without_timings_is_unchanged(cli):
     assert "Measured" not in cli("report", LENET).stdout
 
