@@ -44,11 +44,13 @@ def test_claim_files_are_not_networks(tmp_path):
 def test_comparison_table_rows():
     lenet = analyse_file(SPECS / "lenet5.yaml")
     table = comparison_markdown({"lenet5.md": lenet}).splitlines()
-    assert table[0] == "| Network | Input | Params | MACs | Layers |"
-    # the paper's 60,000 parameters; C1 28·28·6·25 + S2 0 + C3 10·10·1,500 + S4 0 + C5 120·400 + F6 84·120 + RBF 10·84
+    assert table[0] == "| Network | Params | MACs | Depth | Peak act. (B) | Total act. (B) | RF | Most MACs in |"
+    # the paper's 60,000 parameters; C1 28·28·6·25 + C3 10·10·1,500 + C5 120·400 + F6 84·120 + RBF 10·84
     # multiply-accumulates = 117,600 + 150,000 + 48,000 + 10,080 + 840 = 326,520 … plus the subsampling
-    # layers' one coefficient per output unit: 6·14·14 + 16·5·5 = 1,576 → 328,096; 14 layers
-    assert table[2] == "| [LeNet-5](lenet5.md) | (1, 32, 32) | 60,000 | 328,096 | 14 |"
+    # layers' one coefficient per output unit: 6·14·14 + 16·5·5 = 1,576 → 328,096.
+    # Depth: C1 S2 C3 S4 C5 F6 output = 7. Peak: C1's 6·28·28 floats = 18,816 bytes. Total: every output,
+    # (2·4,704 + 2·1,176 + 2·1,600 + 2·400 + 3·120 + 2·84 + 10) · 4 = 65,192 bytes. RF: 32 (the whole input).
+    assert table[2] == "| [LeNet-5](lenet5.md) | 60,000 | 328,096 | 7 | 18,816 | 65,192 | 32 | C3 (150,000) |"
 
 
 NET = """
