@@ -14,7 +14,8 @@ from pydantic import ValidationError
 from archcalc import expressions
 from archcalc.analysis import Analysis, LayerStats, analyse, parse_input
 from archcalc.claims import Claim, Subject, assume, claimed_value, load_claims, source_arithmetic
-from archcalc.errors import ArchcalcError, SpecError
+from archcalc.compare import weighted_path
+from archcalc.errors import ArchcalcError, SpecError, shape_text
 from archcalc.explain import layer_derivations, layers_of, sum_work
 from archcalc.graph import Network, compile_spec
 from archcalc.spec import Source, Spec, load_spec, pydantic_error
@@ -82,8 +83,13 @@ class Checker:
 
     def value(self, subject: Subject, claim: Claim, args: dict[str, int]) -> _Value:
         network, analysis = self.analysed(subject, claim, args)
-        stats = _chosen(analysis, subject)
         quantity = subject.quantity
+        if quantity == "input_size":  # written H×W×C, as the notes write sizes
+            channels, *spatial = analysis.input_shape
+            return _Value(
+                (*spatial, channels), [f"the network's input (C, H, W) = {shape_text(analysis.input_shape)}"], subject, [], network
+            )
+        stats = _chosen(analysis, subject)
         if quantity in ("params", "buffers", "macs", "connections"):
             return self._count(network, analysis, stats, quantity, subject)
         if quantity in ("weighted_layers", "layers"):
@@ -125,7 +131,7 @@ def _bound_input(text: str, args: dict[str, int]) -> list[str]:
 def _counted(stats: list[LayerStats], subject: Subject) -> tuple[int, list[str]]:
     """Layers with weights (trainable or fixed), or layers of one op kind."""
     if subject.quantity == "weighted_layers":
-        names, what = [s.name for s in stats if s.params != 0 or s.buffers != 0], "layers with weights"
+        names, what = weighted_path(stats), "layers with weights on the longest path"
     else:
         names = [s.name for s in stats if subject.kind in (None, s.kind)]
         what = f"{subject.kind} layers" if subject.kind else "layers"

@@ -22,7 +22,20 @@ from archcalc.errors import SpecError
 from archcalc.spec import Source, pydantic_error
 from archcalc.spec import _parse_yaml as parse_yaml
 
-QUANTITIES = ("output_size", "height", "width", "channels", "params", "buffers", "macs", "connections", "rf", "weighted_layers", "layers")
+QUANTITIES = (
+    "input_size",
+    "output_size",
+    "height",
+    "width",
+    "channels",
+    "params",
+    "buffers",
+    "macs",
+    "connections",
+    "rf",
+    "weighted_layers",
+    "layers",
+)
 FACTS = ("sigmoid_gradient_max",)
 
 #: the source's typography → the parser's: 96×11×11×3, 5∗5, 55−3, 10÷2
@@ -164,7 +177,7 @@ def claimed_value(claim: Claim, names: dict[str, int]):
     if isinstance(value, float):
         return Fraction(repr(value))  # the decimal as written, never the binary float
     symbolic = claim.where is not None
-    if claim.of is not None and claim.of.quantity in ("output_size", "rf") and "×" in value:
+    if claim.of is not None and claim.of.quantity in ("input_size", "output_size", "rf") and "×" in value:
         return tuple(source_arithmetic(part, names, symbolic) for part in value.split("×"))
     return source_arithmetic(value, names, symbolic)
 

@@ -67,16 +67,22 @@ def summarise(analysis: Analysis) -> dict[str, Any]:
 
 
 def weighted_depth(layers: list[LayerStats]) -> int:
-    """Layers with weights along the longest such path through the DAG.
+    """Layers with weights along the longest such path through the DAG."""
+    return len(weighted_path(layers))
+
+
+def weighted_path(layers: list[LayerStats]) -> list[str]:
+    """The weighted layers (conv, linear, subsample, rbf) on the longest such path — what a
+    network's name counts ("ResNet-34"); projection shortcuts and BN are not on it.
 
     ``layers`` are in topological order (as the analysis lists them), so one pass suffices:
-    depth(layer) = max over its inputs of their depth, plus one if it has weights.
+    path(layer) = the longest of its inputs' paths, plus the layer itself if it has weights.
     """
-    depth: dict[str, int] = {}
+    path: dict[str, tuple[str, ...]] = {}
     for stats in layers:
-        before = max((depth.get(source, 0) for source in stats.inputs), default=0)
-        depth[stats.name] = before + (1 if stats.kind in WEIGHTED_KINDS else 0)
-    return max(depth.values(), default=0)
+        before = max((path.get(source, ()) for source in stats.inputs), key=len, default=())
+        path[stats.name] = before + ((stats.name,) if stats.kind in WEIGHTED_KINDS else ())
+    return list(max(path.values(), key=len, default=()))
 
 
 def most_expensive(layers: list[LayerStats]) -> LayerStats | None:

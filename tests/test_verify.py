@@ -26,6 +26,15 @@ N_AND_C = [(2, 64), (3, 64), (5, 64), (7, 64), (3, 16), (7, 192)]
 
 # id → (holds, archcalc's value by hand). Sizes are (H, W, C) as the notes write them.
 HAND = {
+    "lenet5-c1-maps": (True, 6),  # LeCun et al. 1998: C1 has 6 feature maps
+    "alexnet-c1-maps": (True, 96),  # Krizhevsky et al. 2012: 96 kernels of 11×11×3
+    "googlenet-two-auxiliary-softmax": (True, 2),  # Szegedy et al. 2014: two auxiliary classifiers (4a, 4d)
+    "inception-v3-input": (True, (299, 299, 3)),
+    # He et al. 2015, Table 1: conv1 + (2 or 3 convs) × blocks per stage + fc
+    "resnet34-depth": (True, 1 + 2 * (3 + 4 + 6 + 3) + 1),
+    "resnet50-depth": (True, 1 + 3 * (3 + 4 + 6 + 3) + 1),
+    "resnet101-depth": (True, 1 + 3 * (3 + 4 + 23 + 3) + 1),
+    "resnet152-depth": (True, 1 + 3 * (3 + 8 + 36 + 3) + 1),
     "lenet5-c1-size": (True, (32 - 5 + 1, 32 - 5 + 1, 6)),
     "lenet5-c1-params": (True, 6 * (5 * 5 * 1 + 1)),
     "lenet5-c1-connections": (True, (5 * 5 + 1) * 28 * 28 * 6),
