@@ -114,7 +114,10 @@ def test_inception_resnet_v2_scales_every_residual():
 
 def test_inception_v4_size():
     v4 = analysis("inception_v4")
-    assert round(v4.totals.params / 10**5) == 427  # timm's model card: 42.7 M parameters
+    # timm's model card for inception_v4.tf_in1k (https://huggingface.co/timm/inception_v4.tf_in1k):
+    # "Params (M): 42.7", "GMACs: 12.3" at 299 × 299
+    assert round(v4.totals.params / 10**5) == 427
+    assert round(v4.totals.macs / 10**8) == 123
     # the last Inception-C module's first branch: 3×3 average pooling, then 1536 → 256 1×1 at 8×8
     assert by_name(analysis("inception_v4"))["inception_c.2.branch1.cbr1.conv"].macs == 8 * 8 * 256 * 1536
 
