@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from archcalc import expressions
 from archcalc.errors import SpecError
 from archcalc.spec import Source, pydantic_error
-from archcalc.spec import _parse_yaml as parse_yaml
+from archcalc.spec import parse_yaml
 
 QUANTITIES = (
     "input_size",

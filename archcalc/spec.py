@@ -211,7 +211,7 @@ def load_spec(path: str | Path) -> tuple[Spec, Source]:
 
 def _load_document(path: Path, chain: tuple[Path, ...]) -> tuple[dict, Source]:
     file = str(path)
-    root, data = _parse_yaml(path)
+    root, data = parse_yaml(path)
     source = Source(file, root)
     if not isinstance(data, dict):
         raise SpecError(f"expected a mapping with name, input and layers, found {type(data).__name__}", file=file, line=1)
@@ -244,7 +244,7 @@ def _inherit(child: dict, parent: dict, source: Source, parent_source: Source) -
     return merged
 
 
-def _parse_yaml(path: Path) -> tuple[yaml.Node | None, Any]:
+def parse_yaml(path: Path) -> tuple[yaml.Node | None, Any]:
     file = str(path)
     try:
         text = path.read_text(encoding="utf-8")
