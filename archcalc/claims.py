@@ -19,8 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from archcalc import expressions
 from archcalc.errors import SpecError
-from archcalc.spec import Source, pydantic_error
-from archcalc.spec import parse_yaml
+from archcalc.spec import Source, parse_yaml, pydantic_error
 
 QUANTITIES = (
     "input_size",

@@ -66,7 +66,7 @@ def test_resnet50_bottleneck_stride_is_on_the_first_1x1():
 
 def test_bottleneck_parameters_from_the_notes():
     # the notes: 1×1×256×64 + 3×3×64×64 + 1×1×64×256 = 69,632 weights (plus BN's 2·(64+64+256))
-    block = [s for s in analysis("resnet50").layers if s.name.startswith("conv2_x.rest.0.")]
+    block = [s for s in analysis("resnet50").layers if s.name.startswith("conv2_x.1.")]
     weights = sum(s.params for s in block if s.kind == "conv")
     assert weights == 1 * 1 * 256 * 64 + 3 * 3 * 64 * 64 + 1 * 1 * 64 * 256 == 69_632
 
