@@ -115,7 +115,7 @@ def load_network(path: str | Path, input_shape: str | None = None) -> Network:
     try:
         shape = parse_input(input_shape if input_shape is not None else spec.input)
     except ArchcalcError as error:
-        raise error.located(file=str(path), line=None if input_shape else source.line(("input",))) from None
+        raise error.located(file=str(path), line=None if input_shape is not None else source.line(("input",))) from None
     return compile_spec(spec, source, shape)
 
 

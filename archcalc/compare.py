@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 from archcalc.errors import SpecError, shape_text
 from archcalc.expressions import definitely, is_symbolic, to_json, to_text
+from archcalc.ops import REGISTRY
 
 if TYPE_CHECKING:  # the CLI imports SORT_KEYS at start-up; keep that import light
     from archcalc.analysis import Analysis, LayerStats
 
 #: layers that carry weights for "weighted depth" — how the papers count depth (LeNet-5's
 #: 7 layers, AlexNet's 8, VGG-16's 16, GoogLeNet's 22, ResNet-152's 152); BN does not count
-WEIGHTED_KINDS = frozenset({"conv", "linear", "subsample", "rbf"})
 
 #: --sort keys → summary fields
 SORT_KEYS = {
@@ -81,7 +81,7 @@ def weighted_path(layers: list[LayerStats]) -> list[str]:
     path: dict[str, tuple[str, ...]] = {}
     for stats in layers:
         before = max((path.get(source, ()) for source in stats.inputs), key=len, default=())
-        path[stats.name] = before + ((stats.name,) if stats.kind in WEIGHTED_KINDS else ())
+        path[stats.name] = before + ((stats.name,) if REGISTRY[stats.kind].weighted else ())
     return list(max(path.values(), key=len, default=()))
 
 
@@ -105,6 +105,8 @@ def sort_rows(rows: list[dict[str, Any]], key: str, reverse: bool = False) -> li
     def value(row):
         item = row[field]
         item = item[0] if isinstance(item, tuple) else item
+        if isinstance(item, str):
+            return (False, item.casefold())
         if is_symbolic(item):
             names = ", ".join(sorted(str(symbol) for symbol in item.free_symbols))
             raise SpecError(f"cannot sort by {key}: {row['name']}'s value is a formula in {names}; give a numeric --input")

@@ -21,11 +21,11 @@ from archcalc.analysis import Analysis, LayerStats, total
 from archcalc.errors import SpecError, shape_text
 from archcalc.expressions import Value, is_symbolic, to_exact, to_text
 from archcalc.graph import INPUT
+from archcalc.ops import REGISTRY
 from archcalc.timings import Timings
 
 METRICS = ("macs", "params", "memory")
 #: ops a collapsed block's summary leaves out: they do not change what the block computes
-MINOR_KINDS = frozenset({"relu", "tanh", "sigmoid", "softmax", "bn", "dropout", "identity", "flatten", "lrn", "add", "concat"})
 MAX_SUMMARY_OPS = 4
 TITLE_WIDTH = 100  # characters; longer formulas in the title are wrapped
 #: white for 0, then ColorBrewer "Oranges" light to dark: one shade per decade of cost up to the largest
@@ -127,7 +127,7 @@ def _node(node_id: str, layers: list[LayerStats], place: _Place, analysis: Analy
     cost = {"params": costs.params, "macs": costs.macs, "memory": costs.activations * analysis.dtype_bytes}.get(color or "", 0)
     if place.scope is None:
         lines = _layer_lines(layers[0], place.cluster)
-        minor = layers[0].kind in MINOR_KINDS and layers[0].params == 0
+        minor = REGISTRY[layers[0].kind].minor and layers[0].params == 0
         tooltip = f"{layers[0].name}: {layers[0].label} → {shape_text(layers[0].output_shape)}"
     else:
         lines = _block_lines(node_id, layers, place, analysis)
@@ -179,7 +179,7 @@ def _block_lines(node_id: str, layers: list[LayerStats], place: _Place, analysis
     if info is not None and info.group:
         title += f" ×{info.count}"
         each = " each"
-    main = [s.label for s in one if s.kind not in MINOR_KINDS]
+    main = [s.label for s in one if not REGISTRY[s.kind].minor]
     if len(main) > MAX_SUMMARY_OPS:
         main = main[: MAX_SUMMARY_OPS - 1] + [f"… {len(main) - MAX_SUMMARY_OPS + 1} more"]
     count = f"{len(one)} layer{'s' if len(one) != 1 else ''}{each}"

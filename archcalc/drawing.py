@@ -31,7 +31,7 @@ def render(dot: str, path: str | Path) -> tuple[Path, str | None]:
     if fmt not in FORMATS:
         raise SpecError(f"{path}: expected a file ending in .{', .'.join(FORMATS)}, found {path.suffix or 'no extension'!r}")
     if fmt == "dot":
-        path.write_text(dot, encoding="utf-8")
+        _write(path, dot.encode("utf-8"))
         return path, None
     note = None
     try:
@@ -40,10 +40,17 @@ def render(dot: str, path: str | Path) -> tuple[Path, str | None]:
         data = _pipe(dot, fmt)
     except GraphvizMissing as error:
         fallback = path.with_suffix(".dot")
-        fallback.write_text(dot, encoding="utf-8")
+        _write(fallback, dot.encode("utf-8"))
         raise GraphvizMissing(f"Graphviz's `dot` was not found, so {path} was not drawn; wrote {fallback} — {INSTALL_HINT}") from error
-    path.write_bytes(data)
+    _write(path, data)
     return path, note
+
+
+def _write(path: Path, data: bytes) -> None:
+    try:
+        path.write_bytes(data)
+    except OSError as error:
+        raise ArchcalcError(f"cannot write {path}: {error.strerror}") from None
 
 
 def _pipe(dot: str, fmt: str) -> bytes:

@@ -23,6 +23,7 @@ Value = int | Fraction | Any  # Any: a sympy.Expr
 
 MAX_EXPRESSION_LENGTH = 200
 MAX_EXPONENT = 64
+MAX_POWER_BITS = 4096  # (9**64)**64 would already take seconds to compute
 
 
 class ExpressionError(ValueError):
@@ -44,7 +45,8 @@ def symbol(name: str):
 
 
 def is_symbolic(value: Any) -> bool:
-    return not isinstance(value, (int, Fraction))
+    """A sympy expression (anything with free symbols), as opposed to an exact number."""
+    return hasattr(value, "free_symbols")
 
 
 def parse(text: str, names: dict[str, Value] | None = None, *, free_symbols: bool = False) -> Value:
@@ -121,10 +123,19 @@ class _Evaluator(ast.NodeVisitor):
         if op is ast.Mod:
             return left - right * floordiv(left, right)
         if op is ast.Pow:
-            if is_symbolic(right) or abs(right) > MAX_EXPONENT:
-                raise ExpressionError(f"{self.text!r}: exponent must be a number of at most {MAX_EXPONENT}")
-            return left**right
+            return self._power(left, right)
         return self.generic_visit(node)
+
+    def _power(self, left: Value, right: Value) -> Value:
+        """Whole exponents 0 … MAX_EXPONENT only (a negative one would leave exact arithmetic),
+        and no result beyond MAX_POWER_BITS (nested powers would hang the parser)."""
+        if not isinstance(right, int) or not 0 <= right <= MAX_EXPONENT:
+            raise ExpressionError(f"{self.text!r}: an exponent must be a whole number from 0 to {MAX_EXPONENT}, found {right}")
+        if not is_symbolic(left) and left not in (0, 1, -1):
+            size = max(abs(Fraction(left).numerator).bit_length(), abs(Fraction(left).denominator).bit_length())
+            if size * right > MAX_POWER_BITS:
+                raise ExpressionError(f"{self.text!r}: the power is too large (over {MAX_POWER_BITS} bits)")
+        return left**right
 
 
 def normalize(value: Value) -> Value:

@@ -63,7 +63,6 @@ class _Scope:
     parent: _Scope | None = None
     names: dict[str, str] = field(default_factory=dict)  # short name → node name
     counters: dict[str, int] = field(default_factory=dict)
-    args: dict[str, Any] = field(default_factory=dict)
     scopes: tuple[str, ...] = ()
     numbered: bool = False  # unnamed layers are named 0, 1, 2, … as nn.Sequential's children
 
@@ -82,9 +81,9 @@ class Network:
 
 def compile_spec(spec: Spec, source: Source, input_shape: tuple) -> Network:
     builder = _Builder(spec, source)
-    top = _Scope(prefix="", input=INPUT, args=dict(spec.args))
+    top = _Scope(prefix="", input=INPUT)
     try:
-        layers = substitute(spec.layers, spec.args, ("layers",))
+        layers = builder.substituted(spec.layers, spec.args, ("layers",))
         builder.sequence(layers, ("layers",), top, INPUT)
     except ArchcalcError as error:
         raise error.located(file=source.file) from None
@@ -167,7 +166,7 @@ class _Builder:
             raw = [raw]
         name = self._auto_name(scope, "branch")
         self._declare(scope, name, "", loc)  # reserved: a branch is addressed through its layers
-        inner = _Scope(scope.prefix + name + ".", start, scope, args=scope.args, scopes=scope.scopes + (scope.prefix + name,))
+        inner = _Scope(scope.prefix + name + ".", start, scope, scopes=scope.scopes + (scope.prefix + name,))
         self.note_scope(scope.prefix + name, "branch", ("branch", scope.prefix + name))
         return self.sequence(raw, loc, inner, start, training)
 
@@ -182,21 +181,19 @@ class _Builder:
             raise self._locate(GraphError(f"block {call.kind!r} uses itself (via {' → '.join(self.call_stack)})"), loc)
         if len(inputs) != 1:
             raise self._locate(GraphError(f"a block takes one input, found {len(inputs)} in `from:`"), loc)
-        args = self._bind_args(call, definition.args, loc)
+        # network arguments are visible in every block; a block's own arguments shadow them
+        args = {**self.spec.args, **self._bind_args(call, definition.args, loc)}
         full = None if name is None else scope.prefix + name
         if full is None:  # inline: the caller's names and numbering, but `input` is this call's input
-            inner = _Scope(scope.prefix, inputs[0], scope.parent, scope.names, scope.counters, args, scope.scopes, scope.numbered)
+            inner = _Scope(scope.prefix, inputs[0], scope.parent, scope.names, scope.counters, scope.scopes, scope.numbered)
         else:
-            inner = _Scope(full + ".", inputs[0], None, args=args, scopes=scope.scopes + (full,), numbered=definition.numbered)
+            inner = _Scope(full + ".", inputs[0], None, scopes=scope.scopes + (full,), numbered=definition.numbered)
         body_loc = ("blocks", call.kind, "layers")
         self.call_stack.append(call.kind)
         if full is not None:  # the instances of one entry's `repeat` share (enclosing scope, entry)
             self.note_scope(full, call.kind, (scope.prefix, loc))
         try:
-            try:
-                body = substitute(definition.layers, args, body_loc)
-            except SpecError as error:
-                raise self._locate(error, body_loc) from None
+            body = self.substituted(definition.layers, args, body_loc)
             last = self.sequence(body, body_loc, inner, inputs[0], training)
         except ArchcalcError as error:
             if full and " (in " not in error.message:  # name the innermost instance only
@@ -290,6 +287,13 @@ class _Builder:
             bound[key] = value
         return bound
 
+    def substituted(self, body: Any, args: dict[str, Any], loc: tuple) -> Any:
+        """``substitute``, with an error located at the very field that failed."""
+        try:
+            return substitute(body, args, loc)
+        except SubstitutionError as error:
+            raise self._locate(error, error.loc) from None
+
     def _locate(self, error: ArchcalcError, loc: tuple) -> ArchcalcError:
         return error.located(file=self.source.file_of(loc), line=self.source.line(loc), path=dotted(loc))
 
@@ -320,6 +324,14 @@ def _group_path(paths: list[str]) -> str:
     return f"{paths[0]}–{paths[-1].rsplit('.', 1)[-1]}"
 
 
+class SubstitutionError(SpecError):
+    """An argument expression that does not parse; ``loc`` is where it is written."""
+
+    def __init__(self, message: str, loc: tuple):
+        super().__init__(message, path=dotted(loc))
+        self.loc = loc
+
+
 def substitute(body: Any, args: dict[str, Any], loc: tuple = ()) -> Any:
     """A copy of a block body with argument expressions (``2*width``) replaced by numbers.
 
@@ -336,6 +348,6 @@ def substitute(body: Any, args: dict[str, Any], loc: tuple = ()) -> Any:
             try:
                 value = expressions.parse(body, args)
             except expressions.ExpressionError as error:
-                raise SpecError(str(error), path=dotted(loc)) from None
+                raise SubstitutionError(str(error), loc) from None
             return value if isinstance(value, int) else str(value)
     return body

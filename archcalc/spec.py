@@ -223,6 +223,8 @@ def _load_document(path: Path, chain: tuple[Path, ...]) -> tuple[dict, Source]:
     parent_path = (path.parent / parent_name).resolve()
     if parent_path in chain or parent_path == path.resolve():
         raise SpecError(f"extends: {parent_name} extends this spec again (a cycle)", file=file, line=source.line(("extends",)))
+    if not parent_path.is_file():
+        raise SpecError(f"extends: expected a spec file, found nothing at {parent_path}", file=file, line=source.line(("extends",)))
     parent, parent_source = _load_document(parent_path, chain + (path.resolve(),))
     return _inherit(data, parent, source, parent_source), source
 
@@ -249,7 +251,9 @@ def parse_yaml(path: Path) -> tuple[yaml.Node | None, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
-        raise SpecError(f"cannot read the spec: {error.strerror}", file=file) from None
+        raise SpecError(f"cannot read the file: {error.strerror}", file=file) from None
+    except UnicodeDecodeError as error:
+        raise SpecError(f"not UTF-8 text (byte {error.start} cannot be decoded)", file=file) from None
     try:
         loader = yaml.SafeLoader(text)
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from archcalc.errors import ArchcalcError
+from tests.conftest import ROOT
 
 HEAD = "name: t\ninput: [3, 32, 32]\nlayers:\n"
 BLOCK = "name: t\ninput: [3, 32, 32]\nblocks:\n  b:\n"
@@ -73,6 +74,24 @@ CASES = {
     ),
     "not_a_mapping": ("- relu\n", ["expected a mapping"]),
     "two_keys": (HEAD + "  - conv: {out: 8, kernel: 3}\n    stride: 2\n", ["layers.0", "found several"]),
+    "empty_connection_table": (HEAD + "  - conv: {kernel: 3, connection_table: []}\n", ["layers.0.conv", "at least one output map"]),
+    # the rank is checked before the groups: the real mistake is a conv on a vector
+    "grouped_conv_on_vector": (HEAD + "  - flatten\n  - conv: {out: 4, kernel: 1, groups: 3}\n", ["conv1 (conv)", "(C, H, W)", "(3072,)"]),
+    "lrn_on_vector": (HEAD + "  - flatten\n  - lrn\n", ["lrn1 (lrn)", "(C, H, W)", "(3072,)"]),
+    "negative_exponent": (
+        "name: t\ninput: [3, 32, 32]\nargs: {n: 2}\nlayers:\n  - conv: {out: n**-1, kernel: 1}\n",
+        [":5:", "layers.0.conv.out", "exponent must be a whole number from 0 to 64"],
+    ),
+    "huge_power": (
+        "name: t\ninput: [3, 32, 32]\nargs: {n: 9}\nlayers:\n  - conv: {out: ((n**64)**64)**64, kernel: 1}\n",
+        [":5:", "the power is too large"],
+    ),
+    # the failing field's own line, not the block's first layer
+    "block_expression_line": (
+        BLOCK + "    args: {c: 1}\n    layers:\n      - relu\n      - conv: {out: c/0, kernel: 1}\nlayers: [b]\n",
+        [":8:", "blocks.b.layers.1.conv.out", "division by zero", "(in b1)"],
+    ),
+    "missing_parent": ("extends: nowhere.yaml\nname: t\n", [":1:", "extends: expected a spec file", "nowhere.yaml"]),
 }
 
 
@@ -103,7 +122,21 @@ def test_unsafe_cli_input_is_refused_not_evaluated(cli, write_spec):
     assert "not allowed" in result.output
 
 
+def test_not_utf8(cli, tmp_path):
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes("name: café\n".encode("latin-1"))
+    result = cli("report", path)
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert f"{path}: not UTF-8 text" in result.output
+
+
+def test_diagram_into_a_missing_folder(cli, tmp_path):
+    result = cli("diagram", ROOT / "specs/lenet5.yaml", "-o", tmp_path / "no" / "such.svg")
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "cannot write" in result.output and "such.svg" in result.output
+
+
 def test_missing_file(cli, tmp_path):
     result = cli("report", tmp_path / "nope.yaml")
     assert result.exit_code == 2
-    assert "cannot read the spec" in result.output
+    assert "cannot read the file" in result.output

@@ -149,3 +149,23 @@ def test_receptive_field_union_at_a_merge(analyse_text):
     # branch 2: 3, then 5, then 7; centre 0 + 1 + 1 = 2, i.e. pixels [−1, 5]
     # the union is [−1, 5]: size 7, centre 2
     assert merged.rf.size == (7, 7) and merged.rf.start == (2, 2) and merged.rf.jump == (1, 1)
+
+
+def test_network_args_are_visible_in_blocks(analyse_text):
+    analysis = analyse_text(
+        """
+        name: t
+        input: [4, 8, 8]
+        args: {width: 8}
+        blocks:
+          widen:
+            args: {factor: 2}
+            layers: [conv: {out: factor * width, kernel: 1}]
+          shadow:
+            args: {width: 3}
+            layers: [conv: {out: width, kernel: 1}]
+        layers: [widen, shadow]
+        """
+    )
+    # widen: 2 · 8 from the network; shadow: its own width 3 hides the network's 8
+    assert [s.output_shape[0] for s in analysis.layers] == [16, 3]

@@ -82,3 +82,10 @@ def test_symbolic_channels():
     C = symbol("C")
     assert c1.params.expand() == (11 * 11 * 96 * C + 96)
     assert substitute(c1.params, {"C": 3}) == 34_944
+
+
+def test_grouped_conv_on_symbolic_channels_is_allowed(analyse_text):
+    # whether 2 divides C cannot be decided for a name: allowed, and exact once C is given
+    text = "name: t\ninput: [4, 8, 8]\nlayers:\n  - conv: {out: 4, kernel: 1, groups: 2}\n"
+    formulas = analyse_text(text, input_shape="C,8,8")
+    assert substitute(formulas.totals.params, {"C": 6}) == 4 * (6 // 2) + 4

@@ -187,6 +187,16 @@ def test_compare_cli_table_sorted(cli):
     assert "60,000" in result.output and "138,357,544" in result.output
 
 
+def test_compare_sorts_by_name_and_puts_missing_values_last(cli, write_spec):
+    mlp = write_spec("name: an MLP\ninput: [10]\nlayers: [linear: {out: 4}]\n", "mlp.yaml")
+    specs = [ROOT / "specs/vgg16.yaml", mlp, ROOT / "specs/lenet5.yaml"]
+    by_name = json.loads(cli("compare", *specs, "--sort", "name", "--format", "json").output)
+    assert [n["name"] for n in by_name["networks"]] == ["an MLP", "LeNet-5", "VGG-16"]  # case-insensitive
+    by_rf = json.loads(cli("compare", *specs, "--sort", "rf", "--format", "json").output)
+    # an MLP has no receptive field (its input is a vector): last, after 32 (LeNet-5) and VGG-16's
+    assert [n["name"] for n in by_rf["networks"]] == ["LeNet-5", "VGG-16", "an MLP"]
+
+
 def test_compare_cli_json_and_csv(cli):
     specs = [ROOT / "specs/alexnet.yaml", ROOT / "specs/squeezenet1_0.yaml"]
     data = json.loads(cli("compare", *specs, "--format", "json", "--sort", "macs", "--reverse").output)

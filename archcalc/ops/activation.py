@@ -18,6 +18,7 @@ class ReLU(Op):
     """max(0, x): shape unchanged, 1 flop per element."""
 
     kind: Literal["relu"] = "relu"
+    minor = True
     flop_kind = "activation"
     flops_per_element = 1
 
@@ -31,6 +32,7 @@ class Tanh(Op):
     """tanh(x); LeNet-5 uses the scaled form A·tanh(S·x), which has no parameters either."""
 
     kind: Literal["tanh"] = "tanh"
+    minor = True
     flop_kind = "activation"
     flops_per_element = 1
 
@@ -44,6 +46,7 @@ class Sigmoid(Op):
     """1 / (1 + e^−x): shape unchanged, 1 flop per element."""
 
     kind: Literal["sigmoid"] = "sigmoid"
+    minor = True
     flop_kind = "activation"
     flops_per_element = 1
 
@@ -57,6 +60,7 @@ class Softmax(Op):
     """e^x / Σ e^x over the features: 3 flops per element (exp, sum, divide)."""
 
     kind: Literal["softmax"] = "softmax"
+    minor = True
     flop_kind = "activation"
     flops_per_element = 3
 
@@ -70,6 +74,7 @@ class Dropout(Op):
     """Identity at inference; p is kept for the torch backend. No cost counted."""
 
     kind: Literal["dropout"] = "dropout"
+    minor = True
     p: float = Field(default=0.5, ge=0, le=1)
 
     def label(self) -> str:
@@ -85,6 +90,7 @@ class Identity(Op):
     """y = x; useful as a named junction in a DAG."""
 
     kind: Literal["identity"] = "identity"
+    minor = True
 
     def to_torch(self, inputs: list[Shape], out: Shape):
         from torch import nn
@@ -97,6 +103,7 @@ class Flatten(Op):
     follows may mix all positions."""
 
     kind: Literal["flatten"] = "flatten"
+    minor = True
 
     def derivation_formulas(self, inputs: list[Shape]) -> dict[str, str]:
         return {"F_out": "C*H*W" if len(inputs[0]) == 3 else "F"}

@@ -58,6 +58,11 @@ class Op(BaseModel):
     repeat: Annotated[int, Field(ge=0)] = 1
     training_only: bool = False
 
+    #: drawn small in diagrams and left out of block summaries: no weights and no window of
+    #: its own (activations, norms, merges, reshapes)
+    minor: ClassVar[bool] = False
+    #: counts towards a network's depth as the papers count it (LeNet-5's 7, ResNet-50's 50)
+    weighted: ClassVar[bool] = False
     #: how many inputs the op takes: 1, or None for "two or more" (merges)
     arity: ClassVar[int | None] = 1
     #: the elementwise-work kind its flops are filed under (see ``flops``)

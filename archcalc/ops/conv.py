@@ -8,8 +8,8 @@ from pydantic import PositiveInt, model_validator
 
 from archcalc.derivation import shape_values, window_formulas, window_values
 from archcalc.errors import OpError
-from archcalc.expressions import Value, definitely, exact_div
-from archcalc.ops.base import NonNegativePair, Op, PositivePair, Shape, Window, kernel_text, spatial_out
+from archcalc.expressions import Value, definitely, equal, exact_div
+from archcalc.ops.base import NonNegativePair, Op, PositivePair, Shape, Window, kernel_text, require_rank, spatial_out
 
 
 class Conv(Op):
@@ -24,6 +24,7 @@ class Conv(Op):
     """
 
     kind: Literal["conv"] = "conv"
+    weighted = True
     out: PositiveInt | None = None
     kernel: PositivePair
     stride: PositivePair = (1, 1)
@@ -59,6 +60,8 @@ class Conv(Op):
             if self.out is None:
                 raise ValueError("conv needs `out` (the number of output maps)")
             return self
+        if not table:
+            raise ValueError("connection_table needs at least one output map")
         if self.groups != 1:
             raise ValueError("a connection table replaces groups: leave groups at 1")
         if self.out is not None and self.out != len(table):
@@ -76,8 +79,8 @@ class Conv(Op):
         return Window(self.kernel, self.stride, self.padding, self.dilation)
 
     def output_shape(self, inputs: list[Shape]) -> Shape:
-        channels = inputs[0][0] if inputs[0] else None
-        self._check_channels(channels)
+        require_rank(inputs[0], 3, self.kind)  # before the channel checks, which assume (C, H, W)
+        self._check_channels(inputs[0][0])
         return spatial_out(inputs, self, self.window(inputs), self.out_channels)
 
     def _check_channels(self, channels: Value) -> None:
@@ -87,7 +90,7 @@ class Conv(Op):
                 raise OpError(f"connection table reads input map {highest}, but the input has {channels} maps")
             return
         for what, count in (("input", channels), ("output", self.out)):
-            if definitely(count % self.groups != 0):
+            if equal(count % self.groups, 0) is False:  # undecidable for symbolic C: allowed
                 raise OpError(f"groups must divide the {what} channels: expected a divisor of {count}, found groups={self.groups}")
 
     def weights_per_map(self, inputs: list[Shape]) -> list[Value] | Value:

@@ -21,6 +21,7 @@ class Linear(Op):
     """
 
     kind: Literal["linear"] = "linear"
+    weighted = True
     out: PositiveInt
     bias: bool = True
 
@@ -72,6 +73,7 @@ class RBF(Op):
     """
 
     kind: Literal["rbf"] = "rbf"
+    weighted = True
     out: PositiveInt
     flop_kind = "rbf"
 

@@ -40,6 +40,7 @@ class Concat(_Merge):
     """Channel concatenation (Inception): C_out = Σ C_i; H and W must agree. No cost."""
 
     kind: Literal["concat"] = "concat"
+    minor = True
 
     def derivation_formulas(self, inputs: list[Shape]) -> dict[str, str]:
         return {"C_out": " + ".join(f"C_{i}" for i in range(1, len(inputs) + 1)), "H_out": "H", "W_out": "W"}
@@ -69,6 +70,7 @@ class Add(_Merge):
     """
 
     kind: Literal["add"] = "add"
+    minor = True
     flop_kind = "add"
 
     def derivation_formulas(self, inputs: list[Shape]) -> dict[str, str]:

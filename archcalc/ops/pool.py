@@ -133,6 +133,7 @@ class Subsample(_Pool):
     """
 
     kind: Literal["subsample"] = "subsample"
+    weighted = True
 
     def derivation_formulas(self, inputs: list[Shape]) -> dict[str, str]:
         return {

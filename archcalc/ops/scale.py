@@ -18,6 +18,7 @@ class Scale(Op):
     """y = factor · x: shape unchanged, no params, no macs; 1 flop per element (kind "scale")."""
 
     kind: Literal["scale"] = "scale"
+    minor = True
     factor: float = Field(gt=0)
     flop_kind = "scale"
     flops_per_element = 1
