@@ -44,5 +44,14 @@ def cli():
     return invoke
 
 
+# LeNet-5's multiply-accumulates by hand: C1 28·28·6·25 + C3 10·10·1,500 (Table I's 60 input maps
+# × 25) + C5 120·400 + F6 84·120 + the RBF's 10·84, plus one coefficient per subsampling output
+# (S2 6·14·14, S4 16·5·5)
+LENET_MACS = 28 * 28 * 6 * 25 + 10 * 10 * 1_500 + 120 * 400 + 84 * 120 + 10 * 84 + 6 * 14 * 14 + 16 * 5 * 5
+# LeNet-5 as specified: 7 layers with weights, a squashing function after each of the first six,
+# and a flatten before F6
+LENET_LAYERS = 7 + 6 + 1
+
+
 def by_name(analysis):
     return {layer.name: layer for layer in analysis.layers}

@@ -13,7 +13,7 @@ import pytest
 
 from archcalc.analysis import analyse_file
 from archcalc.gallery import build_gallery, comparison_markdown, gallery_depth, network_specs, stale
-from tests.conftest import NETWORK_SPECS, ROOT
+from tests.conftest import LENET_MACS, NETWORK_SPECS, ROOT
 
 SPECS, REPORTS = ROOT / "specs", ROOT / "reports"
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed (scripts/setup installs it)")
@@ -50,7 +50,7 @@ def test_comparison_table_rows():
     # layers' one coefficient per output unit: 6·14·14 + 16·5·5 = 1,576 → 328,096.
     # Depth: C1 S2 C3 S4 C5 F6 output = 7. Peak: C1's 6·28·28 floats = 18,816 bytes. Total: every output,
     # (2·4,704 + 2·1,176 + 2·1,600 + 2·400 + 3·120 + 2·84 + 10) · 4 = 65,192 bytes. RF: 32 (the whole input).
-    assert table[2] == "| [LeNet-5](lenet5.md) | 60,000 | 328,096 | 7 | 18,816 | 65,192 | 32 | C3 (150,000) |"
+    assert table[2] == f"| [LeNet-5](lenet5.md) | 60,000 | {LENET_MACS:,} | 7 | 18,816 | 65,192 | 32 | C3 (150,000) |"
 
 
 NET = """

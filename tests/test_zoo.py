@@ -204,7 +204,9 @@ def test_compare_cli_json_and_csv(cli):
     assert data["networks"][0]["params"] == 1_248_424
     assert data["networks"][1]["weighted_depth"] == 8  # AlexNet: 5 conv + 3 fully connected
     rows = list(csv.DictReader(io.StringIO(cli("compare", *specs, "--format", "csv").output)))
-    assert rows[0]["name"] == "AlexNet" and rows[0]["receptive_field"] == "355x355"
+    # AlexNet's pool5 sees 195 pixels with jump 32; the flatten that feeds FC6 spans its 6×6 map
+    field = 195 + (6 - 1) * 32
+    assert rows[0]["name"] == "AlexNet" and rows[0]["receptive_field"] == f"{field}x{field}"
 
 
 def test_compare_cli_markdown(cli):
