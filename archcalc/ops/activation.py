@@ -10,7 +10,6 @@ from typing import Literal
 
 from pydantic import Field
 
-from archcalc.expressions import Value
 from archcalc.ops.base import Op, Shape, Window, numel
 
 
@@ -116,9 +115,6 @@ class Flatten(Op):
             return None
         _, h, w = inputs[0]
         return Window((h, w), (1, 1), (0, 0))
-
-    def elementwise_flops(self, inputs: list[Shape], out: Shape) -> Value:
-        return 0
 
     def to_torch(self, inputs: list[Shape], out: Shape):
         from torch import nn

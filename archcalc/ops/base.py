@@ -63,6 +63,8 @@ class Op(BaseModel):
     minor: ClassVar[bool] = False
     #: counts towards a network's depth as the papers count it (LeNet-5's 7, ResNet-50's 50)
     weighted: ClassVar[bool] = False
+    #: the rank a pointwise op insists on (3: a (C, H, W) feature map), or None for any
+    input_rank: ClassVar[int | None] = None
     #: how many inputs the op takes: 1, or None for "two or more" (merges)
     arity: ClassVar[int | None] = 1
     #: the elementwise-work kind its flops are filed under (see ``flops``)
@@ -127,6 +129,8 @@ class Op(BaseModel):
     # --- rules -------------------------------------------------------------------
     def output_shape(self, inputs: list[Shape]) -> Shape:
         """Pointwise by default: the output has the input's shape."""
+        if self.input_rank is not None:
+            require_rank(inputs[0], self.input_rank, self.kind)
         return inputs[0]
 
     def params(self, inputs: list[Shape], out: Shape) -> Value:
@@ -154,10 +158,17 @@ class Op(BaseModel):
         extra = self.elementwise_flops(inputs, out)
         if extra != 0:
             result[self.flop_kind] = extra
+        bias = self.bias_flops(inputs, out)
+        if bias != 0:
+            result["bias"] = bias
         return result
 
     def elementwise_flops(self, inputs: list[Shape], out: Shape) -> Value:
         return self.flops_per_element * numel(out)
+
+    def bias_flops(self, inputs: list[Shape], out: Shape) -> Value:
+        """One addition per output element that gets a bias; none by default."""
+        return 0
 
     def window(self, inputs: list[Shape]) -> Window | None:
         """The sliding window for the receptive field; None for pointwise ops."""

@@ -9,7 +9,7 @@ from pydantic import PositiveInt, model_validator
 from archcalc.derivation import shape_values, window_formulas, window_values
 from archcalc.errors import OpError
 from archcalc.expressions import Value, definitely, equal, exact_div
-from archcalc.ops.base import NonNegativePair, Op, PositivePair, Shape, Window, kernel_text, require_rank, spatial_out
+from archcalc.ops.base import NonNegativePair, Op, PositivePair, Shape, Window, kernel_text, numel, require_rank, spatial_out
 
 
 class Conv(Op):
@@ -115,11 +115,8 @@ class Conv(Op):
     def connections(self, inputs: list[Shape], out: Shape) -> Value:
         return self.params(inputs, out) * out[1] * out[2]
 
-    def flops(self, inputs: list[Shape], out: Shape) -> dict[str, Value]:
-        result = {"mac": 2 * self.macs(inputs, out)}
-        if self.bias:
-            result["bias"] = out[0] * out[1] * out[2]
-        return result
+    def bias_flops(self, inputs: list[Shape], out: Shape) -> Value:
+        return numel(out) if self.bias else 0
 
     def label(self) -> str:
         text = f"conv {kernel_text(self.kernel, self.stride)}, {self.out_channels}"

@@ -46,11 +46,8 @@ class Linear(Op):
     def connections(self, inputs: list[Shape], out: Shape) -> Value:
         return self.params(inputs, out)
 
-    def flops(self, inputs: list[Shape], out: Shape) -> dict[str, Value]:
-        result = {"mac": 2 * self.macs(inputs, out)}
-        if self.bias:
-            result["bias"] = self.out
-        return result
+    def bias_flops(self, inputs: list[Shape], out: Shape) -> Value:
+        return self.out if self.bias else 0
 
     def label(self) -> str:
         return f"linear {self.out}"

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import PositiveInt
 
 from archcalc.expressions import Value
-from archcalc.ops.base import Op, Shape, numel, require_rank
+from archcalc.ops.base import Op, Shape, numel
 
 
 class BatchNorm(Op):
@@ -49,16 +49,13 @@ class LRN(Op):
     """
 
     kind: Literal["lrn"] = "lrn"
+    input_rank = 3  # it normalises across the maps of a (C, H, W) input
     minor = True
     size: PositiveInt = 5
     alpha: float = 1e-4
     beta: float = 0.75
     k: float = 2.0
     flop_kind = "norm"
-
-    def output_shape(self, inputs: list[Shape]) -> Shape:
-        require_rank(inputs[0], 3, self.kind)  # it normalises across the maps of a (C, H, W) input
-        return inputs[0]
 
     def elementwise_flops(self, inputs: list[Shape], out: Shape) -> Value:
         return (2 * self.size + 3) * numel(out)

@@ -152,9 +152,11 @@ class Subsample(_Pool):
     def connections(self, inputs: list[Shape], out: Shape) -> Value:
         return (self.kernel[0] * self.kernel[1] + 1) * numel(out)
 
-    def flops(self, inputs: list[Shape], out: Shape) -> dict[str, Value]:
-        elements = numel(out)
-        return {"mac": 2 * elements, "pool": (self.kernel[0] * self.kernel[1] - 1) * elements, "bias": elements}
+    def elementwise_flops(self, inputs: list[Shape], out: Shape) -> Value:
+        return (self.kernel[0] * self.kernel[1] - 1) * numel(out)  # the window sum
+
+    def bias_flops(self, inputs: list[Shape], out: Shape) -> Value:
+        return numel(out)
 
     def to_torch(self, inputs: list[Shape], out: Shape):
         """Window sum (avg-pool, divisor 1) then a depthwise 1×1 conv: one counted mac per output."""
