@@ -113,8 +113,10 @@ class Checker:
             value = (shape[1], shape[2], shape[0]) if len(shape) == 3 else shape[0]
             symbols = ("H_out", "W_out", "C_out", "F_out")
         else:
+            if len(shape) != 3:
+                raise SpecError(f"{quantity} needs a (C, H, W) output, but {stats.name} outputs the flat {shape_text(shape)}")
             index = {"channels": 0, "height": 1, "width": 2}[quantity]
-            value = shape[index] if len(shape) == 3 else shape[0]
+            value = shape[index]
             symbols = ({"channels": "C_out", "height": "H_out", "width": "W_out"}[quantity], "F_out")
         work = [f"{stats.name}: {d.text()}" for d in layer_derivations(network, analysis, stats.name) if d.symbol in symbols]
         return _Value(value, work, subject, [stats], network)
@@ -158,6 +160,8 @@ def agrees(derived, claimed, claim: Claim) -> bool:
         return pairs is not None and all(expressions.equal(d, c) is True for d, c in pairs)
     if isinstance(derived, tuple):
         return all(agrees(d, claimed, claim) for d in derived)
+    if claim.rounding is not None or claim.relation != "=":
+        _need_numbers(derived, claimed, claim)
     if claim.rounding is not None:
         derived = rounded(derived, claim.rounding)
     if claim.relation == "<":
@@ -165,6 +169,16 @@ def agrees(derived, claimed, claim: Claim) -> bool:
     if claim.relation == ">":
         return derived > claimed
     return expressions.equal(derived, claimed) is True
+
+
+def _need_numbers(derived, claimed, claim: Claim) -> None:
+    """Rounding and `<`/`>` compare numbers: a formula in free names has no single value."""
+    formula = next((v for v in (derived, claimed) if getattr(v, "free_symbols", None)), None)
+    if formula is not None:
+        how = f"`relation: {claim.relation}`" if claim.relation != "=" else "`rounding`"
+        raise SpecError(
+            f"{how} needs a number, found the formula {expressions.to_text(formula, separators=False)}: give its names values with `for:`"
+        )
 
 
 def decimal_text(value, places: int = 4) -> str:
@@ -251,6 +265,9 @@ def _derive(checker: Checker, claim: Claim, names: dict[str, int]) -> _Value:
         return checker.value(claim.of, claim, names)
     a, b = (checker.value(s, claim, names) for s in (claim.ratio or claim.difference))
     if claim.ratio:
+        if expressions.equal(b.value, 0) is True:
+            what = f"{b.subject.quantity} of {', '.join(b.subject.layers)}"
+            raise SpecError(f"ratio: the second value ({what}) is 0, so the ratio is undefined")
         value = expressions.exact_div(a.value, b.value)
         line = f"ratio = {decimal_text(a.value)}/{decimal_text(b.value)} = {decimal_text(value)}"
     else:

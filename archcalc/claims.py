@@ -15,10 +15,11 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr, ValidationError, field_validator, model_validator
 
 from archcalc import expressions
-from archcalc.errors import SpecError
+from archcalc.errors import SpecError, suggest
+from archcalc.ops import REGISTRY
 from archcalc.spec import Source, parse_yaml, pydantic_error
 
 QUANTITIES = (
@@ -36,6 +37,8 @@ QUANTITIES = (
     "layers",
 )
 FACTS = ("sigmoid_gradient_max",)
+#: quantities whose value is a size (H×W×C, a field's h×w): no ratio, difference, relation or rounding
+SIZES = ("input_size", "output_size", "rf")
 
 #: the source's typography → the parser's: 96×11×11×3, 5∗5, 55−3, 10÷2
 _SIGNS = str.maketrans({"×": "*", "∗": "*", "·": "*", "−": "-", "÷": "/", "（": "(", "）": ")"})
@@ -43,6 +46,8 @@ _SIGNS = str.maketrans({"×": "*", "∗": "*", "·": "*", "−": "-", "÷": "/",
 
 #: "3x3x64": a letter x between numbers is a multiplication sign
 _LETTER_X = re.compile(r"(?<=[0-9)])\s*x\s*(?=[0-9(])")
+#: the sides of a size, "28×28×96" or "28x28": × anywhere, a letter x between numbers (or spaced)
+_SIZE_SIDES = re.compile(r"×|(?<=[0-9)])\s*x\s*(?=[0-9(])|\s+x\s+")
 
 
 class Strict(BaseModel):
@@ -54,7 +59,7 @@ class Subject(Strict):
 
     spec: str | None = None
     net: dict[str, Any] | None = None
-    layer: str | list[str] = "total"
+    layer: str | Annotated[list[str], Field(min_length=1)] = "total"
     quantity: Literal[QUANTITIES]  # type: ignore[valid-type]
     #: with `quantity: layers`, count only layers of this op kind (`maxpool`, `linear` …)
     kind: str | None = None
@@ -65,14 +70,27 @@ class Subject(Strict):
     def _one_source(self):
         if (self.spec is None) == (self.net is None):
             raise ValueError("name exactly one of `spec` (a file) or `net` (an inline architecture)")
+        if self.kind is not None:
+            if self.quantity != "layers":
+                raise ValueError(f"`kind` counts the layers of one op kind: it goes with `quantity: layers`, not {self.quantity}")
+            if self.kind not in REGISTRY:
+                raise ValueError(f"unknown op kind {self.kind!r}{suggest(self.kind, REGISTRY)}")
         return self
+
+    @field_validator("layer", mode="before")
+    @classmethod
+    def _some_layer(cls, value):
+        if isinstance(value, list) and not value:
+            raise ValueError("an empty list names no layer: name at least one, or leave `layer` out for the total")
+        return value
 
     @property
     def layers(self) -> list[str]:
         return [self.layer] if isinstance(self.layer, str) else list(self.layer)
 
 
-Claimed = int | float | str
+#: strict: `claimed: true` is neither a number nor text (YAML's booleans are not 1 and 0)
+Claimed = StrictInt | StrictFloat | StrictStr
 
 
 class Claim(Strict):
@@ -91,7 +109,7 @@ class Claim(Strict):
     rounding: Annotated[int, Field(ge=0, le=6)] | None = None
     reason: str | None = None
     #: check the claim at each of these network arguments (a family: n = 3, 5, 7)
-    for_: dict[str, list[int]] | None = Field(default=None, alias="for")
+    for_: dict[str, Annotated[list[int], Field(min_length=1)]] | None = Field(default=None, alias="for")
     #: a symbolic claim's conditions, as substitutions: {M: s*m} says "s divides M"; names
     #: not bound by `for` are positive-integer symbols (the same as in a spec's input)
     where: dict[str, str] | None = None
@@ -104,7 +122,22 @@ class Claim(Strict):
             raise ValueError(f"a claim is about exactly one of of/ratio/difference/fact, found {given or 'none'}")
         if self.rounding is not None and not self.reason:
             raise ValueError("a rounded claim needs `reason`: why the rounding is fair to the source")
+        pair = self.ratio or self.difference
+        if pair is not None:
+            sizes = [s.quantity for s in pair if s.quantity in SIZES]
+            if sizes:
+                kind = "ratio" if self.ratio else "difference"
+                raise ValueError(f"a {kind} compares two numbers; {sizes[0]} is a size (H×W…): name height, width or channels")
+        if self.of is not None and self.of.quantity in SIZES and (self.relation != "=" or self.rounding is not None):
+            raise ValueError(f"{self.of.quantity} is a size (H×W…), compared exactly: `relation` and `rounding` do not apply")
         return self
+
+    @field_validator("claimed", mode="before")
+    @classmethod
+    def _not_a_boolean(cls, value):
+        if isinstance(value, bool):  # YAML's true/false would otherwise pass for 1 and 0
+            raise ValueError(f"claimed is a number or text (27, 2.78, 27×27×96), found {str(value).lower()}")
+        return value
 
     @field_validator("for_")
     @classmethod
@@ -169,15 +202,15 @@ def claimed_value(claim: Claim, names: dict[str, int]):
     """The claimed value, exact: 0.25 → 1/4, "16.94" → 1694/100, "28×28" → (28, 28),
     "2*n*c*c" with the `for` arguments bound."""
     value = claim.claimed
-    if isinstance(value, bool):
-        raise SpecError(f"claimed must be a number or text, found {value!r}")
     if isinstance(value, int):
         return value
     if isinstance(value, float):
         return Fraction(repr(value))  # the decimal as written, never the binary float
     symbolic = claim.where is not None
-    if claim.of is not None and claim.of.quantity in ("input_size", "output_size", "rf") and "×" in value:
-        return tuple(source_arithmetic(part, names, symbolic) for part in value.split("×"))
+    if claim.of is not None and claim.of.quantity in SIZES:
+        sides = _SIZE_SIDES.split(value)
+        if len(sides) > 1:
+            return tuple(source_arithmetic(part.strip(), names, symbolic) for part in sides)
     return source_arithmetic(value, names, symbolic)
 
 
@@ -193,4 +226,4 @@ def assume(value, claim: Claim, names: dict[str, int]):
     return expressions.to_exact(expressions.sp().simplify(value.subs(rules)))
 
 
-__all__ = ["FACTS", "QUANTITIES", "Claim", "ClaimsFile", "Subject", "assume", "claimed_value", "load_claims", "source_arithmetic"]
+__all__ = ["FACTS", "QUANTITIES", "SIZES", "Claim", "ClaimsFile", "Subject", "assume", "claimed_value", "load_claims", "source_arithmetic"]

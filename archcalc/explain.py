@@ -9,25 +9,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from archcalc.analysis import INPUT_RF, Analysis, LayerStats, analyse, parse_input, receptive_field
+from archcalc.analysis import INPUT_RF, Analysis, LayerStats, analyse, load_network, receptive_field
 from archcalc.derivation import QUANTITIES, Derivation, rf_derivations
 from archcalc.errors import ArchcalcError, GraphError, shape_text, suggest
 from archcalc.expressions import to_text
-from archcalc.graph import INPUT, Network, compile_spec
-from archcalc.spec import load_spec
+from archcalc.graph import INPUT, Network
 
 COUNTS = ("params", "buffers", "macs", "connections")
-
-
-def load_network(path: str | Path, input_shape: str | None = None) -> tuple[Network, Analysis]:
-    """Compile and analyse a spec file, keeping the graph (its ops) beside the Analysis."""
-    spec, source = load_spec(path)
-    try:
-        shape = parse_input(input_shape if input_shape is not None else spec.input)
-    except ArchcalcError as error:
-        raise error.located(file=str(path)) from None
-    network = compile_spec(spec, source, shape)
-    return network, analyse(network)
 
 
 def layer_derivations(network: Network, analysis: Analysis, name: str) -> list[Derivation]:
@@ -69,7 +57,8 @@ def sum_work(network: Network, analysis: Analysis, layers: list[LayerStats], qua
 def explain_layer(path: str | Path, layer: str, quantities: tuple[str, ...] = QUANTITIES, input_shape: str | None = None) -> str:
     """A layer's derivations; for a block or ``total``, each count summed over its layers and
     the shape and field of its last layer."""
-    network, analysis = load_network(path, input_shape)
+    network = load_network(path, input_shape)  # the spec's line on a bad input, like every command
+    analysis = analyse(network)
     try:
         group = layers_of(analysis, layer)
     except ArchcalcError as error:
@@ -94,4 +83,4 @@ def explain_layer(path: str | Path, layer: str, quantities: tuple[str, ...] = QU
     return "\n".join(out)
 
 
-__all__ = ["explain_layer", "layer_derivations", "layers_of", "load_network", "sum_work"]
+__all__ = ["explain_layer", "layer_derivations", "layers_of", "sum_work"]

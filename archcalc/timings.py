@@ -11,10 +11,16 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, Field, StrictInt, StrictStr, ValidationError
 
 from archcalc.errors import SpecError
 
 TIMINGS_FORMAT = "archcalc-timings/1"
+
+#: a time in milliseconds as JSON writes it: a number (an int too), never text or a boolean
+_Ms = Annotated[float, Field(strict=True, ge=0)]
 
 
 @dataclass(frozen=True)
@@ -33,6 +39,29 @@ class Timings:
         return f"measured on {self.device} ({self.device_name}), {self.dtype}, batch {self.batch}: median {median:.3f} ms ({self.file})"
 
 
+class _Latency(BaseModel):
+    median: _Ms
+    p10: _Ms
+    p90: _Ms
+
+
+class _LayerRow(BaseModel):
+    name: StrictStr
+    ms: _Ms
+
+
+class _Saved(BaseModel):
+    """The fields read back; the rest of the saved run (checks, throughput …) is not needed."""
+
+    name: StrictStr
+    device: StrictStr
+    device_name: StrictStr
+    dtype: StrictStr
+    batch: Annotated[StrictInt, Field(ge=1)]
+    latency_ms: _Latency
+    per_layer: list[_LayerRow] = []
+
+
 def load_timings(path: str | Path) -> Timings:
     try:
         data = json.loads(Path(path).read_text())
@@ -42,13 +71,20 @@ def load_timings(path: str | Path) -> Timings:
         raise SpecError(f"expected a file saved by `archcalc run --save` (format {TIMINGS_FORMAT})", file=str(path))
     if not data.get("latency_ms"):
         raise SpecError("the run saved here has no timing (a check failed, so it was not timed)", file=str(path))
+    try:
+        saved = _Saved.model_validate(data)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        more = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
+        raise SpecError(f"not a valid saved run: {where}: {first['msg'].lower()}{more}", file=str(path)) from None
     return Timings(
         file=str(path),
-        name=data["name"],
-        device=data["device"],
-        device_name=data["device_name"],
-        dtype=data["dtype"],
-        batch=data["batch"],
-        latency_ms=data["latency_ms"],
-        layer_ms={row["name"]: row["ms"] for row in data.get("per_layer", [])},
+        name=saved.name,
+        device=saved.device,
+        device_name=saved.device_name,
+        dtype=saved.dtype,
+        batch=saved.batch,
+        latency_ms=saved.latency_ms.model_dump(),
+        layer_ms={row.name: row.ms for row in saved.per_layer},
     )

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from archcalc.checking import Verdict, decimal_text, verify_file
+from archcalc.claims import Claim
 from archcalc.errors import SpecError
 from archcalc.expressions import to_exact
 
@@ -26,13 +27,20 @@ def value_text(value: Any) -> str:
     return decimal_text(value)
 
 
+def relation_words(claim: Claim) -> str:
+    """What stands before the claimed value: "" for =, "below " for <, "above " for >."""
+    return {"=": "", "<": "below ", ">": "above "}[claim.relation]
+
+
+def rounding_words(claim: Claim) -> str:
+    """How the derived value was rounded before comparing ("" when it was not)."""
+    return "" if claim.rounding is None else f"rounded to {claim.rounding} decimals"
+
+
 def _comparison(v: Verdict) -> str:
-    claim = v.claim
-    how = {"=": "", "<": "below ", ">": "above "}[claim.relation]
-    rounding = ""
-    if claim.rounding is not None:
-        rounding = ", rounded to a whole number" if claim.rounding == 0 else f", rounded to {claim.rounding} decimals"
-    return f"derived {value_text(v.derived)}{rounding}; claimed {how}{value_text(v.claimed)}"
+    rounding = rounding_words(v.claim)
+    rounding = f", {rounding}" if rounding else ""
+    return f"derived {value_text(v.derived)}{rounding}; claimed {relation_words(v.claim)}{value_text(v.claimed)}"
 
 
 def summary(verdicts: list[Verdict]) -> str:
@@ -117,8 +125,8 @@ def markdown(verdicts: list[Verdict]) -> str:
     ]
     for v in verdicts:
         why = "; ".join(v.causes + [text for text in (v.claim.reason, v.claim.note) if text])
-        relation = {"=": "", "<": "below ", ">": "above "}[v.claim.relation]
-        rounding = "" if v.claim.rounding is None else f" (rounded to {v.claim.rounding} decimals)"
+        relation = relation_words(v.claim)
+        rounding = f" ({rounding_words(v.claim)})" if v.claim.rounding is not None else ""
         cells = [
             "✓" if v.holds else "✗",
             f"`{v.claim.id}`",
@@ -135,12 +143,16 @@ def markdown(verdicts: list[Verdict]) -> str:
 def write_readme_section(path: str | Path, verdicts: list[Verdict]) -> None:
     """Replace what lies between the verify markers of ``path`` with the Markdown verdicts."""
     path = Path(path)
-    content = path.read_text(encoding="utf-8")
-    if BEGIN not in content or END not in content:
-        raise SpecError(f"expected the markers {BEGIN} and {END} in the README", file=str(path))
-    head, rest = content.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    path.write_text(f"{head}{BEGIN}\n{markdown(verdicts)}{END}{tail}", encoding="utf-8")
+    try:
+        content = path.read_text(encoding="utf-8")
+        if BEGIN not in content or END not in content:
+            raise SpecError(f"expected the markers {BEGIN} and {END} in the README", file=str(path))
+        head, rest = content.split(BEGIN, 1)
+        _, tail = rest.split(END, 1)
+        path.write_text(f"{head}{BEGIN}\n{markdown(verdicts)}{END}{tail}", encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = getattr(error, "strerror", None) or str(error)
+        raise SpecError(f"--write-readme: cannot update the README: {reason}", file=str(path)) from None
 
 
 def readme_section(path: str | Path) -> str:

@@ -8,11 +8,18 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from archcalc import expressions
+from archcalc.analysis import analyse, analyse_file, load_network
 from archcalc.derivation import derive
-from archcalc.explain import explain_layer, layer_derivations, load_network
+from archcalc.explain import explain_layer, layer_derivations
 from tests.conftest import NETWORK_SPECS, ROOT
 
 SHAPE_INDEX = {"C_out": 0, "H_out": 1, "W_out": 2, "F_out": 0}
+
+
+def loaded(path, input_shape=None):
+    """The compiled graph and its Analysis, as `explain` loads them."""
+    network = load_network(path, input_shape)
+    return network, analyse(network)
 
 
 def _check_layer(stats, derivations):
@@ -38,7 +45,7 @@ def _check_layer(stats, derivations):
 
 @pytest.mark.parametrize("path", NETWORK_SPECS, ids=lambda p: p.stem)
 def test_every_derivation_equals_the_analysis(path):
-    network, analysis = load_network(path)
+    network, analysis = loaded(path)
     for stats in analysis.layers:
         _check_layer(stats, layer_derivations(network, analysis, stats.name))
 
@@ -47,7 +54,7 @@ def test_every_derivation_equals_the_analysis(path):
 # exercise every formula that a symbolic size flows through; EVERY_OP below covers the other ops
 @pytest.mark.parametrize(("name", "input_shape"), [("lenet5", "1,H,W"), ("alexnet", "3,H,W")])
 def test_symbolic_derivations_equal_the_analysis(name, input_shape):
-    network, analysis = load_network(ROOT / f"specs/{name}.yaml", input_shape=input_shape)
+    network, analysis = loaded(ROOT / f"specs/{name}.yaml", input_shape=input_shape)
     for stats in analysis.layers:
         _check_layer(stats, layer_derivations(network, analysis, stats.name))
 
@@ -56,7 +63,27 @@ def test_the_issue_example_alexnet_c1():
     # H_out = ⌊(H + 2p − d(k−1) − 1)/s⌋ + 1 = ⌊(227 + 0 − 10 − 1)/4⌋ + 1 = 55
     text = explain_layer(ROOT / "specs/alexnet.yaml", "C1", quantities=("shape",))
     assert "H_out = ⌊(H + 2·p_h − d_h·(k_h − 1) − 1)/s_h⌋ + 1 = ⌊(227 + 2×0 − 1×(11 − 1) − 1)/4⌋ + 1 = 55" in text
-    assert (227 + 0 - 10 - 1) // 4 + 1 == 55
+    # … and the Analysis (what `report` prints) says the same: C1 is 96×55×55
+    c1 = next(s for s in analyse_file(ROOT / "specs/alexnet.yaml").layers if s.name == "C1")
+    assert c1.output_shape == (96, (227 + 2 * 0 - 1 * (11 - 1) - 1) // 4 + 1, (227 + 2 * 0 - 1 * (11 - 1) - 1) // 4 + 1)
+
+
+def test_explain_loads_as_every_command_does_and_names_the_spec_line(monkeypatch, cli):
+    # explain shares analysis.load_network: an input it rejects is reported at the spec's line
+    # (the spec's own validation rejects bad inputs first, so the rejection is simulated here)
+    from archcalc import analysis
+    from archcalc.errors import SpecError
+
+    def reject(dims):
+        raise SpecError("input: rejected for the test")
+
+    monkeypatch.setattr(analysis, "parse_input", reject)
+    path = ROOT / "specs/lenet5.yaml"
+    result = cli("explain", path, "C1")
+    assert result.exit_code == 2
+    assert result.output.startswith(f"archcalc: error: {path}:") and "input: rejected for the test" in result.output
+    line = result.output.split(f"{path}:", 1)[1].split(":", 1)[0]
+    assert line.isdigit()  # the spec's `input:` line
 
 
 def test_lenet_c3_table_and_fc8_bias_are_written_out():
@@ -155,7 +182,7 @@ layers:
 
 @pytest.mark.parametrize("input_shape", [None, "3,H,W"])
 def test_every_op_kind_derives_its_numbers(write_spec, input_shape):
-    network, analysis = load_network(write_spec(EVERY_OP), input_shape=input_shape)
+    network, analysis = loaded(write_spec(EVERY_OP), input_shape=input_shape)
     kinds = set()
     for stats in analysis.layers:
         kinds.add(stats.kind)

@@ -10,7 +10,6 @@ from typing import Literal
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import NETWORK_SPECS, ROOT
 
 from archcalc.analysis import analyse, load_network
 from archcalc.errors import OpError
@@ -19,6 +18,7 @@ from archcalc.ops.conv import Conv
 from archcalc.torch_backend import RunError, modules
 from archcalc.torch_backend.build import build
 from archcalc.torch_backend.checks import failed, run_checks
+from tests.conftest import NETWORK_SPECS, ROOT
 
 LENET = ROOT / "specs" / "lenet5.yaml"
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
@@ -154,13 +154,15 @@ def test_run_exits_non_zero_and_names_the_layer_when_a_check_fails(monkeypatch, 
     assert "fc (linear): static 15, torch 12" in result.stderr
 
 
-class Scale(Op):
-    kind: Literal["scale"] = "scale"
+class NoTorchForTest(Op):
+    """An op that states no torch form (not registered: no real op kind is shadowed)."""
+
+    kind: Literal["no_torch_for_test"] = "no_torch_for_test"
 
 
 def test_an_op_without_a_torch_form_fails_loudly():
-    with pytest.raises(OpError, match="'scale' has no PyTorch form"):
-        Scale().to_torch([(3, 4, 4)], (3, 4, 4))
+    with pytest.raises(OpError, match="'no_torch_for_test' has no PyTorch form"):
+        NoTorchForTest().to_torch([(3, 4, 4)], (3, 4, 4))
 
 
 def test_inplace_relu_and_add_do_not_change_results(write_spec):
@@ -237,7 +239,8 @@ def test_run_text_output(cli):
     assert "1 CPU threads" in result.output
     assert "checks: 4 of 4 held" in result.output
     assert "60,000 trainable parameters in torch, 60,000 static" in result.output
-    assert "latency:" in result.output and "(3 iterations after 0 warm-up)" in result.output
+    # --warmup 0 still makes one untimed call (to estimate the iterations), and says so
+    assert "latency:" in result.output and "(3 iterations after 1 warm-up)" in result.output
 
 
 @pytest.mark.parametrize(
@@ -333,6 +336,89 @@ def test_report_without_timings_is_unchanged(cli):
 def test_a_file_that_is_not_saved_timings_is_a_one_line_error(cli):
     result = cli("report", LENET, "--timings", LENET)
     assert result.exit_code == 2 and "cannot read timings" in result.stderr
+
+
+def _saved_timings(**changes) -> dict:
+    """A minimal file as `run --save` writes it, with ``changes`` (None deletes a key; "a.b" reaches inside)."""
+    data = {
+        "format": "archcalc-timings/1",
+        "name": "LeNet-5",
+        "device": "cpu",
+        "device_name": "x86_64",
+        "dtype": "float32",
+        "batch": 1,
+        "latency_ms": {"median": 0.5, "p10": 0.4, "p90": 0.6},
+        "per_layer": [{"name": "C1", "ms": 0.1}],
+    }
+    for key, value in changes.items():
+        *outer, last = key.split(".")
+        target = data
+        for part in outer:
+            target = target[part]
+        if value is None:
+            del target[last]
+        else:
+            target[last] = value
+    return data
+
+
+def test_a_minimal_saved_run_loads(tmp_path):
+    from archcalc.timings import load_timings
+
+    saved = tmp_path / "timings.json"
+    saved.write_text(json.dumps(_saved_timings()))
+    timings = load_timings(saved)
+    assert timings.latency_ms == {"median": 0.5, "p10": 0.4, "p90": 0.6} and timings.layer_ms == {"C1": 0.1} and timings.batch == 1
+
+
+@pytest.mark.parametrize("command", ["report", "diagram"])
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"name": None}, "not a valid saved run: name: field required"),
+        ({"latency_ms.median": None}, "not a valid saved run: latency_ms.median: field required"),
+        ({"latency_ms.p90": "slow"}, "not a valid saved run: latency_ms.p90:"),
+        ({"per_layer": [{"name": "C1"}]}, "not a valid saved run: per_layer.0.ms: field required"),
+        ({"per_layer": [{"ms": 0.1}]}, "not a valid saved run: per_layer.0.name: field required"),
+        ({"per_layer": {"C1": 0.1}}, "not a valid saved run: per_layer:"),
+        ({"per_layer": [{"name": "C1", "ms": "0.1"}]}, "not a valid saved run: per_layer.0.ms:"),
+        ({"batch": "3"}, "not a valid saved run: batch:"),
+        ({"device": None}, "not a valid saved run: device: field required"),
+        ({"latency_ms": [1, 2, 3]}, "not a valid saved run: latency_ms:"),
+    ],
+)
+def test_malformed_timings_files_exit_2_without_a_traceback(cli, tmp_path, command, changes, message):
+    saved = tmp_path / "timings.json"
+    saved.write_text(json.dumps(_saved_timings(**changes)))
+    extra = ["-o", tmp_path / "net.dot"] if command == "diagram" else []
+    result = cli(command, LENET, *extra, "--timings", saved)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(f"archcalc: error: {saved}: ") and message in result.stderr
+    assert "Traceback" not in result.output and len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--threads", "100000"],
+        ["--threads", "0"],
+        ["--batch", "0"],
+        ["--batch", "100000000"],
+        ["--dtype", "float64"],
+        ["--warmup", "-1"],
+        ["--iters", "0"],
+        ["--device", "tpu"],
+        ["--save", "/nonexistent/dir/x.json"],
+        ["--input", "1,H,W"],
+    ],
+)
+def test_bad_run_options_exit_2_without_a_traceback(cli, args):
+    result = cli("run", LENET, "--iters", "1", "--warmup", "0", *args)
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    lines = result.stderr.strip().splitlines()
+    # archcalc's one line, or click's usage error (usage, help hint, blank, the error naming the option)
+    assert len(lines) == 1 or (len(lines) == 4 and lines[-1].startswith("Error: Invalid value for") and args[0] in lines[-1])
 
 
 # --- timing and devices --------------------------------------------------------------------
@@ -434,6 +520,7 @@ def test_cuda_device_parsing(fake_gpus):
 
 
 def test_cuda_timing_uses_an_event_pair_per_call_and_synchronises_once_per_phase(fake_gpus):
+    # phases: measure's warm-up, its timed calls, and per_layer's passes (all layers at once)
     from archcalc.torch_backend.devices import Device
     from archcalc.torch_backend.timing import measure, per_layer
 
@@ -445,8 +532,12 @@ def test_cuda_timing_uses_an_event_pair_per_call_and_synchronises_once_per_phase
     assert all(str(device) == "cuda:1" for device in fake_gpus)
     layers = {"a": torch.nn.ReLU(), "b": torch.nn.Tanh()}
     model = torch.nn.Sequential(*layers.values())
-    times = per_layer(layers, lambda: model(torch.randn(2, 3)), Device("cuda:0", "fake"), iters=4)
+    fake_gpus.clear()
+    passes = []
+    times = per_layer(layers, lambda: passes.append(len(fake_gpus)) or model(torch.randn(2, 3)), Device("cuda:0", "fake"), iters=4)
     assert set(times) == {"a", "b"} and all(ms >= 0 for ms in times.values())
+    # no synchronisation between passes, and one (not one per layer) to read every layer's events
+    assert passes == [0, 0, 0, 0] and [str(device) for device in fake_gpus] == ["cuda:0"]
 
 
 def test_a_real_torch_compile_gives_the_eager_result():
@@ -473,3 +564,82 @@ def test_compile_times_the_compiled_module(monkeypatch, cli):
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["compile"] is True
     assert compiled_calls == [(1, 1, 32, 32)] * (2 + 4)
+
+
+# --- options and failures that are the user's: one line, exit 2, never a traceback -----------
+def test_dtype_choices_are_the_devices_list():
+    from archcalc.torch_backend.command import make_command
+    from archcalc.torch_backend.devices import DTYPES
+
+    command = make_command(lambda f: f)
+    (dtype,) = [p for p in command.params if p.name == "dtype"]
+    assert tuple(dtype.type.choices) == DTYPES
+
+
+def test_save_to_a_missing_folder_is_a_one_line_error(cli, tmp_path):
+    target = tmp_path / "no" / "such" / "dir" / "x.json"
+    result = cli("run", LENET, "--iters", "1", "--warmup", "0", "--save", target)
+    assert result.exit_code == 2
+    assert f"--save {target}: cannot write the result: No such file or directory" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_batch_too_big_for_memory_is_a_one_line_error(cli):
+    # 10⁸ LeNet inputs are 10⁸·32·32·4 bytes = 409.6 GB: torch.randn cannot allocate them
+    result = cli("run", LENET, "--batch", "100000000", "--iters", "1")
+    assert result.exit_code == 2, result.output
+    assert "the model and its input batch: PyTorch cannot run it as asked (batch 100000000, float32, cpu)" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_out_of_memory_while_timing_is_a_one_line_error(monkeypatch, cli):
+    from archcalc.torch_backend import runner
+
+    def out_of_memory(*args, **kwargs):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB\nmore detail")
+
+    monkeypatch.setattr(runner, "measure", out_of_memory)
+    result = cli("run", LENET, "--iters", "1")
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        "archcalc: error: timing: PyTorch cannot run it as asked (batch 1, float32, cpu): CUDA out of memory. Tried to allocate 20.00 GiB"
+    )
+
+
+def test_threads_are_limited_to_the_machine_and_restored_after_the_run(cli):
+    import os
+
+    result = cli("run", LENET, "--threads", "100000")
+    assert result.exit_code == 2 and "--threads" in result.output and "100000" in result.output
+    before = torch.get_num_threads()
+    wanted = 2 if before != 2 and (os.cpu_count() or 1) >= 2 else 1
+    result = cli("run", LENET, "--iters", "1", "--warmup", "0", "--threads", wanted, "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["threads"] == wanted  # used during the run …
+    assert torch.get_num_threads() == before  # … and the caller's setting back afterwards
+
+
+def test_threads_are_restored_when_the_run_fails(monkeypatch):
+    from archcalc.torch_backend import runner
+
+    def fail(*args, **kwargs):
+        raise RunError("failed on purpose")
+
+    monkeypatch.setattr(runner, "build", fail)
+    before = torch.get_num_threads()
+    with pytest.raises(RunError, match="failed on purpose"):
+        runner.run(str(LENET), runner.Options(threads=1 if before != 1 else 2))
+    assert torch.get_num_threads() == before
+
+
+def test_a_macs_total_that_is_not_whole_is_reported_as_not_measured():
+    from archcalc.torch_backend import checks, render
+
+    analysis = analyse(load_network(LENET))
+    per_layer = {s.name: s.macs for s in analysis.layers}  # every layer agrees; only the total is odd
+    check = checks._count_check("macs", analysis, lambda s: s.macs, per_layer.__getitem__, "7/2")
+    assert check.found == "not measured: FlopCounterMode's total is 7/2 macs, not a whole number" and not check.held
+    line = render._check_line(check)
+    assert "-1" not in line and line.endswith(
+        f"not measured: FlopCounterMode's total is 7/2 macs, not a whole number; {check.expected:,} static"
+    )

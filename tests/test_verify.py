@@ -22,6 +22,9 @@ def verdicts():
     return {v.claim.id: v for v in verify_file(SEED)}
 
 
+#: AlexNet's FC6 + FC7 + FC8 params: 6·6·256 → 4096 → 4096 → 1000, each with its biases
+FC_PARAMS = (6 * 6 * 256 * 4096 + 4096) + (4096 * 4096 + 4096) + (4096 * 1000 + 1000)
+
 N_AND_C = [(2, 64), (3, 64), (5, 64), (7, 64), (3, 16), (7, 192)]
 
 # id → (holds, archcalc's value by hand). Sizes are (H, W, C) as the notes write them.
@@ -95,7 +98,7 @@ HAND = {
     # FC6 + FC7 + FC8 over all: the convs add 34,944 + 307,456 + 885,120 + 663,936 + 442,624
     "alexnet-params-in-fc": (
         True,
-        Fraction(58_631_144, 58_631_144 + 34_944 + 307_456 + 885_120 + 663_936 + 442_624),
+        Fraction(FC_PARAMS, FC_PARAMS + 34_944 + 307_456 + 885_120 + 663_936 + 442_624),
     ),
     "vgg-three-fc": (True, [3] * 4),
     "vgg-five-pools": (True, [5] * 4),
@@ -215,6 +218,117 @@ def test_bad_claims_are_reported_for_people(cli, tmp_path, body, message):
     assert result.exit_code == 2
     assert message in result.output
     assert f"{path}:3:" in result.output  # the claim's line
+
+
+LENET5 = ROOT / "specs/lenet5.yaml"
+_CLAIM = "  - {id: bad, section: s, quote: q, "
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        # a ratio over 0 is undefined (C1 has no buffers)
+        (
+            f"claimed: 1, ratio: [{{spec: {LENET5}, layer: C1, quantity: params}}, {{spec: {LENET5}, layer: C1, quantity: buffers}}]}}",
+            "claim bad: ratio: the second value (buffers of C1) is 0, so the ratio is undefined",
+        ),
+        # sizes are not numbers: no ratio, difference, relation or rounding
+        (
+            f"claimed: 1, ratio: [{{spec: {LENET5}, layer: C1, quantity: output_size}}, {{spec: {LENET5}, layer: C3, quantity: params}}]}}",
+            "a ratio compares two numbers; output_size is a size",
+        ),
+        (
+            f"claimed: 1, difference: [{{spec: {LENET5}, layer: C1, quantity: params}}, {{spec: {LENET5}, layer: C3, quantity: rf}}]}}",
+            "a difference compares two numbers; rf is a size",
+        ),
+        (
+            f"claimed: 1, ratio: [{{spec: {LENET5}, quantity: input_size}}, {{spec: {LENET5}, layer: C3, quantity: params}}]}}",
+            "a ratio compares two numbers; input_size is a size",
+        ),
+        (
+            f'claimed: 28x28, relation: ">", of: {{spec: {LENET5}, layer: C1, quantity: output_size}}}}',
+            "output_size is a size (H×W…), compared exactly: `relation` and `rounding` do not apply",
+        ),
+        (
+            f"claimed: 5, rounding: 0, reason: r, of: {{spec: {LENET5}, layer: C3, quantity: rf}}}}",
+            "rf is a size (H×W…), compared exactly: `relation` and `rounding` do not apply",
+        ),
+        # < and > and rounding need a number, not a formula in H
+        (
+            f'claimed: 30, relation: "<", of: {{spec: {LENET5}, layer: C1, quantity: height, input: "1,H,W"}}}}',
+            "claim bad: `relation: <` needs a number, found the formula H - 4: give its names values with `for:`",
+        ),
+        (
+            f"claimed: 28, rounding: 0, reason: r, of: {{spec: {LENET5}, layer: C1, quantity: height, input: '1,H,W'}}}}",
+            "claim bad: `rounding` needs a number, found the formula H - 4: give its names values with `for:`",
+        ),
+        # a family with no members checks nothing
+        (
+            f"claimed: 1, for: {{n: []}}, of: {{spec: {LENET5}, layer: C1, quantity: params}}}}",
+            "claims.0.for.n: expected List should have at least 1 item",
+        ),
+        (
+            f"claimed: true, of: {{spec: {LENET5}, layer: C1, quantity: params}}}}",
+            "claimed is a number or text (27, 2.78, 27×27×96), found true",
+        ),
+        (
+            f"claimed: false, of: {{spec: {LENET5}, layer: C1, quantity: buffers}}}}",
+            "claimed is a number or text (27, 2.78, 27×27×96), found false",
+        ),
+        # F6 is a flat (84,) layer: it has no height
+        (
+            f"claimed: 84, of: {{spec: {LENET5}, layer: F6, quantity: height}}}}",
+            "claim bad: height needs a (C, H, W) output, but F6 outputs the flat (84,)",
+        ),
+        (f"claimed: 84, of: {{spec: {LENET5}, layer: F6, quantity: channels}}}}", "claim bad: channels needs a (C, H, W) output"),
+        (f"claimed: 1, of: {{spec: {LENET5}, layer: [], quantity: params}}}}", "an empty list names no layer"),
+        (f"claimed: 1, of: {{spec: {LENET5}, quantity: layers, kind: maxpol}}}}", "unknown op kind 'maxpol'; did you mean 'maxpool'?"),
+        (
+            f"claimed: 1, of: {{spec: {LENET5}, quantity: params, kind: conv}}}}",
+            "`kind` counts the layers of one op kind: it goes with `quantity: layers`",
+        ),
+    ],
+)
+def test_malformed_claims_exit_2_without_a_traceback(cli, tmp_path, body, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text("source: test\nclaims:\n" + _CLAIM + body + "\n")
+    result = cli("verify", path)
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert result.output.startswith(f"archcalc: error: {path}:3: ")  # the file and the claim's line
+    assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("claimed", ["28x28", "28 x 28", "28x28x6", "28×28"])
+def test_a_size_written_with_a_letter_x_is_a_size_not_a_product(cli, tmp_path, claimed):
+    path = tmp_path / "size.yaml"
+    path.write_text(f"source: test\nclaims:\n{_CLAIM}claimed: {claimed}, of: {{spec: {LENET5}, layer: C1, quantity: output_size}}}}\n")
+    result = cli("verify", path, "--format", "json")
+    assert result.exit_code == 0, result.output
+    (item,) = json.loads(result.output)
+    assert item["holds"] is True and item["derived"] == [28, 28, 6]
+    assert item["claimed"] == [28, 28, 6][: len(item["claimed"])] and len(item["claimed"]) >= 2
+
+
+def test_a_readme_in_a_missing_folder_is_a_one_line_error(cli, tmp_path):
+    readme = tmp_path / "no" / "such" / "README.md"
+    result = cli("verify", SEED, "--write-readme", readme)
+    assert result.exit_code == 2
+    assert result.output.strip() == f"archcalc: error: {readme}: --write-readme: cannot update the README: No such file or directory"
+
+
+def test_text_and_markdown_word_relation_and_rounding_alike(verdicts):
+    from archcalc.verify import text
+
+    rounded = verdicts["inception-v2-25-over-9"]
+    above = verdicts["alexnet-params-in-fc"]
+    table = markdown([rounded, above])
+    lines = text([rounded, above])
+    assert "25/9 ≈ 2.7778 (rounded to 2 decimals)" in table and "derived 25/9 ≈ 2.7778, rounded to 2 decimals; claimed 2.78" in lines
+    assert "| above 0.5 |" in table and "claimed above 0.5" in lines
+    # the same words in both formats, for whole numbers too (the text once said "a whole number")
+    assert ", rounded to 0 decimals; claimed 4" in text([verdicts["inception-bottleneck-saving"]])
+    assert "(rounded to 0 decimals)" in markdown([verdicts["inception-bottleneck-saving"]])
 
 
 def test_readme_section_is_fresh():

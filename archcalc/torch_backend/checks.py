@@ -29,7 +29,7 @@ class Check:
     name: str
     held: bool
     expected: int
-    found: int
+    found: int | str  # text when torch's count is not a whole number: "not measured: …" and why
     mismatches: list[str] = field(default_factory=list)  # one line per layer that disagrees
 
     def to_dict(self) -> dict[str, Any]:
@@ -123,7 +123,7 @@ def _count_check(what: str, analysis: Analysis, static, runtime, total: int | st
         if want != got:
             mismatches.append(f"{stats.name} ({stats.kind}): static {want:,}, torch {_text(got)}")
     if total is not None:
-        found = total if isinstance(total, int) else -1
+        found = total if isinstance(total, int) else f"not measured: FlopCounterMode's total is {total} macs, not a whole number"
         if total != expected and not mismatches:
             mismatches.append(f"outside every layer: the whole pass counts {_text(total)}, the layers {expected:,}")
     return Check(what, not mismatches and expected == found, expected, found, mismatches)

@@ -3,10 +3,14 @@ check fails (2, through ``friendly``, for user errors such as no torch or no CUD
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import click
+
+from archcalc.torch_backend import RunError
+from archcalc.torch_backend.devices import DTYPES
 
 #: a timed run expected to last longer than this (seconds) shows a progress bar on stderr
 PROGRESS_AFTER_S = 2.0
@@ -17,14 +21,18 @@ def make_command(friendly):
     @click.argument("spec", type=click.Path(dir_okay=False))
     @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
     @click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True)
-    @click.option("--dtype", type=click.Choice(["float32", "float16", "bfloat16"]), default="float32", show_default=True)
+    @click.option("--dtype", type=click.Choice(DTYPES), default="float32", show_default=True)
     @click.option("--input", "input_shape", metavar="C,H,W", help="Override the spec's input, e.g. 3,224,224.")
     @click.option("--channels-last", is_flag=True, help="Run in channels-last (NHWC) memory format.")
     @click.option("--compile", "compile_", is_flag=True, help="Time torch.compile(model) (compiled during warm-up).")
     @click.option("--warmup", type=click.IntRange(min=0), default=10, show_default=True, help="Untimed calls first.")
     @click.option("--iters", type=click.IntRange(min=1), help="Timed calls [default: enough for 1 s, at least 10].")
     @click.option("--per-layer", is_flag=True, help="Each layer's time beside its predicted share of macs.")
-    @click.option("--threads", type=click.IntRange(min=1), help="CPU threads for torch [default: torch's choice].")
+    @click.option(
+        "--threads",
+        type=click.IntRange(1, os.cpu_count() or 1),
+        help="CPU threads for torch, up to this machine's count [default: torch's choice].",
+    )
     @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
     @click.option("--save", type=click.Path(dir_okay=False), help="Write the result as JSON (for `archcalc report --timings`).")
     @friendly
@@ -39,7 +47,10 @@ def make_command(friendly):
             result = runner.run(spec, options, on_start=progress.start, on_step=progress.step)
         click.echo(render.to_json_text(result) if fmt == "json" else render.text(result))
         if save:
-            Path(save).write_text(render.to_json_text(result) + "\n")
+            try:
+                Path(save).write_text(render.to_json_text(result) + "\n")
+            except OSError as error:
+                raise RunError(f"--save {save}: cannot write the result: {error.strerror or error}") from None
         if not result.held:
             for line in render.mismatch_lines(result):
                 click.echo(f"archcalc: {line}", err=True)

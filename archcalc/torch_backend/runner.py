@@ -6,10 +6,11 @@ The result is plain data; ``torch_backend.render`` formats it and nothing there 
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from archcalc.analysis import Analysis, analyse, load_network
-from archcalc.torch_backend import require_torch
+from archcalc.torch_backend import RunError, require_torch
 from archcalc.torch_backend.build import Built, build
 from archcalc.torch_backend.checks import Check, failed, run_checks
 from archcalc.torch_backend.devices import Device, parse_device, peak_tflops, torch_dtype
@@ -98,8 +99,17 @@ def run(spec: str, options: Options, on_start: Callable | None = None, on_step: 
     network = load_network(spec, options.input_shape)
     analysis = analyse(network, batch=options.batch, dtype=options.dtype)
     torch.manual_seed(options.seed)
+    previous_threads = torch.get_num_threads()
     if options.threads:
         torch.set_num_threads(options.threads)
+    try:
+        return _checked_and_timed(spec, network, analysis, options, device, dtype, on_start, on_step)
+    finally:
+        torch.set_num_threads(previous_threads)  # the caller's setting, whatever happened (tests run in-process)
+
+
+def _checked_and_timed(spec, network, analysis, options, device, dtype, on_start, on_step) -> RunResult:
+    torch = require_torch()
     built = build(network, analysis)
     example = _prepare(built, network.input_shape, options, device, dtype)
     result = RunResult(spec, analysis, device, options, run_checks(built, analysis, example), threads=torch.get_num_threads())
@@ -109,7 +119,7 @@ def run(spec: str, options: Options, on_start: Callable | None = None, on_step: 
     if device.is_cuda:
         torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick its fastest kernels in warm-up
     model = torch.compile(built.inference) if options.compile else built.inference
-    with torch.no_grad():
+    with torch.no_grad(), _cannot_run("timing", options, device):
         result.timing = measure(lambda: model(example), device, options.warmup, options.iters, options.min_time, on_start, on_step)
         if options.per_layer:
             # hooks need the eager module (a compiled one fuses layers away)
@@ -119,13 +129,24 @@ def run(spec: str, options: Options, on_start: Callable | None = None, on_step: 
     return result
 
 
+@contextmanager
+def _cannot_run(what: str, options: Options, device: Device):
+    """PyTorch's own failures (out of memory above all) as a one-line RunError, as checks._observe does."""
+    try:
+        yield
+    except (RuntimeError, MemoryError) as error:
+        line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise RunError(f"{what}: PyTorch cannot run it as asked (batch {options.batch}, {options.dtype}, {device.spec}): {line}") from None
+
+
 def _prepare(built: Built, shape: tuple, options: Options, device: Device, dtype):
     """Move the modules (shared by both graphs) and make the example batch."""
     torch = require_torch()
-    built.full.to(device=device.spec, dtype=dtype)
-    example = torch.randn(options.batch, *shape, device=device.spec, dtype=dtype)
-    if options.channels_last:
-        built.full.to(memory_format=torch.channels_last)
-        if example.dim() == 4:
-            example = example.contiguous(memory_format=torch.channels_last)
+    with _cannot_run("the model and its input batch", options, device):
+        built.full.to(device=device.spec, dtype=dtype)
+        example = torch.randn(options.batch, *shape, device=device.spec, dtype=dtype)
+        if options.channels_last:
+            built.full.to(memory_format=torch.channels_last)
+            if example.dim() == 4:
+                example = example.contiguous(memory_format=torch.channels_last)
     return example

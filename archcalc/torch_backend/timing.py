@@ -65,7 +65,8 @@ def measure(
     of one call (the fastest warm-up call: the first may include compilation); ``on_step``
     hears of each iteration done."""
     clock = _CudaClock(device) if device.is_cuda else _WallClock()
-    warm = clock.read([clock.time(fn) for _ in range(max(warmup, 1))])
+    warmup = max(warmup, 1)  # at least one untimed call, to estimate the iterations (and report it)
+    (warm,) = clock.read([clock.time(fn) for _ in range(warmup)])
     per_call = max(min(warm), 1e-6)
     if iters is None:
         iters = max(MIN_ITERS, min(MAX_ITERS, math.ceil(min_time * 1000 / per_call)))
@@ -76,7 +77,8 @@ def measure(
         marks.append(clock.time(fn))
         if on_step:
             on_step()
-    return Timing(tuple(clock.read(marks)), warmup)
+    (samples,) = clock.read(marks)
+    return Timing(tuple(samples), warmup)
 
 
 class _WallClock:
@@ -93,11 +95,9 @@ class _WallClock:
         fn()
         return self.stop(mark)
 
-    def sync(self) -> None:
-        pass
-
-    def read(self, marks: list) -> list[float]:
-        return list(marks)
+    def read(self, *groups: list) -> list[list[float]]:
+        """Each group of intervals in milliseconds."""
+        return [list(marks) for marks in groups]
 
 
 class _CudaClock(_WallClock):
@@ -115,17 +115,16 @@ class _CudaClock(_WallClock):
     def stop(self, start):
         return start, self.start()
 
-    def sync(self) -> None:
+    def read(self, *groups: list) -> list[list[float]]:
+        """Every group's event pairs, after a single synchronisation."""
         self.torch.cuda.synchronize(self.device)
-
-    def read(self, marks: list) -> list[float]:
-        self.sync()
-        return [start.elapsed_time(end) for start, end in marks]
+        return [[start.elapsed_time(end) for start, end in marks] for marks in groups]
 
 
 def per_layer(modules: dict, fn: Callable[[], object], device: Device, iters: int) -> dict[str, float]:
     """Each layer's median time (ms) over ``iters`` calls, from hooks around every layer
-    (the hooks add a little overhead of their own; on a GPU, event pairs per layer)."""
+    (the hooks add a little overhead of their own; on a GPU, event pairs per layer, all read
+    after one synchronisation at the end)."""
     clock = _CudaClock(device) if device.is_cuda else _WallClock()
     samples: dict[str, list] = {name: [] for name in modules}
     started: dict[str, object] = {}
@@ -139,4 +138,6 @@ def per_layer(modules: dict, fn: Callable[[], object], device: Device, iters: in
     finally:
         for handle in handles:
             handle.remove()
-    return {name: percentile(clock.read(marks), 50) for name, marks in samples.items() if marks}
+    timed = {name: marks for name, marks in samples.items() if marks}
+    # one synchronisation for every layer's event pairs, never one per layer
+    return {name: percentile(ms, 50) for name, ms in zip(timed, clock.read(*timed.values()), strict=True)}
