@@ -140,3 +140,14 @@ def test_missing_file(cli, tmp_path):
     result = cli("report", tmp_path / "nope.yaml")
     assert result.exit_code == 2
     assert "cannot read the file" in result.output
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [(["report"], "Missing argument 'SPEC'"), (["nosuch"], "No such command 'nosuch'"), (["report", "x.yaml", "--batch", "0"], "--batch")],
+)
+def test_usage_mistakes_are_one_line_too(cli, args, fragment):
+    result = cli(*args)
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("archcalc: error: ") and fragment in lines[0], result.output
