@@ -12,7 +12,7 @@ from pathlib import Path
 import networkx as nx
 
 from archcalc import expressions
-from archcalc.errors import ArchcalcError, GraphError, OpError, SpecError
+from archcalc.errors import ArchcalcError, GraphError, SpecError
 from archcalc.expressions import Value, exact_div, vmax, vmin, vsum
 from archcalc.graph import INPUT, Layer, Network, ScopeInfo, compile_spec
 from archcalc.ops.base import Window, numel
@@ -262,4 +262,15 @@ def total(layers: list[LayerStats]) -> Totals:
     )
 
 
-__all__ = ["Analysis", "GraphError", "LayerStats", "OutputStats", "ReceptiveField", "Totals", "analyse", "analyse_file", "load_network", "parse_input"]
+__all__ = [
+    "Analysis",
+    "GraphError",
+    "LayerStats",
+    "OutputStats",
+    "ReceptiveField",
+    "Totals",
+    "analyse",
+    "analyse_file",
+    "load_network",
+    "parse_input",
+]

@@ -363,21 +363,13 @@ class _Builder:
         return found
 
     def outputs(self, top: _Scope, last: str) -> dict[str, str]:
-        """`outputs:` as label → layer (a list's labels are the names as written); without it,
-        the layer the top-level sequence ends on."""
-        written = self.spec.outputs
-        if written is None:
-            return {last: last}
-        items = written.items() if isinstance(written, dict) else ((text, text) for text in written)
-        declared = {}
-        for index, (label, text) in enumerate(items):
-            loc = ("outputs", label if isinstance(written, dict) else index)
-            found = self._lookup(_Ref(text, top)) if text != INPUT else None
-            if found is None:
-                error = GraphError(f"`outputs: {text}` names no layer{suggest(text, list(top.names))}")
-                raise self._locate(error, loc)
-            declared[label] = found
-        return declared
+        def lookup(text: str) -> str | None:
+            return self._lookup(_Ref(text, top)) if text != INPUT else None
+
+        try:
+            return outputs.declared(self.spec.outputs, last, lookup, list(top.names))
+        except outputs.OutputError as error:
+            raise self._locate(error, error.loc) from None
 
     def locate_layer(self, error: ArchcalcError, name: str) -> ArchcalcError:
         return self._raise_at(error, self.layers[name])

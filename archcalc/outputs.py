@@ -13,7 +13,32 @@ from collections.abc import Callable
 
 import networkx as nx
 
-from archcalc.errors import ArchcalcError, GraphError
+from archcalc.errors import ArchcalcError, GraphError, suggest
+
+
+class OutputError(GraphError):
+    def __init__(self, message: str, loc: tuple):
+        super().__init__(message, path=".".join(str(part) for part in loc))
+        self.loc = loc
+
+
+Written = list[str] | dict[str, str] | None
+
+
+def declared(written: Written, last: str, lookup: Callable[[str], str | None], known: list[str]) -> dict[str, str]:
+    """`outputs:` as label → layer (a list's labels are the names as written); without it,
+    the layer the top-level sequence ends on."""
+    if written is None:
+        return {last: last}
+    items = written.items() if isinstance(written, dict) else ((text, text) for text in written)
+    result = {}
+    for index, (label, text) in enumerate(items):
+        found = lookup(text)
+        if found is None:
+            loc = ("outputs", label if isinstance(written, dict) else index)
+            raise OutputError(f"`outputs: {text}` names no layer{suggest(text, known)}", loc)
+        result[label] = found
+    return result
 
 
 def needed(graph: nx.DiGraph, layer: str, input_node: str) -> set[str]:

@@ -134,11 +134,14 @@ def test_typed_block_arguments(analyse_text):
               - conv: {out: "out + widths[0]", kernel: 1}
               - relu: {if: use_relu}
               - act
-        layers: [unit: {ratio: 2.5, use_relu: true, widths: [1, 2], act: sigmoid}, unit: {ratio: 1, use_relu: false, widths: [0], act: tanh}]
+        layers:
+          - unit: {ratio: 2.5, use_relu: true, widths: [1, 2], act: sigmoid}
+          - unit: {ratio: 1, use_relu: false, widths: [0], act: tanh}
         """
     )
     # round(4 · 2.5) = 10 (+1) = 11; then round(11 · 1) + 0 = 11
-    assert [(s.kind, s.output_shape[0]) for s in analysis.layers] == [("conv", 11), ("relu", 11), ("sigmoid", 11), ("conv", 11), ("tanh", 11)]
+    kinds = [(s.kind, s.output_shape[0]) for s in analysis.layers]
+    assert kinds == [("conv", 11), ("relu", 11), ("sigmoid", 11), ("conv", 11), ("tanh", 11)]
 
 
 def test_an_argument_names_the_op(analyse_text):
@@ -302,7 +305,8 @@ def test_several_outputs_are_reported_apart(analyse_text):
     assert got == [("out", "head", (2, 8, 8), stem + head, 2), ("aux", "aux", (5, 8, 8), stem + aux, 2)]
     assert analysis.totals.params == stem + head + aux
     record = json.loads(json.dumps(to_dict(analysis)))["outputs"]
-    assert [(o["label"], o["shape"], o["needs"]["params"]) for o in record] == [("out", [2, 8, 8], stem + head), ("aux", [5, 8, 8], stem + aux)]
+    expected = [("out", [2, 8, 8], stem + head), ("aux", [5, 8, 8], stem + aux)]
+    assert [(o["label"], o["shape"], o["needs"]["params"]) for o in record] == expected
 
 
 def test_the_report_lists_several_outputs(write_spec, cli):

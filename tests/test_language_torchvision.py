@@ -47,7 +47,6 @@ MNASNET = {"mnasnet0_5": 0.5, "mnasnet0_75": 0.75, "mnasnet1_0": 1.0, "mnasnet1_
 MOBILENET_V2 = (1.0, 0.35, 0.5, 0.75, 1.4)
 
 
-
 def regnet(args: dict):
     """RegNet's block parameters are computed with real tensors, so before the meta device."""
     params = BlockParams.from_init_params(**args)

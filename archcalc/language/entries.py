@@ -17,7 +17,6 @@ parse is left as written, for the op's own validation to judge.
 
 from __future__ import annotations
 
-import ast
 import re
 from collections import ChainMap
 from collections.abc import Mapping
@@ -31,6 +30,8 @@ from archcalc.language.values import describe, kind_of
 
 PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+#: a word: a name, or a dotted layer path (`bilinear`, `features.3`, `layer1.conv`)
+WORD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*$")
 
 
 class EntryError(SpecError):
@@ -94,8 +95,10 @@ def evaluate_fields(fields: dict[str, Any], names: Mapping, loc: tuple) -> dict[
         where = loc + (key,)
         if key == "name":
             out[key] = template(value, names, where)
+        elif key == "from" and isinstance(value, list):
+            out[key] = [template(item, names, where + (i,)) for i, item in enumerate(value)]
         elif key == "from":
-            out[key] = [template(v, names, where + (i,)) for i, v in enumerate(value)] if isinstance(value, list) else template(value, names, where)
+            out[key] = template(value, names, where)
         elif key != "kind":
             out[key] = value if key == "branches" else evaluate(value, names, where)
     return out
@@ -116,14 +119,16 @@ def evaluate(value: Any, names: Mapping, loc: tuple) -> Any:
 
 
 def evaluate_text(text: str, names: Mapping) -> Any:
-    """An expression's value; a bare unknown name is a word; text that is no expression stays."""
+    """An expression's value; a word (a name or dotted path whose first name is unknown) stays
+    a word; text that is no expression stays as written."""
     if len(text) > MAX_EXPRESSION_LENGTH:
         raise ExpressionError(f"expression longer than {MAX_EXPRESSION_LENGTH} characters")
+    stripped = text.strip()
+    if WORD.match(stripped) and stripped.split(".")[0] not in names and stripped not in CONSTANTS:
+        return text
     try:
         tree = parse_tree(text)
     except ExpressionError:
-        return text
-    if isinstance(tree, ast.Name) and tree.id not in names and tree.id not in CONSTANTS:
         return text
     return Evaluator(names, text).evaluate(tree)
 
