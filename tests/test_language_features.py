@@ -346,3 +346,46 @@ def test_training_only_layers_need_reach_no_output(analyse_text):
     )
     assert [o.layer for o in analysis.outputs] == ["head"]
     assert by_name(analysis)["relu1"].training_only
+
+
+def test_an_inline_block_repeats_a_group_per_row(analyse_text):
+    analysis = analyse_text(
+        """
+        name: convnext-like
+        input: [2, 16, 16]
+        args:
+          table: [[4, 8], [8, null]]    # stage channels, then the downsample's (none after the last)
+        blocks:
+          stage_then_down:
+            inline: true
+            args: {c: int, down: null}
+            layers:
+              - conv: {out: c, kernel: 1}
+              - conv: {out: down, kernel: 2, stride: 2, if: down is not None}
+          features:
+            numbered: true
+            layers:
+              - stage_then_down: {for: "c, d in table", c: c, down: d}
+        layers: [features: {name: features}]
+        """
+    )
+    assert [(s.name, s.output_shape) for s in analysis.layers] == [
+        ("features.0", (4, 16, 16)), ("features.1", (8, 8, 8)), ("features.2", (8, 8, 8))
+    ]  # fmt: skip
+
+
+def test_loop_clauses_as_a_list_and_words_as_layer_paths(analyse_text):
+    analysis = analyse_text(
+        """
+        name: clauses
+        input: [2, 4, 4]
+        args: {tap: stem.0}
+        layers:
+          - conv: {name: stem.0, out: 2, kernel: 1}
+          - relu: {for: ["a in [1, 2]", "b in [3, 4]"], name: "r{a}_{b}", from: "{tap}"}
+          - concat: {from: [r1_3, r1_4, r2_3, r2_4]}
+        """
+    )
+    layers = by_name(analysis)
+    assert [s.name for s in analysis.layers][1:5] == ["r1_3", "r1_4", "r2_3", "r2_4"]
+    assert layers["r2_4"].inputs == ("stem.0",) and layers["concat1"].output_shape == (8, 4, 4)
