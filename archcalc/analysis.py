@@ -12,7 +12,7 @@ from pathlib import Path
 import networkx as nx
 
 from archcalc import expressions
-from archcalc.errors import ArchcalcError, GraphError, OpError, SpecError
+from archcalc.errors import ArchcalcError, GraphError, SpecError
 from archcalc.expressions import Value, exact_div, vmax, vmin, vsum
 from archcalc.graph import INPUT, Layer, Network, ScopeInfo, compile_spec
 from archcalc.ops.base import Window, numel
@@ -70,6 +70,18 @@ class Totals:
 
 
 @dataclass(frozen=True)
+class OutputStats:
+    """One output of the network: its layer, shape, and the totals of the layers it needs
+    (itself and everything it reads, directly or not)."""
+
+    label: str
+    layer: str
+    shape: tuple
+    training_only: bool
+    totals: Totals
+
+
+@dataclass(frozen=True)
 class Analysis:
     name: str
     source: str | None
@@ -81,6 +93,7 @@ class Analysis:
     inference_totals: Totals  # training-only branches left out
     symbols: tuple[str, ...] = field(default=())
     scopes: dict[str, ScopeInfo] = field(default_factory=dict)  # the LayerStats.scopes paths: block kind, repeat group
+    outputs: tuple[OutputStats, ...] = ()  # in declared order; one unless the spec lists several
 
     @property
     def dtype_bytes(self) -> int:
@@ -124,7 +137,6 @@ def analyse(network: Network, batch: int = 1, dtype: str = "float32") -> Analysi
         raise SpecError(f"batch must be a positive integer, found {batch}")
     if dtype not in DTYPE_BYTES:
         raise SpecError(f"unknown dtype {dtype!r}; expected one of {', '.join(DTYPE_BYTES)}")
-    shapes: dict[str, tuple] = {INPUT: network.input_shape}
     fields = {INPUT: INPUT_RF if len(network.input_shape) == 3 else None}
     training: dict[str, bool] = {INPUT: False}
     order = list(network.layers)
@@ -135,11 +147,11 @@ def analyse(network: Network, batch: int = 1, dtype: str = "float32") -> Analysi
             continue
         layer = network.layers[name]
         try:
-            stats = _evaluate(layer, shapes, fields, training, batch)
+            stats = _evaluate(layer, network.shapes, fields, training, batch)
         except ArchcalcError as error:
             where = network.source.line(layer.loc)
             raise error.located(file=network.source.file_of(layer.loc), line=where, path=f"{layer.name} ({layer.op.kind})") from None
-        shapes[name], fields[name], training[name] = stats.output_shape, stats.rf, stats.training_only
+        fields[name], training[name] = stats.rf, stats.training_only
         results.append(stats)
     symbols = tuple(sorted({str(s) for d in network.input_shape if expressions.is_symbolic(d) for s in d.free_symbols}))
     return Analysis(
@@ -153,16 +165,28 @@ def analyse(network: Network, batch: int = 1, dtype: str = "float32") -> Analysi
         inference_totals=total([s for s in results if not s.training_only]),
         symbols=symbols,
         scopes=dict(network.scopes),
+        outputs=_outputs(network, results),
     )
+
+
+def _outputs(network: Network, results: list[LayerStats]) -> tuple[OutputStats, ...]:
+    by_name = {stats.name: stats for stats in results}
+    outputs = []
+    for label, layer in network.outputs.items():
+        last = by_name[layer]
+        if len(network.outputs) == 1 and not last.training_only:  # it needs every inference layer (none dangles)
+            stats = [s for s in results if not s.training_only]
+        else:
+            needs = network.needs(label)
+            stats = [s for s in results if s.name in needs]
+        outputs.append(OutputStats(label, layer, last.output_shape, last.training_only, total(stats)))
+    return tuple(outputs)
 
 
 def _evaluate(layer: Layer, shapes: dict, fields: dict, training: dict, batch: int) -> LayerStats:
     op = layer.op
     inputs = [shapes[source] for source in layer.inputs]
-    out = op.output_shape(inputs)
-    for dim in out:
-        if expressions.definitely(dim <= 0):
-            raise OpError(f"output size must be positive, found {dim} (input too small for this layer)")
+    out = shapes[layer.name]
     in_fields = [fields[source] for source in layer.inputs]
     flops = {kind: count * batch for kind, count in op.flops(inputs, out).items()}
     return LayerStats(
@@ -238,4 +262,15 @@ def total(layers: list[LayerStats]) -> Totals:
     )
 
 
-__all__ = ["Analysis", "GraphError", "LayerStats", "ReceptiveField", "Totals", "analyse", "analyse_file", "load_network", "parse_input"]
+__all__ = [
+    "Analysis",
+    "GraphError",
+    "LayerStats",
+    "OutputStats",
+    "ReceptiveField",
+    "Totals",
+    "analyse",
+    "analyse_file",
+    "load_network",
+    "parse_input",
+]

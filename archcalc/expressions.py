@@ -2,10 +2,10 @@
 
 Two jobs live here:
 
-* a *safe* parser for the arithmetic users may write (block arguments such as
-  ``2*width``, input sizes such as ``H``): Python's ``ast`` is used only as a
-  tokenizer/parser, and a whitelist accepts numbers, names, + - * / // % ** and
-  parentheses — nothing is ever ``eval``ed;
+* ``parse``, the entry to the *safe* evaluator of the expressions users may write (block
+  arguments such as ``2*width``, input sizes such as ``H``, conditions, function calls):
+  Python's ``ast`` is used only as a parser and a whitelisting visitor computes
+  (``archcalc.language.evaluator``) — nothing is ever ``eval``ed;
 * helpers (``floordiv``, ``ceildiv``, ``vmax`` …) that stay in plain ints when every
   operand is numeric and switch to sympy only when a name is involved.
 
@@ -14,16 +14,14 @@ sympy is imported lazily: a numeric report never pays its ~0.4 s import.
 
 from __future__ import annotations
 
-import ast
+from collections.abc import Mapping
 from fractions import Fraction
 from functools import cache
 from typing import Any
 
 Value = int | Fraction | Any  # Any: a sympy.Expr
 
-MAX_EXPRESSION_LENGTH = 200
-MAX_EXPONENT = 64
-MAX_POWER_BITS = 4096  # (9**64)**64 would already take seconds to compute
+MAX_EXPRESSION_LENGTH = 1000  # a list comprehension over a table fits; work is bounded apart
 
 
 class ExpressionError(ValueError):
@@ -49,93 +47,19 @@ def is_symbolic(value: Any) -> bool:
     return hasattr(value, "free_symbols")
 
 
-def parse(text: str, names: dict[str, Value] | None = None, *, free_symbols: bool = False) -> Value:
-    """Parse ``text`` as arithmetic and return its exact value.
+def parse(text: str, names: Mapping[str, Value] | None = None, *, free_symbols: bool = False) -> Value:
+    """Parse ``text`` as an expression of the spec language and return its exact value
+    (the grammar and its functions: :mod:`archcalc.language.evaluator`).
 
     ``names`` binds identifiers to values; with ``free_symbols`` an unbound identifier
     becomes a positive-integer sympy symbol, otherwise it is an error.
     """
+    from archcalc.language.evaluator import Evaluator, parse_tree
+
     if len(text) > MAX_EXPRESSION_LENGTH:
         raise ExpressionError(f"expression longer than {MAX_EXPRESSION_LENGTH} characters")
-    try:
-        tree = ast.parse(text.strip(), mode="eval")
-    except SyntaxError:
-        raise ExpressionError(f"cannot parse {text!r} as arithmetic") from None
-    return _Evaluator(names or {}, free_symbols, text).visit(tree.body)
-
-
-def names_in(text: str) -> set[str]:
-    """The identifiers an expression mentions (empty when it does not parse)."""
-    try:
-        tree = ast.parse(text.strip(), mode="eval")
-    except SyntaxError:
-        return set()
-    return {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
-
-
-class _Evaluator(ast.NodeVisitor):
-    def __init__(self, names: dict[str, Value], free_symbols: bool, text: str):
-        self.names = names
-        self.free_symbols = free_symbols
-        self.text = text
-
-    def generic_visit(self, node):
-        what = type(node).__name__
-        raise ExpressionError(f"{self.text!r}: {what} is not allowed (only numbers, names and + - * / // % **)")
-
-    def visit_Constant(self, node):
-        if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
-            return self.generic_visit(node)
-        if isinstance(node.value, float):
-            return Fraction(str(node.value))  # exact decimal, never a binary float
-        return node.value
-
-    def visit_Name(self, node):
-        if node.id in self.names:
-            return self.names[node.id]
-        if self.free_symbols:
-            return symbol(node.id)
-        raise ExpressionError(f"{self.text!r}: unknown name {node.id!r}")
-
-    def visit_UnaryOp(self, node):
-        value = self.visit(node.operand)
-        if isinstance(node.op, ast.USub):
-            return -value
-        if isinstance(node.op, ast.UAdd):
-            return value
-        return self.generic_visit(node)
-
-    def visit_BinOp(self, node):
-        left, right = self.visit(node.left), self.visit(node.right)
-        op = type(node.op)
-        if op is ast.Add:
-            return left + right
-        if op is ast.Sub:
-            return left - right
-        if op is ast.Mult:
-            return left * right
-        if op in (ast.Div, ast.FloorDiv, ast.Mod) and right == 0:
-            raise ExpressionError(f"{self.text!r}: division by zero")
-        if op is ast.Div:
-            return exact_div(left, right)
-        if op is ast.FloorDiv:
-            return floordiv(left, right)
-        if op is ast.Mod:
-            return left - right * floordiv(left, right)
-        if op is ast.Pow:
-            return self._power(left, right)
-        return self.generic_visit(node)
-
-    def _power(self, left: Value, right: Value) -> Value:
-        """Whole exponents 0 … MAX_EXPONENT only (a negative one would leave exact arithmetic),
-        and no result beyond MAX_POWER_BITS (nested powers would hang the parser)."""
-        if not isinstance(right, int) or not 0 <= right <= MAX_EXPONENT:
-            raise ExpressionError(f"{self.text!r}: an exponent must be a whole number from 0 to {MAX_EXPONENT}, found {right}")
-        if not is_symbolic(left) and left not in (0, 1, -1):
-            size = max(abs(Fraction(left).numerator).bit_length(), abs(Fraction(left).denominator).bit_length())
-            if size * right > MAX_POWER_BITS:
-                raise ExpressionError(f"{self.text!r}: the power is too large (over {MAX_POWER_BITS} bits)")
-        return left**right
+    evaluator = Evaluator(names if names is not None else {}, text, free_symbols=free_symbols)
+    return evaluator.evaluate(parse_tree(text))
 
 
 def normalize(value: Value) -> Value:

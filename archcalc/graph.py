@@ -1,25 +1,35 @@
 """Compile a validated Spec into a networkx DiGraph of layers.
 
-Blocks are expanded (their arguments substituted into a copy of the body), ``repeat``
-unrolled, inline branches of ``concat``/``add`` wired, ``from:`` references resolved
-(forward references too, so a cycle is possible and is reported). Every node gets a
+Entries are expanded one at a time (``archcalc.language.entries``: loops, conditions, name
+templates, expressions in the names of their scope), blocks called (their arguments and
+`let`s bound, their input's shape visible as C_in, H_in, W_in), ``repeat`` unrolled,
+inline branches of ``concat``/``add`` wired, ``from:`` references resolved (forward
+references too, so a cycle is possible and is reported), every shape computed
+(``archcalc.shapes``) and the outputs checked (``archcalc.outputs``). Every node gets a
 readable dotted path (``layer3.2.conv2``) that the report, the diagram and errors share.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import networkx as nx
 
-from archcalc import expressions
+from archcalc import outputs
 from archcalc.errors import ArchcalcError, GraphError, SpecError, suggest
+from archcalc.expressions import ExpressionError
+from archcalc.language.entries import EntryError, Instance, expand
+from archcalc.language.env import Env, bind_arguments, define, shape_names, value_of
 from archcalc.ops import REGISTRY, Op
-from archcalc.spec import BlockCall, Source, Spec, dotted, validate_entry
+from archcalc.shapes import Shapes
+from archcalc.spec import BlockCall, Source, Spec, dotted, normalised, validate_normal
 
 INPUT = "input"
 MAX_NODES = 100_000
+#: entries expanded in all (a loop of conditions that are all false adds no layer, but takes time)
+MAX_ENTRIES = 1_000_000
 
 
 @dataclass
@@ -54,6 +64,7 @@ class ScopeInfo:
 class _Ref:
     text: str
     scope: _Scope
+    resolved: str | None = None  # fixed when its shape was needed while compiling
 
 
 @dataclass
@@ -65,6 +76,7 @@ class _Scope:
     counters: dict[str, int] = field(default_factory=dict)
     scopes: tuple[str, ...] = ()
     numbered: bool = False  # unnamed layers are named 0, 1, 2, … as nn.Sequential's children
+    env: Mapping[str, Any] = field(default_factory=dict)  # the names its expressions see
 
 
 @dataclass
@@ -77,44 +89,92 @@ class Network:
     layers: dict[str, Layer]  # declaration order
     input_shape: tuple
     scopes: dict[str, ScopeInfo] = field(default_factory=dict)  # path → block kind and repeat group
+    shapes: dict[str, tuple] = field(default_factory=dict)  # node → output shape (the input's too)
+    outputs: dict[str, str] = field(default_factory=dict)  # label → layer, in declared order
+
+    def needs(self, label: str) -> set[str]:
+        """The layers an output needs: itself and every layer it reads, directly or not."""
+        return outputs.needed(self.graph, self.outputs[label], INPUT)
 
 
 def compile_spec(spec: Spec, source: Source, input_shape: tuple) -> Network:
-    builder = _Builder(spec, source)
-    top = _Scope(prefix="", input=INPUT)
+    builder = _Builder(spec, source, input_shape)
     try:
-        layers = builder.substituted(spec.layers, spec.args, ("layers",))
-        builder.sequence(layers, ("layers",), top, INPUT)
+        top = _Scope(prefix="", input=INPUT, env=builder.network_env())
+        last = builder.sequence(spec.layers, ("layers",), top, INPUT)
     except ArchcalcError as error:
         raise error.located(file=source.file) from None
     builder.resolve()
     graph = builder.to_graph()
-    return Network(spec, source, graph, builder.layers, input_shape, builder.scopes())
+    position = {name: index for index, name in enumerate(builder.layers)}
+    for name in nx.lexicographical_topological_sort(graph, key=lambda n: position.get(n, -1)):
+        builder.shapes.of(name)
+    declared = builder.outputs(top, last)
+    outputs.check_reached(graph, builder.layers, declared, INPUT, builder.locate_layer)
+    return Network(spec, source, graph, builder.layers, input_shape, builder.scopes(), builder.shapes.known, declared)
 
 
 class _Builder:
-    def __init__(self, spec: Spec, source: Source):
+    def __init__(self, spec: Spec, source: Source, input_shape: tuple):
         self.spec = spec
         self.source = source
         self.layers: dict[str, Layer] = {}
         self.scope_entries: dict[tuple, list[tuple[str, str]]] = {}  # entry → its instances (path, kind)
         self.call_stack: list[str] = []
+        self.shapes = Shapes({INPUT: input_shape}, self.layers, source, self._resolve_now)
+        self.input_shape = input_shape
+        self.expanded = 0
+
+    # --- names the expressions see ------------------------------------------------------------
+    def network_env(self) -> Env:
+        """Network arguments (a later one may use an earlier one), the input's shape, `let`s."""
+        env = Env()
+        for key, raw in self.spec.args.items():
+            try:
+                env.values[key] = value_of(raw, env)
+            except ExpressionError as error:
+                raise self._locate(SpecError(f"argument {key}: {error}"), ("args", key)) from None
+        env.lazy.update(shape_names(lambda: self.input_shape, "the network's input"))
+        self._define(env, self.spec.let, ("let",), "the network")
+        self.base_env = Env()
+        self.base_env.values.update({k: env[k] for k in [*self.spec.args, *self.spec.let]})
+        return env
+
+    def _define(self, env: Env, lets: dict, loc: tuple, where: str) -> None:
+        for key in lets:
+            try:
+                define(env, {key: lets[key]}, where)
+            except SpecError as error:
+                raise self._locate(error, loc + (key,)) from None
 
     # --- entries ---------------------------------------------------------------------
     def sequence(self, raws: list[Any], loc: tuple, scope: _Scope, prev: str, training: bool = False) -> str:
         """Compile entries one after the other; returns the node the sequence ends on."""
         for index, raw in enumerate(raws):
             entry_loc = loc + (index,)
-            try:
-                entry = validate_entry(raw, entry_loc)
-            except SpecError as error:
-                raise self._locate(error, entry_loc) from None
-            last = self.entry(entry, entry_loc, scope, prev, training or entry.training_only)
-            if not entry.training_only:  # a training-only side branch does not continue the chain
-                prev = last
+            for instance in self._expand(raw, entry_loc, scope):
+                try:
+                    entry = validate_normal(instance.raw, entry_loc)
+                except SpecError as error:
+                    raise self._locate(error, entry_loc) from None
+                last = self.entry(entry, entry_loc, scope, prev, training or entry.training_only, instance)
+                if not entry.training_only:  # a training-only side branch does not continue the chain
+                    prev = last
         return prev
 
-    def entry(self, entry, loc: tuple, scope: _Scope, prev: str, training: bool) -> str:
+    def _expand(self, raw: Any, loc: tuple, scope: _Scope) -> list[Instance]:
+        try:
+            instances = expand(normalised(raw, loc), scope.env, loc)
+        except EntryError as error:
+            raise self._locate(error, error.loc) from None
+        except SpecError as error:
+            raise self._locate(error, loc) from None
+        self.expanded += max(1, len(instances))
+        if self.expanded > MAX_ENTRIES:
+            raise self._locate(GraphError(f"the spec expands to more than {MAX_ENTRIES:,} entries"), loc)
+        return instances
+
+    def entry(self, entry, loc: tuple, scope: _Scope, prev: str, training: bool, instance: Instance) -> str:
         if entry.repeat == 0:
             return prev
         is_call = isinstance(entry, BlockCall)
@@ -131,9 +191,9 @@ class _Builder:
                 name = base if entry.repeat == 1 else f"{base}.{index}"
             inputs = first_inputs if index == 0 else [last]
             if is_call:
-                last = self.block(entry, loc, scope, name, inputs, training)
+                last = self.block(entry, loc, scope, name, inputs, training, instance.iteration)
             else:
-                last = self.op(entry, loc, scope, name, inputs, training)
+                last = self.op(entry, loc, scope, name, inputs, training, instance.names)
         if entry.repeat > 1 and base is not None:
             self._declare(scope, base, last, loc)
         return last
@@ -142,12 +202,12 @@ class _Builder:
         definition = self.spec.blocks.get(call.kind)
         return definition is not None and definition.inline
 
-    def op(self, op: Op, loc: tuple, scope: _Scope, name: str, inputs: list, training: bool) -> str:
+    def op(self, op: Op, loc: tuple, scope: _Scope, name: str, inputs: list, training: bool, names: Mapping) -> str:
         branches = getattr(op, "branches", None)
         if branches is not None:
             if op.inputs is not None:
                 raise self._locate(GraphError(f"{op.kind} takes inline branches or `from:`, found both"), loc)
-            inputs = [self.branch(raw, loc + ("branches", k), scope, inputs[0], training) for k, raw in enumerate(branches)]
+            inputs = [self.branch(raw, loc + ("branches", k), scope, inputs[0], training, names) for k, raw in enumerate(branches)]
         if op.arity == 1 and len(inputs) != 1:
             raise self._locate(GraphError(f"{op.kind} takes one input, found {len(inputs)} in `from:`"), loc)
         if op.arity is None and len(inputs) < 2:
@@ -158,19 +218,20 @@ class _Builder:
             raise self._locate(GraphError(f"the network expands to more than {MAX_NODES} layers"), loc)
         return full
 
-    def branch(self, raw: Any, loc: tuple, scope: _Scope, start: str, training: bool) -> str:
-        """One inline branch: a list of entries, or `identity` / [] for the input itself."""
+    def branch(self, raw: Any, loc: tuple, scope: _Scope, start: str, training: bool, names: Mapping) -> str:
+        """One inline branch: a list of entries, or `identity` / [] for the input itself; its
+        entries see the names of the entry that holds it (its loop's names too)."""
         if raw == "identity" or raw == []:
             return start
         if not isinstance(raw, list):
             raw = [raw]
         name = self._auto_name(scope, "branch")
         self._declare(scope, name, "", loc)  # reserved: a branch is addressed through its layers
-        inner = _Scope(scope.prefix + name + ".", start, scope, scopes=scope.scopes + (scope.prefix + name,))
+        inner = _Scope(scope.prefix + name + ".", start, scope, scopes=scope.scopes + (scope.prefix + name,), env=names)
         self.note_scope(scope.prefix + name, "branch", ("branch", scope.prefix + name))
         return self.sequence(raw, loc, inner, start, training)
 
-    def block(self, call: BlockCall, loc: tuple, scope: _Scope, name: str | None, inputs: list, training: bool) -> str:
+    def block(self, call: BlockCall, loc: tuple, scope: _Scope, name: str | None, inputs: list, training: bool, iteration: int) -> str:
         """Expand a block call: in a scope of its own named ``name``, or, for an ``inline``
         block (``name`` None), in the caller's scope as if its layers were written there."""
         definition = self.spec.blocks.get(call.kind)
@@ -181,20 +242,18 @@ class _Builder:
             raise self._locate(GraphError(f"block {call.kind!r} uses itself (via {' → '.join(self.call_stack)})"), loc)
         if len(inputs) != 1:
             raise self._locate(GraphError(f"a block takes one input, found {len(inputs)} in `from:`"), loc)
-        # network arguments are visible in every block; a block's own arguments shadow them
-        args = {**self.spec.args, **self._bind_args(call, definition.args, loc)}
         full = None if name is None else scope.prefix + name
+        env = self._block_env(call, definition, inputs[0], loc, full)
         if full is None:  # inline: the caller's names and numbering, but `input` is this call's input
-            inner = _Scope(scope.prefix, inputs[0], scope.parent, scope.names, scope.counters, scope.scopes, scope.numbered)
+            inner = _Scope(scope.prefix, inputs[0], scope.parent, scope.names, scope.counters, scope.scopes, scope.numbered, env)
         else:
-            inner = _Scope(full + ".", inputs[0], None, scopes=scope.scopes + (full,), numbered=definition.numbered)
+            inner = _Scope(full + ".", inputs[0], None, scopes=scope.scopes + (full,), numbered=definition.numbered, env=env)
         body_loc = ("blocks", call.kind, "layers")
         self.call_stack.append(call.kind)
-        if full is not None:  # the instances of one entry's `repeat` share (enclosing scope, entry)
-            self.note_scope(full, call.kind, (scope.prefix, loc))
+        if full is not None:  # the instances of one entry's `repeat` share (enclosing scope, entry, loop pass)
+            self.note_scope(full, call.kind, (scope.prefix, loc, iteration))
         try:
-            body = self.substituted(definition.layers, args, body_loc)
-            last = self.sequence(body, body_loc, inner, inputs[0], training)
+            last = self.sequence(definition.layers, body_loc, inner, inputs[0], training)
         except ArchcalcError as error:
             if full and " (in " not in error.message:  # name the innermost instance only
                 error.message += f" (in {full})"
@@ -204,6 +263,19 @@ class _Builder:
         if name is not None:
             self._declare(scope, name, last, loc)
         return last
+
+    def _block_env(self, call: BlockCall, definition, source, loc: tuple, full: str | None) -> Env:
+        """Network arguments and `let`s, shadowed by the input's shape (C_in …), the block's
+        arguments and its own `let`s."""
+        env = Env(self.base_env)
+        what = f"the input of {full or call.kind}"
+        env.lazy.update(shape_names(lambda: self.shapes.of(self._resolve_now(source, loc)), what))
+        try:
+            bind_arguments(env, definition.args, call.args, call.kind)
+        except SpecError as error:
+            raise self._locate(error, loc) from None
+        self._define(env, definition.let, ("blocks", call.kind, "let"), f"block {call.kind}")
+        return env
 
     # --- scopes, for renderers -------------------------------------------------------------
     def note_scope(self, path: str, kind: str, entry: tuple) -> None:
@@ -249,50 +321,63 @@ class _Builder:
             layer.inputs = [self._resolve(ref, layer) if isinstance(ref, _Ref) else ref for ref in layer.inputs]
 
     def _resolve(self, ref: _Ref, layer: Layer) -> str:
+        found = self._lookup(ref)
+        if found is not None:
+            return found
+        known = list(ref.scope.names) + [INPUT]
+        error = GraphError(f"`from: {ref.text}` names no layer{suggest(ref.text, known)}")
+        return self._raise_at(error, layer)
+
+    def _lookup(self, ref: _Ref | str) -> str | None:
+        """The node a reference names, among the layers declared so far (None: none yet)."""
+        if isinstance(ref, str):
+            return ref
+        if ref.resolved is not None:
+            return ref.resolved
         scope: _Scope | None = ref.scope
         while scope is not None:
             if ref.text == INPUT:
-                return self._resolve(scope.input, layer) if isinstance(scope.input, _Ref) else scope.input
+                return self._lookup(scope.input)
             target = scope.names.get(ref.text)
             if isinstance(target, _Ref):
-                return self._resolve(target, layer)
+                return self._lookup(target)
             if target and target in self.layers:
                 return target
             if scope.prefix + ref.text in self.layers:
                 return scope.prefix + ref.text
             scope = scope.parent
-        if ref.text in self.layers:
-            return ref.text
-        known = list(ref.scope.names) + [INPUT]
-        error = GraphError(f"`from: {ref.text}` names no layer{suggest(ref.text, known)}")
-        return self._raise_at(error, layer)
+        return ref.text if ref.text in self.layers else None
+
+    def _resolve_now(self, ref: _Ref | str, where: Layer | tuple) -> str:
+        """A reference whose shape is needed while compiling: it must name a layer declared
+        above it (C_in of a block cannot wait for a layer written further down)."""
+        found = self._lookup(ref)
+        if found is None:
+            error = GraphError(
+                f"`from: {ref.text}` names no layer declared so far, but its shape is needed here "
+                f"(a block's C_in, H_in, W_in or F_in); declare {ref.text!r} before it"
+            )
+            raise self._raise_at(error, where) if isinstance(where, Layer) else self._locate(error, where)
+        if isinstance(ref, _Ref):
+            ref.resolved = found
+        return found
+
+    def outputs(self, top: _Scope, last: str) -> dict[str, str]:
+        def lookup(text: str) -> str | None:
+            return self._lookup(_Ref(text, top)) if text != INPUT else None
+
+        try:
+            return outputs.declared(self.spec.outputs, last, lookup, list(top.names))
+        except outputs.OutputError as error:
+            raise self._locate(error, error.loc) from None
+
+    def locate_layer(self, error: ArchcalcError, name: str) -> ArchcalcError:
+        return self._raise_at(error, self.layers[name])
 
     def _raise_at(self, error: ArchcalcError, layer: Layer):
         raise error.located(
             file=self.source.file_of(layer.loc), line=self.source.line(layer.loc), path=f"{dotted(layer.loc)} ({layer.name})"
         )
-
-    def _bind_args(self, call: BlockCall, declared: dict[str, Any], loc: tuple) -> dict[str, Any]:
-        given = call.args
-        for key in given:
-            if key not in declared:
-                raise self._locate(SpecError(f"block {call.kind!r} has no argument {key!r}{suggest(key, declared)}"), loc)
-        bound = {}
-        for key, default in declared.items():
-            if key not in given and default == "int":
-                raise self._locate(SpecError(f"block {call.kind!r} needs argument {key!r}"), loc)
-            value = given.get(key, default)
-            if not isinstance(value, int) or isinstance(value, bool):
-                raise self._locate(SpecError(f"argument {key!r} of {call.kind!r}: expected an integer, found {value!r}"), loc)
-            bound[key] = value
-        return bound
-
-    def substituted(self, body: Any, args: dict[str, Any], loc: tuple) -> Any:
-        """``substitute``, with an error located at the very field that failed."""
-        try:
-            return substitute(body, args, loc)
-        except SubstitutionError as error:
-            raise self._locate(error, error.loc) from None
 
     def _locate(self, error: ArchcalcError, loc: tuple) -> ArchcalcError:
         return error.located(file=self.source.file_of(loc), line=self.source.line(loc), path=dotted(loc))
@@ -322,32 +407,3 @@ def _group_path(paths: list[str]) -> str:
     if len(bases) == 1 and all(path.endswith(suffix) for path, suffix in zip(paths, suffixes, strict=True)):
         return bases.pop()
     return f"{paths[0]}–{paths[-1].rsplit('.', 1)[-1]}"
-
-
-class SubstitutionError(SpecError):
-    """An argument expression that does not parse; ``loc`` is where it is written."""
-
-    def __init__(self, message: str, loc: tuple):
-        super().__init__(message, path=dotted(loc))
-        self.loc = loc
-
-
-def substitute(body: Any, args: dict[str, Any], loc: tuple = ()) -> Any:
-    """A copy of a block body with argument expressions (``2*width``) replaced by numbers.
-
-    A string is replaced only when every name in it is an argument, so op names and
-    layer names pass through; ``name`` and ``from`` values are never touched.
-    """
-    if isinstance(body, list):
-        return [substitute(item, args, loc + (index,)) for index, item in enumerate(body)]
-    if isinstance(body, dict):
-        return {k: (v if k in ("name", "from") else substitute(v, args, loc + (k,))) for k, v in body.items()}
-    if isinstance(body, str) and args:
-        names = expressions.names_in(body)
-        if names and names <= set(args):
-            try:
-                value = expressions.parse(body, args)
-            except expressions.ExpressionError as error:
-                raise SubstitutionError(str(error), loc) from None
-            return value if isinstance(value, int) else str(value)
-    return body

@@ -8,7 +8,7 @@ import io
 import json
 from typing import Any
 
-from archcalc.analysis import Analysis, LayerStats, ReceptiveField, Totals
+from archcalc.analysis import Analysis, LayerStats, OutputStats, ReceptiveField, Totals
 from archcalc.errors import shape_text
 from archcalc.expressions import to_json, to_text
 from archcalc.timings import Timings
@@ -39,6 +39,7 @@ def to_dict(analysis: Analysis, timings: Timings | None = None) -> dict[str, Any
         "layers": [_layer_dict(s, analysis.dtype_bytes) for s in analysis.layers],
         "totals": _totals_dict(analysis.totals, analysis.dtype_bytes),
         "inference_totals": _totals_dict(analysis.inference_totals, analysis.dtype_bytes),
+        "outputs": [_output_dict(o, analysis.dtype_bytes) for o in analysis.outputs],
     }
     if timings is not None:
         result["measured"] = {"file": timings.file, "device": timings.device, "device_name": timings.device_name,
@@ -64,6 +65,17 @@ def _layer_dict(stats: LayerStats, dtype_bytes: int) -> dict[str, Any]:
         "receptive_field": _rf_dict(stats.rf),
         "training_only": stats.training_only,
         "scopes": list(stats.scopes),
+    }
+
+
+def _output_dict(output: OutputStats, dtype_bytes: int) -> dict[str, Any]:
+    """One declared output: its layer and shape, and the totals of the layers it needs."""
+    return {
+        "label": output.label,
+        "layer": output.layer,
+        "shape": [to_json(d) for d in output.shape],
+        "training_only": output.training_only,
+        "needs": _totals_dict(output.totals, dtype_bytes),
     }
 
 
@@ -152,6 +164,13 @@ def _summary(analysis: Analysis, timings: Timings | None = None) -> list[str]:
         lines.append(
             f"without training-only layers (†): params {to_text(i.params)}, macs {to_text(i.macs)}, connections {to_text(i.connections)}"
         )
+    if len(analysis.outputs) > 1:
+        for o in analysis.outputs:
+            name = o.label if o.label == o.layer else f"{o.label} = {o.layer}"
+            lines.append(
+                f"output {name} {shape_text(o.shape)}{' †' if o.training_only else ''}: needs {o.totals.layers} layers, "
+                f"params {to_text(o.totals.params)}, macs {to_text(o.totals.macs)}"
+            )
     if timings is not None:
         lines.append(timings.describe())
     return lines

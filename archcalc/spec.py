@@ -9,20 +9,42 @@ way when the graph builder reaches them (after block arguments are substituted).
 
 from __future__ import annotations
 
+import keyword
 import re
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Union
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter, ValidationError, field_validator, model_validator
 
 from archcalc.errors import SpecError, suggest
+from archcalc.expressions import ExpressionError
+from archcalc.language.functions import FUNCTIONS
+from archcalc.language.values import TYPES, from_yaml
 from archcalc.ops import REGISTRY, Op
 from archcalc.ops.base import Names
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-COMMON_FIELDS = ("name", "from", "repeat", "training_only")
+COMMON_FIELDS = ("name", "from", "repeat", "training_only", "for", "if")
+#: names an argument or `let` cannot take: the input's shape, `input`, the constants
+RESERVED = ("C_in", "H_in", "W_in", "F_in", "input", "true", "false", "null")
+
+
+def _check_names(values: dict[str, Any], what: str, *, types: bool = False) -> dict[str, Any]:
+    """Argument and `let` names are identifiers that no op, field, function or constant
+    uses; their values are numbers, true/false, text, null or lists (never a mapping)."""
+    for name, value in values.items():
+        taken = name in REGISTRY or name in COMMON_FIELDS or name in RESERVED or name in FUNCTIONS or keyword.iskeyword(name)
+        if not isinstance(name, str) or not IDENTIFIER.match(name) or taken:
+            raise ValueError(f"{what} name {name!r} must be an identifier that is not an op, a field, a function or a reserved name")
+        if types and value == "float":
+            raise ValueError(f"argument {name!r}: write `number` (archcalc's numbers are exact rationals), not `float`")
+        try:
+            from_yaml(value)
+        except ExpressionError as error:
+            raise ValueError(f"{what} {name!r}: {error}") from None
+    return values
 
 
 class Strict(BaseModel):
@@ -46,7 +68,10 @@ class BlockCall(BaseModel):
 
 
 class BlockDef(Strict):
-    """``args`` maps each argument to a default value, or to the word ``int`` when required.
+    """``args`` maps each argument to a default value, or to a type word when the call must
+    give it: ``int``, ``number`` (an exact rational), ``bool``, ``str`` (a word) or ``list``.
+    ``let`` names values computed from the arguments and the input's shape (C_in, H_in,
+    W_in; F_in for a flat input), in order, each seeing the ones before it.
 
     ``numbered``: unnamed layers (and unnamed block instances) inside are named 0, 1, 2, …
     in order, as PyTorch names an ``nn.Sequential``'s children. ``inline``: the block is a
@@ -54,7 +79,8 @@ class BlockDef(Strict):
     own, so a call names nothing; `from: input` inside it is the call's input.
     """
 
-    args: dict[str, int | Literal["int"]] = {}
+    args: dict[str, Any] = {}
+    let: dict[str, Any] = {}
     layers: list[Any] = Field(min_length=1)
     doc: str | None = None
     numbered: bool = False
@@ -69,10 +95,12 @@ class BlockDef(Strict):
     @field_validator("args")
     @classmethod
     def _identifiers(cls, args):
-        for name in args:
-            if not IDENTIFIER.match(name) or name in REGISTRY or name in COMMON_FIELDS:
-                raise ValueError(f"argument name {name!r} must be an identifier that is not an op or common field")
-        return args
+        return _check_names(args, "argument", types=True)
+
+    @field_validator("let")
+    @classmethod
+    def _lets(cls, lets):
+        return _check_names(lets, "let")
 
 
 class Spec(Strict):
@@ -80,11 +108,15 @@ class Spec(Strict):
     source: str | None = None
     notes: str | None = None
     input: list[Annotated[int, Field(gt=0)] | str] = Field(min_length=1, max_length=3)
-    #: network-level arguments (with their values) usable in `layers`, e.g. `repeat: stage3`;
-    #: a spec that `extends:` another overrides them
-    args: dict[str, int] = {}
+    #: network-level arguments (with their values) usable in `layers` and every block, e.g.
+    #: `repeat: stage3`; a spec that `extends:` another overrides them
+    args: dict[str, Any] = {}
+    #: values computed from the arguments (and the input's shape), in order
+    let: dict[str, Any] = {}
     blocks: dict[str, BlockDef] = {}
     layers: list[Any] = Field(min_length=1)
+    #: the layers the network returns: a list, or labels → layers; by default the last layer
+    outputs: Annotated[list[str], Field(min_length=1)] | Annotated[dict[str, str], Field(min_length=1)] | None = None
 
     @field_validator("input")
     @classmethod
@@ -96,6 +128,19 @@ class Spec(Strict):
                 raise ValueError(f"an input dimension is a positive integer or a name, found {dim!r}")
         return dims
 
+    @field_validator("args")
+    @classmethod
+    def _args(cls, args):
+        for name, value in args.items():
+            if isinstance(value, str) and value in TYPES:
+                raise ValueError(f"network argument {name!r} needs a value, found the type word {value!r}")
+        return _check_names(args, "argument")
+
+    @field_validator("let")
+    @classmethod
+    def _lets(cls, lets):
+        return _check_names(lets, "let")
+
     @field_validator("blocks")
     @classmethod
     def _block_names(cls, blocks):
@@ -103,6 +148,17 @@ class Spec(Strict):
             if name in REGISTRY:
                 raise ValueError(f"block name {name!r} is already an op")
         return blocks
+
+    @model_validator(mode="after")
+    def _names_apart(self):
+        """An argument may name an op (`- act`), so no argument or `let` is called like a block."""
+        scopes = [("network", self.args), ("network", self.let)]
+        scopes += [(f"block {name}", names) for name, block in self.blocks.items() for names in (block.args, block.let)]
+        for where, names in scopes:
+            clash = [name for name in names if name in self.blocks]
+            if clash:
+                raise ValueError(f"{where}: {clash[0]!r} is both an argument (or let) and a block")
+        return self
 
 
 # --- layer entries -------------------------------------------------------------------
@@ -145,12 +201,21 @@ def entry_adapter() -> TypeAdapter:
 Entry = Union[Op, BlockCall]  # noqa: UP007
 
 
-def validate_entry(raw: Any, loc: tuple) -> Entry:
-    """Validate one layer entry; errors come back as SpecError located at ``loc``."""
+def normalised(raw: Any, loc: tuple) -> dict[str, Any]:
+    """``normalise_entry``, with its error located at ``loc``."""
     try:
-        normal = normalise_entry(raw)
+        return normalise_entry(raw)
     except ValueError as error:
         raise SpecError(str(error), path=dotted(loc)) from None
+
+
+def validate_entry(raw: Any, loc: tuple) -> Entry:
+    """Validate one layer entry; errors come back as SpecError located at ``loc``."""
+    return validate_normal(normalised(raw, loc), loc)
+
+
+def validate_normal(normal: dict[str, Any], loc: tuple) -> Entry:
+    """Validate a normalised entry (``{"kind": …, **fields}``), located at ``loc``."""
     try:
         return entry_adapter().validate_python(normal)
     except ValidationError as error:
@@ -234,7 +299,7 @@ def _inherit(child: dict, parent: dict, source: Source, parent_source: Source) -
     Every part remembers the file it came from, so errors point at the right file."""
     merged = {**parent, **child}
     owners = {(key,): source.file if key in child else parent_source.file_of((key,)) for key in merged}
-    for key in ("args", "blocks"):
+    for key in ("args", "let", "blocks"):
         mine, theirs = child.get(key), parent.get(key)
         if isinstance(mine, dict) and isinstance(theirs, dict):
             merged[key] = {**theirs, **mine}
@@ -294,19 +359,21 @@ def _wording(item: dict, loc: tuple) -> str:
         return f"missing required field {field!r}"
     if kind == "union_tag_invalid":
         return f"unknown op {item['input']!r}"
+    found = item.get("input")
+    if kind == "int_from_float":  # an expression whose value is not whole: `out: c * 1.4` = 112/5
+        return f"expected a whole number, found {found}"
     text = item["msg"]
     for prefix in ("Value error, ", "Input should be "):
         text = text.removeprefix(prefix)
     if item["msg"].startswith("Value error, "):
         return text
-    found = item.get("input")
     return f"expected {text}, found {found!r}"
 
 
 def _known_fields(loc: tuple) -> list[str]:
     for part in reversed(loc[:-1]):
         if isinstance(part, str) and part in REGISTRY:
-            return [f.alias or name for name, f in REGISTRY[part].model_fields.items() if name != "kind"]
+            return [f.alias or name for name, f in REGISTRY[part].model_fields.items() if name != "kind"] + ["for", "if"]
     if len(loc) == 3 and loc[0] == "blocks":
         return list(BlockDef.model_fields)
     return list(Spec.model_fields)

@@ -53,5 +53,17 @@ LENET_MACS = 28 * 28 * 6 * 25 + 10 * 10 * 1_500 + 120 * 400 + 84 * 120 + 10 * 84
 LENET_LAYERS = 7 + 6 + 1
 
 
+def located_error(cli, path) -> str:
+    """`archcalc report` on a bad spec: exit 2, no traceback, one or two lines that start with
+    the file; returns the message."""
+    result = cli("report", path)
+    message = result.output.strip()
+    assert result.exit_code == 2, message
+    assert "Traceback" not in message
+    assert len(message.splitlines()) <= 2, message
+    assert message.startswith(f"archcalc: error: {path}"), message
+    return message
+
+
 def by_name(analysis):
     return {layer.name: layer for layer in analysis.layers}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from archcalc.errors import ArchcalcError
-from tests.conftest import ROOT
+from tests.conftest import ROOT, located_error
 
 HEAD = "name: t\ninput: [3, 32, 32]\nlayers:\n"
 BLOCK = "name: t\ninput: [3, 32, 32]\nblocks:\n  b:\n"
@@ -98,13 +98,7 @@ CASES = {
 @pytest.mark.parametrize("case", CASES)
 def test_error_is_short_located_and_exits_nonzero(case, write_spec, cli):
     text, fragments = CASES[case]
-    path = write_spec(text)
-    result = cli("report", path)
-    assert result.exit_code == 2
-    message = result.output.strip()
-    assert "Traceback" not in message
-    assert len(message.splitlines()) <= 2, message
-    assert message.startswith(f"archcalc: error: {path}"), message
+    message = located_error(cli, write_spec(text))
     for fragment in fragments:
         assert fragment in message, f"{fragment!r} not in {message!r}"
 

@@ -22,13 +22,11 @@ def test_arithmetic(text, value):
     [
         "__import__('os')",
         "w.__class__",
-        "[1, 2]",
         "lambda: 1",
         "w if w else 1",
         "open('x')",
         "2**10**10",
         "'a' * 3",
-        "w < 3",
         "1 +",
         "x[0]",
     ],
@@ -60,4 +58,4 @@ def test_json_values():
 
 def test_long_expressions_are_refused():
     with pytest.raises(ExpressionError, match="longer than"):
-        parse("1+" * 200 + "1")
+        parse("1+" * 500 + "1")

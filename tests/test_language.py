@@ -112,6 +112,7 @@ def test_forward_reference_without_cycle(analyse_text):
         layers:
           - relu: {name: late, from: early}
           - conv: {name: early, out: 2, kernel: 1, from: input}
+        outputs: [late]
         """
     )
     # evaluated in dependency order, not file order

@@ -60,26 +60,37 @@ def layer_modules(network: Network, analysis: Analysis) -> dict[str, Any]:
 
 def graph_module(modules: dict[str, Any], analysis: Analysis, training: bool):
     """One ``call_module`` node per layer, in the analysis' topological order; the output is
-    every layer nothing else reads (a tuple when there are several)."""
+    the network's output, or a dict label → tensor when the spec declares several (as
+    torchvision's segmentation models return {"out": …, "aux": …})."""
     torch = require_torch()
     layers = [s for s in analysis.layers if training or not s.training_only]
     _check_names(layers, set(dir(torch.nn.Module())))
     graph = torch.fx.Graph()
     values = {INPUT: graph.placeholder("x")}
-    read = set()
     for stats in layers:
         node = graph.call_module(stats.name, tuple(values[source] for source in stats.inputs))
         node.meta["layer"] = stats.name
         values[stats.name] = node
-        read.update(stats.inputs)
-    sinks = [values[s.name] for s in layers if s.name not in read]
-    graph.output(sinks[0] if len(sinks) == 1 else tuple(sinks))
+    returned = _returned(analysis, layers, training)
+    graph.output(values[next(iter(returned.values()))] if len(returned) == 1 else {k: values[v] for k, v in returned.items()})
     used = {s.name: modules[s.name] for s in layers}
     try:
         module = torch.fx.GraphModule(used, graph, class_name=CLASS_NAME)
     except (KeyError, AttributeError, RuntimeError) as error:
         raise RunError(f"a layer name cannot be a PyTorch module name: {error}") from None
     return module.eval()
+
+
+def _returned(analysis: Analysis, layers: list, training: bool) -> dict[str, str]:
+    """Label → layer of what the module returns: the declared outputs of the mode; in
+    training, also each training-only layer nothing reads (an auxiliary head's logits)."""
+    returned = {o.label: o.layer for o in analysis.outputs if training or not o.training_only}
+    if training:
+        read = {source for stats in layers for source in stats.inputs} | set(returned.values())
+        returned.update({s.name: s.name for s in layers if s.training_only and s.name not in read})
+    if not returned:
+        raise RunError("every output of the network is training-only: the inference module would return nothing")
+    return returned
 
 
 def _check_names(layers: list, reserved: set[str]) -> None:
