@@ -111,8 +111,8 @@ class Growth:
 def growth(analysis: Analysis, size: SizeRange, quantities: list[str], fixed: dict[str, int] | None = None) -> Growth:
     fixed = dict(fixed or {})
     if size.name not in analysis.symbols:
-        have = ", ".join(analysis.symbols) or "none: the input is all numbers"
-        raise SpecError(f"--range names {size.name!r}, which is not a name of the input {_shape(analysis)} (names: {have})")
+        have = f"its names: {', '.join(analysis.symbols)}" if analysis.symbols else "it is all numbers; give names with --input, e.g. 3,H,W"
+        raise SpecError(f"--range names {size.name!r}, which is not a name of the input {_shape(analysis)} ({have})")
     unknown = sorted(set(fixed) - set(analysis.symbols))
     if unknown:
         raise SpecError(f"--fix names {', '.join(unknown)}, not a name of the input {_shape(analysis)}")

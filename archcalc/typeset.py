@@ -1,15 +1,17 @@
 """Formulas for people: an exact value (int, Fraction or sympy expression) as HTML.
 
-``⌊(H − 11)/4⌋`` rather than sympy's ``floor(H/4 - 11/4)``; ``34,848·(⌊…⌋ + 1)²`` rather than
-``(34848*floor(…) + 34848)*(…)``. ``display_form`` rewrites an expression into that shape by
-identities only (common factors taken out of each term, the argument of a floor or ceiling
-over one denominator), so the text shows the same value the analysis holds; ``to_html``
-prints it with ⌊ ⌋, ⌈ ⌉, superscripts, · and − and names as ``<var>``.
+``⌊(H − 11)/4⌋`` rather than sympy's ``floor(H/4 - 11/4)``; ``34,848·(⌊…⌋ + 1)·(…)`` rather
+than ``(34848*floor(…) + 34848)*(…)``. ``display_form`` rewrites an expression into that
+shape by identities only (each sum's integer content taken out, like terms combined), and
+the printer puts a rounding's argument over one denominator, so the text shows the same
+value the analysis holds; ``to_html`` prints it with ⌊ ⌋, ⌈ ⌉, superscripts, · and −, and
+names as ``<var>``.
 """
 
 from __future__ import annotations
 
 import html
+import math
 from fractions import Fraction
 
 from archcalc.expressions import Value, is_symbolic, sp, to_exact
@@ -30,12 +32,10 @@ def to_html(value: Value, *, separators: bool = True) -> str:
 
 
 def display_form(expr):
-    """The same value, written as a person would: each term's common factors outside, each
-    rounding's argument over one denominator."""
+    """The same value, written as a person would: each term's integer content outside, like
+    terms combined. (A rounding's argument goes over one denominator when printed.)"""
     if not is_symbolic(expr) or expr.is_Number:
         return expr
-    rounded = {node: node.func(sp().together(node.args[0])) for node in expr.atoms(sp().floor, sp().ceiling)}
-    expr = expr.xreplace(rounded) if rounded else expr
     return sp().Add(*[_content_outside(term) for term in sp().Add.make_args(expr)])  # like terms combine
 
 
@@ -126,9 +126,20 @@ def _pow(node) -> str:
     return f"{text}<sup>{_print(exponent)}</sup>"
 
 
+def _over_one_denominator(arg) -> tuple:
+    """arg = numerator / denominator with an integer denominator: the least common multiple of
+    the terms' rational coefficients (sympy's ``together`` does this too, many times slower)."""
+    terms = sp().Add.make_args(arg)
+    coefficients = [term.as_coeff_Mul()[0] for term in terms]
+    denominator = math.lcm(*(int(c.q) for c in coefficients))
+    if denominator == 1:
+        return arg, sp().Integer(1)
+    return sp().Add(*[term * denominator for term in terms]), sp().Integer(denominator)
+
+
 def _quotient(arg) -> str:
     """A rounding's argument: (H − 11)/4 rather than H/4 − 11/4."""
-    numerator, denominator = sp().fraction(arg)
+    numerator, denominator = _over_one_denominator(arg)
     if denominator == 1:
         return _print(arg)
     top = _print(numerator)

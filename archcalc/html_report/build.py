@@ -109,9 +109,10 @@ def _diagram(dot: str, drawn: bool) -> str:
     if not drawn:
         return f"<svg><!-- {dot_digest(dot)} --></svg>"
     from archcalc.drawing import _pipe
+    from archcalc.plots.draw import inline
 
-    text = _pipe(stamped(dot), "svg").decode("utf-8")
-    return text[text.index("<svg") :]
+    # Graphviz writes the DOT's comment (its digest) before the <svg> element: carry it inside
+    return inline(_pipe(stamped(dot), "svg").decode("utf-8"), dot_digest(dot))
 
 
 def normalised(text: str) -> str:

@@ -17,7 +17,7 @@ from archcalc.analysis import Analysis, Totals
 from archcalc.compare import summarise
 from archcalc.expressions import Value
 from archcalc.growth import Growth
-from archcalc.html_report.table import rf_html, shape_html, table
+from archcalc.html_report.table import axes_html, shape_html, table
 from archcalc.report import CONVENTIONS
 from archcalc.timings import Timings
 from archcalc.typeset import to_html
@@ -184,7 +184,8 @@ def _growth(symbolic: Analysis | None, growth: Growth | None, picture: Picture |
         f'<tr><th scope="row">{html.escape(name)}</th><td class="formula">{to_html(value)}</td></tr>' for name, value in formulas
     )
     if last.rf is not None:
-        rows += f'<tr><th scope="row">receptive field of {html.escape(last.name)}</th><td class="formula">{rf_html(last.rf)}</td></tr>'
+        field = f"receptive field of {last.name}, pixels (height × width)"
+        rows += f'<tr><th scope="row">{html.escape(field)}</th><td class="formula">{axes_html(last.rf.size)}</td></tr>'
     left_out = " (training-only branches left out)" if any(s.training_only for s in symbolic.layers) else ""
     intro = f"<p>At input {shape_html(symbolic.input_shape)}, the inference network{left_out} costs exactly:</p>"
     body = intro + f'<table class="formulas"><tbody>{rows}</tbody></table>' + (_defined(growth) if growth else "") + _picture(picture)

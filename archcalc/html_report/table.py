@@ -131,13 +131,18 @@ def shape_html(shape: tuple) -> str:
 
 
 def rf_html(rf: ReceptiveField | None) -> str:
-    """size / jump / start, one value when both axes agree (as the text report writes them)."""
+    """size / jump / start, one value when both axes agree (as the text report writes them),
+    else height×width — each formula in parentheses, so the × and / cannot be misread."""
     if rf is None:
         return "-"
-    parts = [values[0] if values[0] == values[1] else values for values in (rf.size, rf.jump, rf.start)]
-    return " / ".join(
-        to_html(p, separators=False) if not isinstance(p, tuple) else "×".join(to_html(v, separators=False) for v in p) for p in parts
-    )
+    return " / ".join(axes_html(values) for values in (rf.size, rf.jump, rf.start))
+
+
+def axes_html(values: tuple) -> str:
+    if values[0] == values[1]:
+        return to_html(values[0], separators=False)
+    items = [to_html(v, separators=False) for v in values]
+    return "×".join(f"({item})" if is_symbolic(to_exact(v)) else item for item, v in zip(items, values, strict=True))
 
 
 def key_text(value: Value) -> str:
