@@ -177,3 +177,25 @@ def test_a_symbolic_report_shows_its_formulas(browser, pages):
     assert "<var>H</var>" in cell and "⌊" in cell
     assert browser.evaluate("document.querySelector('#layers tfoot tr[data-totals=totals]').cells[5].dataset.v") == report["totals"]["macs"]
     assert "Plotted for" in browser.evaluate("document.querySelector('#growth').textContent")
+
+
+@needs_browser
+def test_measured_times_sort_with_the_unmeasured_last(browser, tmp_path):
+    saved = tmp_path / "timings.json"
+    rows = [{"name": "C1", "ms": 0.25}, {"name": "C3", "ms": 0.125}, {"name": "F6", "ms": 0.5}]
+    saved.write_text(json.dumps({"format": "archcalc-timings/1", "name": "LeNet-5", "device": "cpu", "device_name": "test", "dtype": "float32",
+                                 "batch": 1, "latency_ms": {"median": 1.0, "p10": 0.9, "p90": 1.1}, "per_layer": rows}))  # fmt: skip
+    path = tmp_path / "lenet5.html"
+    run("report", SPECS / "lenet5.yaml", "--format", "html", "--timings", saved, "-o", path)
+    assert problems(browser.open(path)) == []
+    measured = 9  # the column after the receptive field
+    click_heading(browser, measured)
+    assert visible(browser)[:4] == ["C3", "C1", "F6", "tanh1"]  # 0.125, 0.25, 0.5, then the network's order
+    click_heading(browser, measured)
+    assert visible(browser)[:4] == ["F6", "C1", "C3", "tanh1"] and visible(browser)[-1] == "output"
+
+
+def test_output_option_writes_any_format(tmp_path):
+    path = tmp_path / "a.json"
+    assert run("report", SPECS / "lenet5.yaml", "--format", "json", "-o", path) == f"wrote {path}\n"
+    assert path.read_text() == run("report", SPECS / "lenet5.yaml", "--format", "json")

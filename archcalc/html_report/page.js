@@ -37,11 +37,14 @@
       return left < right ? -1 : left > right ? 1 : 0;
     }
     if (p || q) return p ? -1 : 1; // numbers before text
-    if (x === "" || y === "") return x === "" ? (y === "" ? 0 : 1) : -1; // empty cells last
     return x < y ? -1 : x > y ? 1 : 0;
   }
   function sorted(list) {
-    return list.slice().sort((a, b) => direction * compare(a, b));
+    // empty cells (nothing measured, no receptive field) stay last in either direction
+    return list.slice().sort((a, b) => {
+      const x = key(a) === "", y = key(b) === "";
+      return x || y ? Number(x) - Number(y) : direction * compare(a, b);
+    });
   }
   function walk(list, out) {
     for (const row of sorted(list)) {

@@ -10,6 +10,7 @@ are the analysis' own ``total`` over its layers, as the diagram's collapsed bloc
 from __future__ import annotations
 
 import html
+from fractions import Fraction
 from dataclasses import dataclass, field
 
 from archcalc.analysis import Analysis, LayerStats, ReceptiveField, Totals, total
@@ -84,7 +85,7 @@ def _layer_row(stats: LayerStats, parent: str, analysis: Analysis, order: dict, 
     ]
     if timings:
         ms = timings.layer_ms.get(stats.name)
-        cells.append(_text("-" if ms is None else f"{ms:.4f}", key=None if ms is None else f"{ms:.4f}"))
+        cells.append(_text("-", key="") if ms is None else _text(f"{ms:.4f}", key=Fraction(f"{ms:.4f}")))  # unmeasured sort last
     parent_attr = f' data-parent="{html.escape(parent)}"' if parent else ""
     training = " training" if stats.training_only else ""
     return f'<tr class="layer{training}" data-name="{html.escape(stats.name)}"{parent_attr}>{"".join(cells)}</tr>'
