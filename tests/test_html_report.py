@@ -183,8 +183,8 @@ def test_a_symbolic_report_shows_its_formulas(browser, pages):
 def test_measured_times_sort_with_the_unmeasured_last(browser, tmp_path):
     saved = tmp_path / "timings.json"
     rows = [{"name": "C1", "ms": 0.25}, {"name": "C3", "ms": 0.125}, {"name": "F6", "ms": 0.5}]
-    saved.write_text(json.dumps({"format": "archcalc-timings/1", "name": "LeNet-5", "device": "cpu", "device_name": "test", "dtype": "float32",
-                                 "batch": 1, "latency_ms": {"median": 1.0, "p10": 0.9, "p90": 1.1}, "per_layer": rows}))  # fmt: skip
+    run_saved = {"format": "archcalc-timings/1", "name": "LeNet-5", "device": "cpu", "device_name": "test", "dtype": "float32", "batch": 1}
+    saved.write_text(json.dumps(run_saved | {"latency_ms": {"median": 1.0, "p10": 0.9, "p90": 1.1}, "per_layer": rows}))
     path = tmp_path / "lenet5.html"
     run("report", SPECS / "lenet5.yaml", "--format", "html", "--timings", saved, "-o", path)
     assert problems(browser.open(path)) == []

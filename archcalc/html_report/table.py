@@ -10,8 +10,8 @@ are the analysis' own ``total`` over its layers, as the diagram's collapsed bloc
 from __future__ import annotations
 
 import html
-from fractions import Fraction
 from dataclasses import dataclass, field
+from fractions import Fraction
 
 from archcalc.analysis import Analysis, LayerStats, ReceptiveField, Totals, total
 from archcalc.expressions import Value, is_symbolic, to_exact
