@@ -67,7 +67,13 @@ def main():
 
 @main.command()
 @click.argument("spec", type=click.Path(dir_okay=False))
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown", "csv"]), default="table", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown", "csv", "html"]), default="table", show_default=True)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    help="Write the report to this file instead of printing it (html: one self-contained page).",
+)
 @click.option(
     "--batch", type=click.IntRange(min=1), default=1, show_default=True, help="Samples per batch (multiplies macs, flops, activations)."
 )
@@ -75,14 +81,26 @@ def main():
 @click.option("--dtype", type=click.Choice(["float32", "float16", "bfloat16", "float64", "int8"]), default="float32", show_default=True)
 @click.option("--timings", type=click.Path(dir_okay=False), help="Add a measured-time column from `archcalc run --save` output.")
 @friendly
-def report(spec: str, fmt: str, batch: int, input_shape: str | None, dtype: str, timings: str | None):
+def report(spec: str, fmt: str, output: str | None, batch: int, input_shape: str | None, dtype: str, timings: str | None):
     """Per-layer shapes, params, macs, connections and receptive fields of SPEC."""
     from archcalc.analysis import analyse_file
     from archcalc.report import render
     from archcalc.timings import load_timings
 
     analysis = analyse_file(spec, input_shape=input_shape, batch=batch, dtype=dtype)
-    click.echo(render(analysis, fmt, load_timings(timings) if timings else None))
+    measured = load_timings(timings) if timings else None
+    if fmt == "html":
+        from archcalc.html_report.build import report_page
+
+        text = report_page(spec, analysis, measured)
+    else:
+        text = render(analysis, fmt, measured)
+    if output is None:
+        click.echo(text)
+        return
+    from archcalc.html_report.build import write_text
+
+    click.echo(f"wrote {write_text(output, text)}")
 
 
 # `archcalc run` lives in the torch backend (imported lazily there: torch is an optional extra)
@@ -113,6 +131,33 @@ def diagram(
     analysis = analyse_file(spec, input_shape=input_shape, batch=batch, dtype=dtype)
     path, note = render(dot_source(analysis, depth, color, load_timings(timings) if timings else None), output)
     click.echo(f"wrote {path}" + (f" ({note})" if note else ""))
+
+
+@main.command()
+@click.argument("specs", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The file to write: .svg, .png or .pdf.")
+@click.option("--kind", type=click.Choice(["layers", "size", "compare"]), default="layers", show_default=True,
+              help="layers: per-layer bars; size: cost against input size; compare: several networks, MACs against params.")  # fmt: skip
+@click.option("--input", "input_shape", metavar="C,H,W", help="Override the spec's input; for --kind size names such as 3,H,W.")
+@click.option(
+    "--range", "size_range", metavar="NAME=START:STOP[:STEP]", help="--kind size: the sizes on the x-axis (default NAME=1:2×own)."
+)
+@click.option(
+    "--fix", multiple=True, metavar="NAME=SIZE", help="--kind size: hold another input name at a size (default: it follows the range)."
+)
+@click.option("--quantity", "quantities", multiple=True, type=click.Choice(["macs", "params", "flops", "peak", "activations"]),
+              help="--kind size: one panel each (repeatable); default macs, params, peak.")  # fmt: skip
+@click.option("--all-layers", is_flag=True, help="--kind layers: draw pointwise layers (relu, bn, concat …) too.")
+@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True, help="Samples per batch (multiplies macs and memory).")
+@click.option("--dtype", type=click.Choice(["float32", "float16", "bfloat16", "float64", "int8"]), default="float32", show_default=True)
+@friendly
+def plot(specs: tuple[str, ...], output: str, kind: str, **options):
+    """Draw where the cost of SPEC is, how it grows with the input size, or several SPECs compared."""
+    from archcalc.plots.command import plot as draw_plot
+
+    options["range"] = options.pop("size_range")
+    path = draw_plot(specs, output, kind, options)
+    click.echo(f"wrote {path}")
 
 
 @main.command()

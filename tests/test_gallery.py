@@ -6,6 +6,7 @@ between Graphviz versions) must carry the digest of the current DOT (see archcal
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 import textwrap
 
@@ -17,6 +18,10 @@ from tests.conftest import LENET_MACS, NETWORK_SPECS, ROOT
 
 SPECS, REPORTS = ROOT / "specs", ROOT / "reports"
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed (scripts/setup installs it)")
+needs_matplotlib = pytest.mark.skipif(
+    importlib.util.find_spec("matplotlib") is None,
+    reason="the gallery's plots need matplotlib: pip install -e '.[plot]' (scripts/setup installs it)",
+)
 
 
 def test_reports_are_current():
@@ -63,6 +68,7 @@ layers:
 
 
 @needs_dot
+@needs_matplotlib
 def test_check_finds_stale_missing_and_orphan_files(tmp_path, cli):
     specs, reports = tmp_path / "specs", tmp_path / "reports"
     (specs / "sub").mkdir(parents=True)
@@ -70,7 +76,7 @@ def test_check_finds_stale_missing_and_orphan_files(tmp_path, cli):
     (specs / "sub" / "b.yaml").write_text(textwrap.dedent(NET.format(n=3)))
     build_gallery(specs, reports)
     assert sorted(p.relative_to(reports).as_posix() for p in reports.rglob("*")) == [
-        "README.md", "a.dot", "a.md", "a.svg", "sub", "sub/b.dot", "sub/b.md", "sub/b.svg"
+        "README.md", "a.dot", "a.html", "a.md", "a.svg", "compare.svg", "sub", "sub/b.dot", "sub/b.html", "sub/b.md", "sub/b.svg"
     ]  # fmt: skip
     assert stale(specs, reports) == []
     assert cli("gallery", "--specs", specs, "--out", reports, "--check").exit_code == 0
@@ -83,8 +89,11 @@ def test_check_finds_stale_missing_and_orphan_files(tmp_path, cli):
     assert f"{reports / 'a.md'}: out of date" in problems
     assert f"{reports / 'a.dot'}: out of date" in problems
     assert f"{reports / 'a.svg'}: not drawn from the current a.dot" in problems
+    assert f"{reports / 'a.html'}: out of date" in problems
+    assert f"{reports / 'compare.svg'}: not drawn from the current data" in problems
     assert f"{reports / 'sub' / 'b.svg'}: missing" in problems
     assert f"{reports / 'c.md'}: missing" in problems
+    assert f"{reports / 'c.html'}: missing" in problems
     assert f"{reports / 'old.md'}: no spec makes it" in problems
     assert f"{reports / 'README.md'}: out of date" in problems
     result = cli("gallery", "--specs", specs, "--out", reports, "--check")
