@@ -10,7 +10,8 @@ models and their sizes are data: ``MODELS`` in tests/torchvision_zoo.py.
 
 Every model is built on PyTorch's meta device: its parameters and buffers have shapes but
 no storage, so a forward pass under FlopCounterMode with hooks gives every product count
-and every shape and computes nothing (regnet_y_128gf costs what resnet18 does).
+and every shape and computes nothing (every builder of torchvision, regnet_y_128gf too,
+builds and runs there in well under a second).
 ``test_meta_device_counts_equal_a_real_run`` checks that against a real CPU pass.
 
 Which torch number each static total equals:
@@ -18,7 +19,9 @@ Which torch number each static total equals:
   of the model, so their weights are in ``parameters()``); the parameters outside the aux
   modules equal ``inference_totals.params``.
 - macs in ``eval()`` mode: ``inference_totals.macs`` (torchvision skips the aux heads);
-  macs in ``train()`` mode (batch 2, for BatchNorm): ``totals.macs`` at batch 2.
+  macs in ``train()`` mode (batch 2, for BatchNorm): ``totals.macs`` at batch 2 — for every
+  model: without aux heads ``totals`` is ``inference_totals`` by construction, and torch
+  checks it all the same.
 - shapes: inference layers in eval mode; ``training_only`` layers in train mode.
 - segmentation models return ``{"out": …}`` (and their backbones a dict of feature maps):
   a hook reads the ``"out"`` entry; the final upsampling to the input size is functional,
@@ -316,6 +319,16 @@ def test_totals_equal_torchvisions_documentation(name):
         params = getattr(static, DOCUMENTED_PARAMS.get(name, "totals")).params
         assert params == weights.meta["num_params"], weights
         assert round(Fraction(static.inference_totals.macs, 10**9), 3) == Fraction(str(weights.meta["_ops"])), weights
+
+
+@pytest.mark.parametrize(("name", "head"), [("fcn_resnet50", "classifier.4"), ("lraspp_mobilenet_v3_large", "classifier.high_classifier")])
+def test_segmentation_outputs_are_read_from_their_dict(name, head):
+    """Ready for the segmentation specs: the model's ``{"out": …}`` is recorded as its output
+    (upsampled to the input size), a backbone's dict of maps without "out" is passed over."""
+    record = run(build(name), (96, 128), train=False)
+    assert record.outputs[""] == (21, 96, 128)
+    assert record.outputs[head][0] == 21 and record.outputs[head][1:] != (96, 128)
+    assert record.calls[""] == 1
 
 
 @pytest.mark.parametrize("name", ["googlenet", "inception_v3"])

@@ -70,22 +70,26 @@ def fill(key: str, tensor: torch.Tensor, generator: torch.Generator) -> None:
 
     torchvision's own initialisation gives batch norms γ = 1, β = 0, mean 0 and variance 1
     and zero biases, under which a batch norm moved past a ReLU, a wrong eps or a missing
-    bias-add would go unseen; here every tensor is random: weights uniform within Kaiming's
-    bound ±√(6/fan_in), scales (1-D weights) in [0.5, 1.5], biases and other parameters in
-    [−0.5, 0.5], running means in [−0.5, 0.5], running variances in [0.25, 2].
+    bias-add would go unseen; here every tensor is random: conv and linear weights uniform
+    within Kaiming's bound ±√(6/fan_in), scales (other parameters named ``weight``) in
+    [0.5, 1.5], biases and other parameters (a layer scale) in [−0.5, 0.5], running means
+    in [−0.5, 0.5], running variances in [0.25, 2]. A buffer of any other name is an error:
+    made on meta, it has lost whatever values its module gave it.
     """
     leaf = key.rsplit(".", 1)[-1]
+    fan_in = tensor.numel() // tensor.shape[0] if tensor.dim() >= 2 else 0
     if leaf == "num_batches_tracked":
         tensor.zero_()
         return
-    if isinstance(tensor, torch.nn.Parameter) and tensor.dim() >= 2:
-        bound = (6 / (tensor.numel() // tensor.shape[0])) ** 0.5
-        low, high = -bound, bound
+    if isinstance(tensor, torch.nn.Parameter) and fan_in > 1:
+        low, high = -((6 / fan_in) ** 0.5), (6 / fan_in) ** 0.5
+    elif isinstance(tensor, torch.nn.Parameter):
+        low, high = (0.5, 1.5) if leaf == "weight" else (-0.5, 0.5)
     else:
         ranges = {"running_mean": (-0.5, 0.5), "running_var": (0.25, 2.0)}
-        if not isinstance(tensor, torch.nn.Parameter) and leaf not in ranges:
+        if leaf not in ranges:
             raise AssertionError(f"{key}: a buffer the transplant test has no rule to fill; add one to `fill`")
-        low, high = ranges.get(leaf) or ((0.5, 1.5) if leaf == "weight" else (-0.5, 0.5))
+        low, high = ranges[leaf]
     tensor.uniform_(low, high, generator=generator)
 
 

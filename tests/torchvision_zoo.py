@@ -45,15 +45,15 @@ class Builder:
 AUX_ON = {"aux_logits": True, "init_weights": False}  # GoogLeNet and Inception-v3 with their aux heads
 
 MODELS: dict[str, Builder] = {
-    "alexnet": Builder((224, 224), (256, 320), small=(64, 80)),
-    "vgg11": Builder((224, 224), (160, 200), small=(64, 80)),
-    "vgg11_bn": Builder((224, 224), (160, 200), small=(64, 80)),
-    "vgg13": Builder((224, 224), (160, 200), small=(64, 80)),
-    "vgg13_bn": Builder((224, 224), (160, 200), small=(64, 80)),
-    "vgg16": Builder((224, 224), (160, 200), small=(64, 80)),
-    "vgg16_bn": Builder((224, 224), (160, 200), small=(64, 80)),
-    "vgg19": Builder((224, 224), (160, 200), small=(64, 80)),
-    "vgg19_bn": Builder((224, 224), (160, 200), small=(64, 80)),
+    "alexnet": Builder((224, 224), (256, 320), small=(64, 96)),
+    "vgg11": Builder((224, 224), (160, 200), small=(64, 96)),
+    "vgg11_bn": Builder((224, 224), (160, 200), small=(64, 96)),
+    "vgg13": Builder((224, 224), (160, 200), small=(64, 96)),
+    "vgg13_bn": Builder((224, 224), (160, 200), small=(64, 96)),
+    "vgg16": Builder((224, 224), (160, 200), small=(64, 96)),
+    "vgg16_bn": Builder((224, 224), (160, 200), small=(64, 96)),
+    "vgg19": Builder((224, 224), (160, 200), small=(64, 96)),
+    "vgg19_bn": Builder((224, 224), (160, 200), small=(64, 96)),
     "googlenet": Builder((224, 224), (256, 200), aux=("aux1", "aux2"), kwargs=AUX_ON),
     "inception_v3": Builder((299, 299), (342, 320), aux=("AuxLogits",), kwargs=AUX_ON, small=(80, 96)),
     "resnet18": Builder((224, 224), (192, 160)),
@@ -95,7 +95,7 @@ def cnn_builders() -> set[str]:
 def build(name: str, meta: bool = True) -> torch.nn.Module:
     """torchvision's model with ``weights=None``; on the meta device unless ``meta=False``:
     every parameter and buffer has its shape and no storage, so a forward pass costs no compute."""
-    kwargs = dict(MODELS[name].kwargs)
+    kwargs = dict(MODELS[name].kwargs) if name in MODELS else {}
     if name in SEGMENTATION:
         kwargs.setdefault("weights_backbone", None)  # the default would download ImageNet weights
     with on_meta() if meta else contextlib.nullcontext():
