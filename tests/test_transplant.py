@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 import torch
+import torch.nn.functional as F
+from torch.overrides import TorchFunctionMode
 
 from archcalc.analysis import analyse, load_network
 from archcalc.torch_backend.build import build as build_spec
@@ -49,7 +51,7 @@ def transplant(name: str, spec: Path) -> tuple[torch.Tensor, torch.Tensor]:
     left = [key for key, tensor in {**dict(built.full.named_parameters()), **dict(built.full.named_buffers())}.items() if tensor.is_meta]
     assert not left, f"{name}: spec tensors torchvision's state_dict did not fill: {left}"
     x = torch.randn(1, 3, *MODELS[name].small, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
-    with torch.no_grad():
+    with torch.no_grad(), DepthwiseByTaps():
         expected = reference(x)
         got = built.inference.eval()(x)
     return (expected["out"] if isinstance(expected, dict) else expected), got
@@ -91,6 +93,53 @@ def fill(key: str, tensor: torch.Tensor, generator: torch.Generator) -> None:
             raise AssertionError(f"{key}: a buffer the transplant test has no rule to fill; add one to `fill`")
         low, high = ranges[leaf]
     tensor.uniform_(low, high, generator=generator)
+
+
+class DepthwiseByTaps(TorchFunctionMode):
+    """Float64 depthwise convolutions (one input channel per group) as a sum over the
+    kernel's taps, in both models alike.
+
+    PyTorch's CPU convolution in float64 runs a grouped conv one group at a time, which for
+    a depthwise conv is one tiny product per channel: EfficientNet-B7's forward pass at
+    32×48 takes seconds; as k_h·k_w shifted element-wise products it takes a fraction. The
+    result equals ``F.conv2d``'s (``test_depthwise_by_taps_is_conv2d``), and both the
+    reference and the spec-built model go through it, so the comparison is unchanged.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.replaced = 0  # convolutions computed by taps
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func is F.conv2d or func is torch.conv2d:
+            call = dict(zip(("input", "weight", "bias", "stride", "padding", "dilation", "groups"), args, strict=False)) | kwargs
+            weight, padding = call["weight"], call.get("padding", 0)
+            if call.get("groups", 1) > 1 and weight.shape[1] == 1 and weight.dtype == torch.float64 and not isinstance(padding, str):
+                self.replaced += 1
+                return depthwise_by_taps(**call)
+        return func(*args, **kwargs)
+
+
+def depthwise_by_taps(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):  # noqa: A002 (F.conv2d's names)
+    """y[n, g·M + m] = Σ_{i,j} w[g·M + m, 0, i, j] · x_padded[n, g, s·h + d·i, s·w + d·j]."""
+    (sh, sw), (ph, pw), (dh, dw) = (_pair(v) for v in (stride, padding, dilation))
+    n, _, height, width = input.shape
+    out_channels, _, kh, kw = weight.shape
+    ho, wo = (height + 2 * ph - dh * (kh - 1) - 1) // sh + 1, (width + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+    padded = F.pad(input, (pw, pw, ph, ph)).unsqueeze(2)  # (n, groups, 1, H, W)
+    taps = weight.view(groups, out_channels // groups, kh, kw)
+    out = input.new_zeros(n, groups, out_channels // groups, ho, wo)
+    for i in range(kh):
+        for j in range(kw):
+            window = padded[..., i * dh : i * dh + sh * (ho - 1) + 1 : sh, j * dw : j * dw + sw * (wo - 1) + 1 : sw]
+            out += window * taps[:, :, i, j].view(1, groups, -1, 1, 1)
+    out = out.view(n, out_channels, ho, wo)
+    return out if bias is None else out + bias.view(1, -1, 1, 1)
+
+
+def _pair(value) -> tuple[int, int]:
+    return (value, value) if isinstance(value, int) else tuple(value)
 
 
 def renamed(state: dict[str, torch.Tensor], rules: list[tuple[str, str]]) -> dict[str, torch.Tensor]:
@@ -164,6 +213,28 @@ def test_mismatched_keys_are_listed_from_both_sides(tmp_path):
     assert "only in the spec:        layer1.0.bnX.running_var (64,)" in message
     assert "only in torchvision:     layer1.0.bn1.weight (64,)" in message
     assert "only in torchvision:     layer4.1.bn1.num_batches_tracked ()" in message
+
+
+@pytest.mark.parametrize(
+    ("channels", "multiplier", "kernel", "stride", "padding", "dilation", "bias"),
+    [
+        (8, 1, (3, 3), 1, 1, 1, True),
+        (6, 2, (5, 3), (2, 1), (2, 0), 1, False),
+        (4, 3, (3, 3), 2, 3, 2, True),
+        (5, 1, (7, 7), 1, 3, 1, False),
+    ],
+)
+def test_depthwise_by_taps_is_conv2d(channels, multiplier, kernel, stride, padding, dilation, bias):
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(2, channels, 13, 10, dtype=torch.float64, generator=generator)
+    conv = torch.nn.Conv2d(channels, channels * multiplier, kernel, stride, padding, dilation, groups=channels, bias=bias).double()
+    with torch.no_grad():
+        expected = conv(x)
+        with DepthwiseByTaps() as mode:
+            got = conv(x)
+    assert mode.replaced == 1
+    assert got.shape == expected.shape
+    torch.testing.assert_close(got, expected, rtol=1e-12, atol=1e-12)
 
 
 def test_mismatched_shapes_are_listed():
