@@ -149,8 +149,8 @@ def _chosen(analysis: Analysis, subject: Subject) -> list[LayerStats]:
 
 # --- comparing ------------------------------------------------------------------------------
 def rounded(value, decimals: int) -> Fraction:
-    """Round half up to ``decimals`` places, exactly."""
-    scale = 10**decimals
+    """Round half up to ``decimals`` places (negative: to tens, hundreds, …), exactly."""
+    scale = Fraction(10) ** decimals
     return Fraction(expressions.floordiv(Fraction(value) * scale + Fraction(1, 2), 1), scale)
 
 

@@ -105,8 +105,9 @@ class Claim(Strict):
     claimed: Claimed
     relation: Literal["=", "<", ">"] = "="
     #: an approximate claim ("about 4 times", "2.78"): the derived value rounded to this many
-    #: decimals must equal the claimed value; ``reason`` says why the rounding is fair
-    rounding: Annotated[int, Field(ge=0, le=6)] | None = None
+    #: decimals must equal the claimed value; ``reason`` says why the rounding is fair.
+    #: Negative places round to tens, hundreds, …: a paper's "4.2×10⁹" is ``rounding: -8``
+    rounding: Annotated[int, Field(ge=-15, le=6)] | None = None
     reason: str | None = None
     #: check the claim at each of these network arguments (a family: n = 3, 5, 7)
     for_: dict[str, Annotated[list[int], Field(min_length=1)]] | None = Field(default=None, alias="for")

@@ -34,7 +34,11 @@ def relation_words(claim: Claim) -> str:
 
 def rounding_words(claim: Claim) -> str:
     """How the derived value was rounded before comparing ("" when it was not)."""
-    return "" if claim.rounding is None else f"rounded to {claim.rounding} decimals"
+    if claim.rounding is None:
+        return ""
+    if claim.rounding < 0:
+        return f"rounded to the nearest {10**-claim.rounding:,}"
+    return f"rounded to {claim.rounding} decimals"
 
 
 def _comparison(v: Verdict) -> str:

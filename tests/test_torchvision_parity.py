@@ -5,15 +5,27 @@ statistics torch holds; total macs equal ``FlopCounterMode``'s total / 2 (it cou
 convolutions and matrix products only, 2 flops per multiply-accumulate, biases excluded —
 archcalc's convention); and every layer's static output shape equals what the module
 produces, captured with forward hooks. Each check runs at the standard input size and at a
-second, non-square size where the adaptive pools no longer see their target size.
+second, non-square size where the adaptive pools no longer see their target size. The
+models and their sizes are data: ``MODELS`` in tests/torchvision_zoo.py.
+
+Every model is built on PyTorch's meta device: its parameters and buffers have shapes but
+no storage, so a forward pass under FlopCounterMode with hooks gives every product count
+and every shape and computes nothing (every builder of torchvision, regnet_y_128gf too,
+builds and runs there in well under a second).
+``test_meta_device_counts_equal_a_real_run`` checks that against a real CPU pass.
 
 Which torch number each static total equals:
 - params: ``totals.params`` (the auxiliary heads of googlenet and inception_v3 are modules
   of the model, so their weights are in ``parameters()``); the parameters outside the aux
   modules equal ``inference_totals.params``.
 - macs in ``eval()`` mode: ``inference_totals.macs`` (torchvision skips the aux heads);
-  macs in ``train()`` mode (batch 2, for BatchNorm): ``totals.macs`` at batch 2.
+  macs in ``train()`` mode (batch 2, for BatchNorm): ``totals.macs`` at batch 2 — for every
+  model: without aux heads ``totals`` is ``inference_totals`` by construction, and torch
+  checks it all the same.
 - shapes: inference layers in eval mode; ``training_only`` layers in train mode.
+- segmentation models return ``{"out": …}`` (and their backbones a dict of feature maps):
+  a hook reads the ``"out"`` entry; the final upsampling to the input size is functional,
+  so it is compared with the model's own output.
 
 Spec layers are named after torchvision's module paths, so a hook on ``named_modules()``
 maps 1:1 onto ``LayerStats.name``. Three kinds of spec layer have no module of their own:
@@ -31,6 +43,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
+from fractions import Fraction
 
 import pytest
 import torch
@@ -39,31 +52,16 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from archcalc.analysis import Analysis, analyse_file
 from archcalc.ops.base import numel
-from tests.conftest import ROOT
+from tests.torchvision_zoo import MODELS, PENDING, SPECS, build, cnn_builders, on_meta
 
 torch.set_num_threads(2)
 
-SPECS = ROOT / "specs" / "torchvision"
-AUX = {"googlenet": ("aux1", "aux2"), "inception_v3": ("AuxLogits",)}
-
-# builder → (standard input size, another valid size (H, W)); the second is non-square and
-# makes the adaptive pools average unequal or overlapping bins
-MODELS = {
-    "alexnet": ((224, 224), (256, 320)),
-    **{f"vgg{depth}{bn}": ((224, 224), (160, 200)) for depth in (11, 13, 16, 19) for bn in ("", "_bn")},
-    "googlenet": ((224, 224), (256, 200)),
-    "inception_v3": ((299, 299), (342, 320)),
-    **{f"resnet{depth}": ((224, 224), (192, 160)) for depth in (18, 34, 50, 101, 152)},
-    "squeezenet1_0": ((224, 224), (256, 240)),
-    "squeezenet1_1": ((224, 224), (256, 240)),
-}
 SIZES = ["standard", "other"]
 POINTWISE = {"relu", "bn", "dropout", "identity"}
 
 
-def build(name: str) -> torch.nn.Module:
-    kwargs = {"aux_logits": True, "init_weights": False} if name in AUX else {}
-    return torchvision.models.get_model(name, weights=None, **kwargs)
+def size_of(name: str, which: str) -> tuple[int, int]:
+    return getattr(MODELS[name], which)
 
 
 @dataclass
@@ -88,9 +86,10 @@ def run(model: torch.nn.Module, size: tuple, train: bool) -> Record:
         handles.append(module.register_forward_pre_hook(_pre_hook(record, path)))
         handles.append(module.register_forward_hook(_hook(record, path)))
     model.train(train)
+    device = next(model.parameters()).device  # the meta device: shapes and counts, no compute
     try:
         with torch.no_grad(), FlopCounterMode(display=False) as counter:
-            model(torch.zeros(batch, 3, *size))
+            model(torch.zeros(batch, 3, *size, device=device))
     finally:
         for handle in handles:
             handle.remove()
@@ -104,13 +103,16 @@ def run(model: torch.nn.Module, size: tuple, train: bool) -> Record:
 
 def _pre_hook(record: Record, path: str):
     def hook(module, args):
-        record.inputs[path] = tuple(args[0].shape[1:])
+        if args and isinstance(args[0], torch.Tensor):  # LRASPP's head takes the backbone's dict of maps
+            record.inputs[path] = tuple(args[0].shape[1:])
 
     return hook
 
 
 def _hook(record: Record, path: str):
     def hook(module, args, output):
+        if isinstance(output, dict):  # segmentation models and their backbones: {"out": …, "aux": …}
+            output = output.get("out")
         if not isinstance(output, torch.Tensor):  # the whole model in train mode returns (logits, aux…)
             return
         record.outputs[path] = tuple(output.shape[1:])
@@ -139,15 +141,32 @@ def analysis(name: str, size: tuple, batch: int = 1) -> Analysis:
     return analyse_file(SPECS / f"{name}.yaml", input_shape=f"3,{size[0]},{size[1]}", batch=batch)
 
 
-def test_every_builder_has_a_spec():
+def test_every_spec_is_in_the_table():
     assert {p.stem for p in SPECS.glob("*.yaml")} == set(MODELS)
+
+
+def test_the_table_and_the_pending_list_are_torchvisions_cnns():
+    """Every convolutional builder of torchvision has a spec or is listed as pending, never both."""
+    assert not set(MODELS) & PENDING
+    assert set(MODELS) | PENDING == cnn_builders()
+
+
+@pytest.mark.parametrize(("name", "train"), [("resnet18", False), ("googlenet", False), ("googlenet", True)])
+def test_meta_device_counts_equal_a_real_run(name, train):
+    """The meta device (no storage, no compute) gives the flops per module and every module's
+    input and output shapes of a real CPU forward pass: the other tests count on it."""
+    size = MODELS[name].small
+    torch.manual_seed(0)
+    real, meta = run(build(name, meta=False), size, train), run(build(name), size, train)
+    assert real.flops > 0
+    assert meta == real
 
 
 def test_params_and_buffers_equal_torchs(model):
     name, net, _ = model
-    static = analysis(name, MODELS[name][0])
+    static = analysis(name, MODELS[name].standard)
     assert static.totals.params == sum(p.numel() for p in net.parameters())
-    aux = AUX.get(name, ())
+    aux = MODELS[name].aux
     main = sum(p.numel() for path, p in net.named_parameters() if path.split(".")[0] not in aux)
     assert static.inference_totals.params == main
     running = sum(b.numel() for path, b in net.named_buffers() if not path.endswith("num_batches_tracked"))
@@ -159,7 +178,7 @@ def test_every_layer_params_and_macs_equal_its_modules(model):
     module's own parameters and half its FlopCounterMode flops; every module that counted
     flops is such a layer (aux layers: train mode, batch 2)."""
     name, net, measure = model
-    size = MODELS[name][0]
+    size = MODELS[name].standard
     modules = dict(net.named_modules())
     for training, batch in ((False, 1), (True, 2)):
         layers = [s for s in analysis(name, size, batch=batch).layers if s.training_only == training]
@@ -180,39 +199,39 @@ def _other_mode(name: str, training: bool) -> set[str]:
     """In train mode the inference layers run too; their modules are checked in eval mode."""
     if not training:
         return set()
-    return {s.name for s in analysis(name, MODELS[name][0]).layers if not s.training_only}
+    return {s.name for s in analysis(name, MODELS[name].standard).layers if not s.training_only}
 
 
 @pytest.mark.parametrize("which", SIZES)
 def test_inference_macs_equal_flop_counter_half(model, which):
     name, _, measure = model
-    size = MODELS[name][SIZES.index(which)]
+    size = size_of(name, which)
     record = measure(size)
     assert record.flops % 2 == 0
     assert analysis(name, size).inference_totals.macs == record.flops // 2
 
 
 @pytest.mark.parametrize("which", SIZES)
-def test_training_macs_include_the_aux_heads(model, which):
+def test_training_macs_equal_flop_counter_half(model, which):
+    """``totals.macs`` against train-mode FlopCounterMode (batch 2, for BatchNorm): the aux
+    heads run there, and in a model without them every layer runs in both modes."""
     name, _, measure = model
-    size = MODELS[name][SIZES.index(which)]
-    if name not in AUX:  # nothing is training-only: eval mode ran every layer
-        static = analysis(name, size)
-        assert static.totals.macs == static.inference_totals.macs
-        assert not any(s.training_only for s in static.layers)
-        return
+    size = size_of(name, which)
     static = analysis(name, size, batch=2)
     assert static.totals.macs == measure(size, train=True).flops // 2
-    assert static.totals.macs > static.inference_totals.macs
+    if MODELS[name].aux:
+        assert static.totals.macs > static.inference_totals.macs
+    else:
+        assert not any(s.training_only for s in static.layers)
 
 
 @pytest.mark.parametrize("which", SIZES)
 def test_every_layer_shape_equals_the_modules(model, which):
     name, _, measure = model
-    size = MODELS[name][SIZES.index(which)]
+    size = size_of(name, which)
     static = analysis(name, size)
     check_shapes(static, measure(size), training=False)
-    if name in AUX:
+    if MODELS[name].aux:
         check_shapes(static, measure(size, train=True), training=True)
 
 
@@ -285,12 +304,40 @@ def _concat_remainder(stats, concat, found: dict) -> dict[str, tuple]:
     return {stats.name: (channels - sum(found[name][0] for name in others), *spatial)}
 
 
-@pytest.mark.parametrize("name", list(AUX))
+#: the total that torchvision's documented ``num_params`` counts, where a model has aux heads:
+#: GoogLeNet's is without aux1/aux2 (6,624,904), Inception-v3's with AuxLogits (27,161,264)
+DOCUMENTED_PARAMS = {"googlenet": "inference_totals"}
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_totals_equal_torchvisions_documentation(name):
+    """Each weights entry's ``_meta``: ``num_params`` exactly, and ``_ops`` (torchvision's
+    "GFLOPS", which are multiply-adds: 10⁹ macs to 3 decimals) at the entry's crop size."""
+    for weights in torchvision.models.get_model_weights(name):
+        crop = getattr(weights.transforms(), "crop_size", None) or weights.transforms().resize_size
+        static = analysis(name, (crop[0], crop[-1]))
+        params = getattr(static, DOCUMENTED_PARAMS.get(name, "totals")).params
+        assert params == weights.meta["num_params"], weights
+        assert round(Fraction(static.inference_totals.macs, 10**9), 3) == Fraction(str(weights.meta["_ops"])), weights
+
+
+@pytest.mark.parametrize(("name", "head"), [("fcn_resnet50", "classifier.4"), ("lraspp_mobilenet_v3_large", "classifier.high_classifier")])
+def test_segmentation_outputs_are_read_from_their_dict(name, head):
+    """Ready for the segmentation specs: the model's ``{"out": …}`` is recorded as its output
+    (upsampled to the input size), a backbone's dict of maps without "out" is passed over."""
+    record = run(build(name), (96, 128), train=False)
+    assert record.outputs[""] == (21, 96, 128)
+    assert record.outputs[head][0] == 21 and record.outputs[head][1:] != (96, 128)
+    assert record.calls[""] == 1
+
+
+@pytest.mark.parametrize("name", ["googlenet", "inception_v3"])
 def test_transform_input_changes_no_count(name):
     """The specs leave transform_input out (the builders' default with weights=None); turning
     it on adds only an elementwise rescale: the same params, macs and output."""
-    net = torchvision.models.get_model(name, weights=None, aux_logits=False, init_weights=False, transform_input=True)
-    size = MODELS[name][0]
+    with on_meta():
+        net = torchvision.models.get_model(name, weights=None, aux_logits=False, init_weights=False, transform_input=True)
+    size = MODELS[name].standard
     record = run(net, size, train=False)
     static = analysis(name, size)
     assert sum(p.numel() for p in net.parameters()) == static.inference_totals.params

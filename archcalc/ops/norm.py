@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import PositiveInt
+from pydantic import PositiveFloat, PositiveInt
 
 from archcalc.expressions import Value
 from archcalc.ops.base import Op, Shape, numel
@@ -16,11 +16,14 @@ class BatchNorm(Op):
     params:  2·C (γ, β) when affine
     buffers: 2·C (running mean and variance; PyTorch's one-element num_batches_tracked is not counted)
     flops:   2 per element under "norm" (inference: one scale and one shift after folding)
+    eps is added to the variance (PyTorch's default 1e-5; GoogLeNet and Inception-v3 use
+    1e-3): it changes no count, only the function the torch backend computes.
     """
 
     kind: Literal["bn"] = "bn"
     minor = True
     affine: bool = True
+    eps: PositiveFloat = 1e-5
     flop_kind = "norm"
     flops_per_element = 2
 
@@ -37,7 +40,7 @@ class BatchNorm(Op):
         from torch import nn
 
         cls = nn.BatchNorm2d if len(out) == 3 else nn.BatchNorm1d
-        return cls(out[0], affine=self.affine)
+        return cls(out[0], eps=self.eps, affine=self.affine)
 
 
 class LRN(Op):

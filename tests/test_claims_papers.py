@@ -1,0 +1,67 @@
+"""specs/claims/papers.yaml, verified: the papers' printed numbers are the independent side
+(the file quotes them), torchvision's own counters the other (what archcalc derives for a
+torchvision spec must be its model's parameter count and FlopCounterMode's total ÷ 2)."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import pytest
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from archcalc.checking import rounded, verify_file
+from archcalc.claims import load_claims
+from tests.conftest import ROOT
+from tests.torchvision_zoo import build
+
+PAPERS = ROOT / "specs/claims/papers.yaml"
+
+
+@pytest.fixture(scope="module")
+def verdicts():
+    return {v.claim.id: v for v in verify_file(PAPERS)}
+
+
+def test_exactly_these_claims_are_false(verdicts):
+    # Xie et al.'s Table 1 prints ResNet-50's 25.56×10⁶ parameters as 25.5×10⁶: cut, not rounded
+    assert {i for i, v in verdicts.items() if not v.holds} == {"resnext-table1-resnet50-params"}
+
+
+def _torch_count(name: str, quantity: str) -> int:
+    model = build(name).eval()  # the meta device: shapes only
+    if quantity == "params":
+        return sum(p.numel() for p in model.parameters())
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model(torch.zeros(1, 3, 224, 224, device="meta"))
+    return counter.get_total_flops() // 2
+
+
+def test_archcalcs_side_is_torchvisions_count(verdicts):
+    claims, _ = load_claims(PAPERS)
+    checked = 0
+    for claim in claims.claims:
+        spec = claim.of.spec if claim.of else None
+        if spec and spec.startswith("specs/torchvision/") and claim.of.quantity in ("params", "macs"):
+            name = spec.removeprefix("specs/torchvision/").removesuffix(".yaml")
+            assert verdicts[claim.id].derived == _torch_count(name, claim.of.quantity), claim.id
+            checked += 1
+    assert checked == 4
+
+
+def test_rounding_to_tens_of_powers_is_exact_and_half_up():
+    # 4.2×10⁹ is printed to the nearest 10⁸: 4,249,999,999 rounds down, 4,250,000,000 up
+    assert rounded(4_249_999_999, -8) == 4_200_000_000
+    assert rounded(4_250_000_000, -8) == 4_300_000_000
+    assert rounded(25_028_904, -5) == 25_000_000
+    assert isinstance(rounded(25_028_904, -5), Fraction)
+    assert rounded(Fraction(41, 10), 0) == 4  # the decimals side is unchanged
+
+
+def test_verify_cli_words_the_rounding_and_exits_1(cli):
+    result = cli("verify", PAPERS)
+    assert result.exit_code == 1  # one claim of Table 1 does not hold as rounded
+    assert "✓ resnext50-32x4d-flops" in result.output
+    macs = _torch_count("resnext50_32x4d", "macs")
+    assert f"derived {macs}, rounded to the nearest 100,000,000; claimed {42 * 10**8}" in result.output
+    assert "✗ resnext-table1-resnet50-params" in result.output
