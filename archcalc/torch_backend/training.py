@@ -79,6 +79,9 @@ def observe(built: Built, example, optimizer: str) -> Observed:
             seen.saved[layer] = seen.saved.get(layer, 0) + storage.nbytes()
         return tensor
 
+    # a plain step first: with saved-tensor hooks autograd skips its check that no saved tensor
+    # was overwritten in place, and the timed steps run without hooks
+    loss_of(model(example)).backward()
     opt = make_optimizer(optimizer, model.parameters())
     opt.zero_grad(set_to_none=True)
     with owner, torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
@@ -192,6 +195,18 @@ def _counts_groups() -> bool:
     return flops == 4
 
 
+def measured_peak(step, device) -> int | None:
+    """``torch.cuda.max_memory_allocated`` over one more step (after warm-up: the optimizer's
+    state is made, and the caching allocator holds its blocks); None on the CPU."""
+    if not device.is_cuda:
+        return None
+    torch.cuda.synchronize(device.spec)
+    torch.cuda.reset_peak_memory_stats(device.spec)
+    step()
+    torch.cuda.synchronize(device.spec)
+    return torch.cuda.max_memory_allocated(device.spec)
+
+
 def training_checks(analysis: Analysis, training: Training, seen: Observed) -> list[Check]:
     """The static training numbers against what the step showed, per layer where they have one."""
     names = [layer.name for layer in training.layers]
@@ -243,4 +258,4 @@ def _steps(steps: list) -> list[str]:
     ]
 
 
-__all__ = ["CHECK_NAMES", "Observed", "make_optimizer", "observe", "training_checks"]
+__all__ = ["CHECK_NAMES", "Observed", "loss_of", "make_optimizer", "measured_peak", "observe", "training_checks"]
