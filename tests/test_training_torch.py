@@ -69,9 +69,10 @@ def test_every_bundled_spec_saves_and_computes_what_its_rules_say(path):
     assert not failures(checks)
 
 
-#: together these use every op the bundled specs use (LRN and groups: AlexNet; connection table,
-#: subsampling, RBF: LeNet-5; BN, in-place ReLU and Add, adaptive pooling, softmax: ResNet-18;
-#: concat, ceil-mode pooling, dropout: SqueezeNet), at their smallest inputs
+#: together these use every op the bundled specs use but avgpool, adaptiveavgpool and scale (which
+#: the random networks below run on the CPU): LRN and groups (AlexNet); connection table,
+#: subsampling, RBF (LeNet-5); BN, in-place ReLU and Add, softmax (ResNet-18); concat, ceil-mode
+#: pooling, dropout (SqueezeNet) — at their smallest inputs
 ON_THE_CPU = ["lenet5.yaml", "alexnet.yaml", "resnet18.yaml", "squeezenet1_1.yaml"]
 
 
@@ -150,11 +151,19 @@ def feature_layer(draw, channels: int, size: int):
 @st.composite
 def networks(draw):
     """Feature layers on a small map, a head (global or adaptive pooling, or none), flatten and
-    fully connected layers; sometimes a parameter-free layer on the input first (outside autograd)."""
+    fully connected layers; sometimes first a layer on the network input, which needs no gradient
+    (outside autograd without parameters; with them, subsampling keeps only its sums)."""
     first, start = draw(st.integers(1, 4)), draw(st.integers(3, 6))
     channels, size, layers = first, start, []
     if draw(st.booleans()):
-        layers.append(draw(st.sampled_from(["relu", {"maxpool": {"kernel": 1}}, {"dropout": {"p": 0.5}}])))
+        first_layers = [
+            "relu",
+            {"maxpool": {"kernel": 1}},
+            {"dropout": {"p": 0.5}},
+            {"subsample": {"kernel": 1}},
+            {"avgpool": {"kernel": 1}},
+        ]
+        layers.append(draw(st.sampled_from(first_layers)))
     for _ in range(draw(st.integers(1, 5))):
         entry, channels, size = draw(feature_layer(channels, size))
         layers.append(entry)
