@@ -157,16 +157,18 @@ NOTE = (
 
 def columns(rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
     """The columns these rows fill: the training ones when the rows carry a training step."""
-    extra = TRAINING_COLUMNS if rows and "training_peak_bytes" in rows[0] else []
-    return COLUMNS + extra + ([FIT_COLUMN] if rows and "fit_batch" in rows[0] else [])
+    extra = TRAINING_COLUMNS if any("training_peak_bytes" in row for row in rows) else []
+    return COLUMNS + extra + ([FIT_COLUMN] if any("fit_batch" in row for row in rows) else [])
 
 
 def _note(rows: list[dict[str, Any]]) -> str:
-    if not rows or "training_peak_bytes" not in rows[0]:
+    trained = [row for row in rows if "training_peak_bytes" in row]
+    if not trained:
         return NOTE
-    fit = f" Max batch: the largest whose peak fits in {rows[0]['fit_memory_bytes']:,} bytes." if "fit_batch" in rows[0] else ""
+    fitted = [row for row in trained if "fit_batch" in row]
+    fit = f" Max batch: the largest whose peak fits in {fitted[0]['fit_memory_bytes']:,} bytes." if fitted else ""
     return (
-        f"{NOTE} Training ({rows[0]['optimizer']}; training-only branches included): backward multiply-accumulates, bytes saved "
+        f"{NOTE} Training ({trained[0]['optimizer']}; training-only branches included): backward multiply-accumulates, bytes saved "
         f"for the backward pass, and the peak of a step (see the README's Training section).{fit}"
     )
 

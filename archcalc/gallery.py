@@ -28,6 +28,7 @@ from archcalc.diagram import build, to_dot
 from archcalc.drawing import INSTALL_HINT, GraphvizMissing, render
 from archcalc.report import markdown
 from archcalc.training.memory import Training, analyse_training
+from archcalc.training.rules import MissingRules
 
 NOT_NETWORKS = ("claims",)
 #: a diagram with more nodes than this is drawn collapsed in the gallery
@@ -46,6 +47,7 @@ class Entry:
     depth: int | None  # None: drawn whole
     dot: str
     training: Training | None = None
+    training_note: str | None = None  # why there is no training step (an op without training rules)
 
 
 def network_specs(specs_dir: Path) -> list[Path]:
@@ -68,8 +70,11 @@ def entry(spec: Path, specs_dir: Path) -> Entry:
     analysis = analyse(network)
     color = None if analysis.symbols else "macs"  # shading needs numbers
     depth = gallery_depth(analysis)
-    training = analyse_training(network, analysis, **TRAINING, fit=None if analysis.symbols else FIT)
-    return Entry(_stem(spec, specs_dir), analysis, depth, to_dot(build(analysis, depth, color)), training)
+    try:
+        training, note = analyse_training(network, analysis, **TRAINING, fit=None if analysis.symbols else FIT), None
+    except MissingRules as error:  # said on the page and "-" in the index, never a zero
+        training, note = None, error.message
+    return Entry(_stem(spec, specs_dir), analysis, depth, to_dot(build(analysis, depth, color)), training, note)
 
 
 def _stem(spec: Path, specs_dir: Path) -> str:
@@ -87,7 +92,10 @@ def texts(entries: list[Entry]) -> dict[str, str]:
 
 def network_page(e: Entry) -> str:
     name = Path(e.stem).name
-    lines = [markdown(e.analysis, training=e.training).rstrip("\n"), "", "## Diagram", "", f"![{e.analysis.name}]({name}.svg)", ""]
+    lines = [markdown(e.analysis, training=e.training).rstrip("\n"), ""]
+    if e.training_note:
+        lines += [f"Training step not shown: {e.training_note}", ""]
+    lines += ["## Diagram", "", f"![{e.analysis.name}]({name}.svg)", ""]
     lines.append("Edges carry the tensor shapes; nodes are shaded by multiply-accumulates; dashed: training-only.")
     if e.depth is not None:
         lines.append(f"Blocks nested deeper than {e.depth} are drawn as one node each (a repeated block once, ×n).")

@@ -270,3 +270,21 @@ def test_the_torch_backend_builds_the_training_plan(write_spec):
 def test_errors_are_archcalc_errors():
     with pytest.raises(ArchcalcError):
         training(LENET, optimizer="lion")
+
+
+def test_the_gallery_says_when_a_network_has_an_op_without_training_rules(monkeypatch):
+    from archcalc.gallery import comparison_markdown, entry, network_page
+    from archcalc.ops.activation import Tanh
+
+    monkeypatch.setattr(Tanh, "training_rules", Op.training_rules)
+    lenet, resnet = entry(LENET, ROOT / "specs"), entry(RESNET18, ROOT / "specs")
+    assert lenet.training is None and "Training step not shown: --training: no training rules yet for 'tanh'" in network_page(lenet)
+    table = comparison_markdown({"l.md": lenet.analysis, "r.md": resnet.analysis}, {"l.md": lenet.training, "r.md": resnet.training})
+    lenet_row = next(line for line in table.splitlines() if line.startswith("| [LeNet-5]"))
+    assert lenet_row.endswith("| - | - | - | - |") and "Train peak (B)" in table
+
+
+def test_fit_with_a_symbolic_batch_still_solves_it():
+    assert training(LENET, batch=symbol("N"), fit="2000000").fit.batch == 8
+    with pytest.raises(SpecError, match="found the names H, W;"):
+        training(LENET, batch=symbol("N"), input_shape="1,H,W", fit="80GiB")

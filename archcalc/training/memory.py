@@ -192,10 +192,13 @@ def parse_bytes(text: str) -> int:
 def _with_fit(result: Training, network: Network, analysis: Analysis, memory: int, checkpoint: Sequence[str]) -> Training:
     from dataclasses import replace
 
-    if [s for s in analysis.symbols if not _is_batch(s, analysis)]:
-        raise SpecError(f"--fit needs a concrete input, found the names {', '.join(analysis.symbols)}; pass e.g. --input 3,224,224")
+    names = [s for s in analysis.symbols if not _is_batch(s, analysis)]
+    if names:
+        raise SpecError(f"--fit needs a concrete input, found the names {', '.join(names)}; pass e.g. --input 3,224,224")
 
     def peak(batch: int) -> int:
+        if batch == result.batch:  # already walked
+            return result.peak_bytes
         return analyse_training(network, analysis, result.optimizer, result.device, batch, checkpoint).peak_bytes
 
     return replace(result, fit=solve_fit(peak, memory))

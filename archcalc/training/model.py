@@ -16,14 +16,14 @@ from dataclasses import dataclass, field, replace
 
 from archcalc import expressions
 from archcalc.analysis import DTYPE_BYTES, Analysis, LayerStats
-from archcalc.errors import ArchcalcError, OpError, SpecError
+from archcalc.errors import ArchcalcError, SpecError
 from archcalc.expressions import Value, vsum
 from archcalc.graph import INPUT, Network
 from archcalc.inplace import Storages
 from archcalc.ops import Op
 from archcalc.ops.base import numel
 from archcalc.training import DEVICES
-from archcalc.training.rules import INDEX_BYTES, Saved, TrainingRules, elements
+from archcalc.training.rules import INDEX_BYTES, MissingRules, Saved, TrainingRules, elements
 
 FLOATING = ("float32", "float16", "bfloat16", "float64")
 
@@ -113,7 +113,7 @@ def require_rules(network: Network, analysis: Analysis) -> None:
             missing.setdefault(stats.kind, stats.name)
     if missing:
         kinds = ", ".join(f"{kind!r} (first at {layer})" for kind, layer in missing.items())
-        raise OpError(
+        raise MissingRules(
             f"--training: no training rules yet for {kinds}; each op unit needs a `training_rules` method (archcalc/training/rules.py)",
             file=network.source.file,
         )

@@ -99,8 +99,12 @@ def a_view(op, inputs: list, out: tuple) -> TrainingRules:
     return TrainingRules(view_of=0)
 
 
+class MissingRules(OpError):
+    """An op in the network states no training rules (yet)."""
+
+
 def missing(kind: str) -> OpError:
-    return OpError(
+    return MissingRules(
         f"op {kind!r} has no training rules yet, so --training cannot count it: its unit needs a "
         "`training_rules` method (see archcalc/training/rules.py)"
     )
