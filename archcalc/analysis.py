@@ -86,7 +86,7 @@ class Analysis:
     name: str
     source: str | None
     input_shape: tuple
-    batch: int
+    batch: Value  # an int, or a name (sympy symbol) that makes every count a formula in it
     dtype: str
     layers: list[LayerStats]
     totals: Totals
@@ -118,7 +118,7 @@ def parse_input(dims: list | str) -> tuple:
     return tuple(shape)
 
 
-def analyse_file(path: str | Path, input_shape: str | None = None, batch: int = 1, dtype: str = "float32") -> Analysis:
+def analyse_file(path: str | Path, input_shape: str | None = None, batch: Value = 1, dtype: str = "float32") -> Analysis:
     return analyse(load_network(path, input_shape), batch=batch, dtype=dtype)
 
 
@@ -132,8 +132,8 @@ def load_network(path: str | Path, input_shape: str | None = None) -> Network:
     return compile_spec(spec, source, shape)
 
 
-def analyse(network: Network, batch: int = 1, dtype: str = "float32") -> Analysis:
-    if batch < 1:
+def analyse(network: Network, batch: Value = 1, dtype: str = "float32") -> Analysis:
+    if not expressions.is_symbolic(batch) and batch < 1:
         raise SpecError(f"batch must be a positive integer, found {batch}")
     if dtype not in DTYPE_BYTES:
         raise SpecError(f"unknown dtype {dtype!r}; expected one of {', '.join(DTYPE_BYTES)}")
@@ -153,7 +153,8 @@ def analyse(network: Network, batch: int = 1, dtype: str = "float32") -> Analysi
             raise error.located(file=network.source.file_of(layer.loc), line=where, path=f"{layer.name} ({layer.op.kind})") from None
         fields[name], training[name] = stats.rf, stats.training_only
         results.append(stats)
-    symbols = tuple(sorted({str(s) for d in network.input_shape if expressions.is_symbolic(d) for s in d.free_symbols}))
+    dims = [*network.input_shape, batch]
+    symbols = tuple(sorted({str(s) for d in dims if expressions.is_symbolic(d) for s in d.free_symbols}))
     return Analysis(
         name=network.spec.name,
         source=network.spec.source,

@@ -12,7 +12,8 @@ import sys
 import click
 
 from archcalc.compare import SORT_KEYS
-from archcalc.errors import ArchcalcError
+from archcalc.errors import ArchcalcError, SpecError
+from archcalc.training import DEFAULT_OPTIMIZER, DEVICES, OPTIMIZERS
 
 
 def friendly(command):
@@ -59,6 +60,72 @@ class _Group(click.Group):
             sys.exit(1)
 
 
+class _Batch(click.ParamType):
+    """A positive integer, or a name (``N``) that makes every count a formula in the batch."""
+
+    name = "N"
+
+    def convert(self, value, param, ctx):
+        if not isinstance(value, str):
+            return value
+        text = value.strip()
+        if text.isdigit() and int(text) >= 1:
+            return int(text)
+        if text.isidentifier() and text.isascii():
+            from archcalc.expressions import symbol
+
+            return symbol(text)
+        self.fail(f"expected a positive integer or a name such as N, found {value!r}", param, ctx)
+
+
+BATCH = _Batch()
+
+
+def training_options(command):
+    """--training and its settings (report, compare, explain); any setting implies --training."""
+    options = [
+        click.option(
+            "--training", is_flag=True, help="Add one training step: saved bytes, backward macs, gradients, optimizer state, peak."
+        ),
+        click.option("--optimizer", type=click.Choice(list(OPTIMIZERS)), help=f"Optimizer state to count [default: {DEFAULT_OPTIMIZER}]."),
+        click.option(
+            "--device",
+            "train_device",
+            type=click.Choice(DEVICES),
+            default="cuda",
+            show_default=True,
+            help="Whose autograd to model for --training (dropout keeps a bool mask on CUDA, a --dtype one on the CPU).",
+        ),
+        click.option("--fit", metavar="SIZE", help="The largest batch whose training peak fits in SIZE, e.g. 80GiB or 24GB."),
+        click.option(
+            "--checkpoint",
+            multiple=True,
+            metavar="BLOCK",
+            help="Checkpoint BLOCK's activations (an instance, a repeated block or a block kind; repeatable, or comma-separated).",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _training_settings(training, optimizer, train_device, fit, checkpoint) -> dict | None:
+    """analyse_training's settings when a training step is asked for (any training option asks), else None."""
+    if not (training or optimizer or fit or checkpoint):
+        return None
+    blocks = [name.strip() for item in checkpoint for name in item.split(",") if name.strip()]
+    return {"optimizer": optimizer or DEFAULT_OPTIMIZER, "device": train_device, "checkpoint": blocks, "fit": fit}
+
+
+def _training_of(network, analysis, **options):
+    settings = _training_settings(**options)
+    if settings is None:
+        return None
+    from archcalc.training.memory import analyse_training
+
+    return analyse_training(network, analysis, **settings)
+
+
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="archcalc")
 def main():
@@ -75,26 +142,35 @@ def main():
     help="Write the report to this file instead of printing it (html: one self-contained page).",
 )
 @click.option(
-    "--batch", type=click.IntRange(min=1), default=1, show_default=True, help="Samples per batch (multiplies macs, flops, activations)."
+    "--batch",
+    type=BATCH,
+    default=1,
+    show_default=True,
+    help="Samples per batch (multiplies macs, flops, activations); a name such as N makes each count a formula in it.",
 )
 @click.option("--input", "input_shape", metavar="C,H,W", help="Override the spec's input, e.g. 3,224,224 or 3,H,W.")
 @click.option("--dtype", type=click.Choice(["float32", "float16", "bfloat16", "float64", "int8"]), default="float32", show_default=True)
 @click.option("--timings", type=click.Path(dir_okay=False), help="Add a measured-time column from `archcalc run --save` output.")
+@training_options
 @friendly
-def report(spec: str, fmt: str, output: str | None, batch: int, input_shape: str | None, dtype: str, timings: str | None):
+def report(spec: str, fmt: str, output: str | None, batch, input_shape: str | None, dtype: str, timings: str | None, **train):
     """Per-layer shapes, params, macs, connections and receptive fields of SPEC."""
-    from archcalc.analysis import analyse_file
+    from archcalc.analysis import analyse, load_network
     from archcalc.report import render
     from archcalc.timings import load_timings
 
-    analysis = analyse_file(spec, input_shape=input_shape, batch=batch, dtype=dtype)
+    network = load_network(spec, input_shape)
+    analysis = analyse(network, batch=batch, dtype=dtype)
     measured = load_timings(timings) if timings else None
+    training = _training_of(network, analysis, **train)
     if fmt == "html":
         from archcalc.html_report.build import report_page
 
+        if training is not None:
+            raise SpecError("--training is not shown in the HTML page yet; use --format table, json, markdown or csv")
         text = report_page(spec, analysis, measured)
     else:
-        text = render(analysis, fmt, measured)
+        text = render(analysis, fmt, measured, training)
     if output is None:
         click.echo(text)
         return
@@ -113,7 +189,11 @@ main.add_command(make_command(friendly))
 @click.argument("spec", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The file to write: .svg, .png, .pdf or .dot.")
 @click.option("--depth", type=click.IntRange(min=0), help="Open N levels of blocks/branches; deeper ones are one node (repeats ×n).")
-@click.option("--color", type=click.Choice(["macs", "params", "memory"]), help="Shade nodes by this cost, with a legend.")
+@click.option(
+    "--color",
+    type=click.Choice(["macs", "params", "memory", "saved"]),
+    help="Shade nodes by this cost, with a legend (saved: bytes kept for the backward pass of a training step).",
+)
 @click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True, help="Samples per batch (multiplies macs and memory).")
 @click.option("--input", "input_shape", metavar="C,H,W", help="Override the spec's input, e.g. 3,224,224 or 3,H,W.")
 @click.option("--dtype", type=click.Choice(["float32", "float16", "bfloat16", "float64", "int8"]), default="float32", show_default=True)
@@ -123,13 +203,15 @@ def diagram(
     spec: str, output: str, depth: int | None, color: str | None, batch: int, input_shape: str | None, dtype: str, timings: str | None
 ):
     """Draw SPEC with Graphviz: layers, the shapes on the edges, blocks as clusters."""
-    from archcalc.analysis import analyse_file
+    from archcalc.analysis import analyse, load_network
     from archcalc.diagram import dot_source
     from archcalc.drawing import render
     from archcalc.timings import load_timings
 
-    analysis = analyse_file(spec, input_shape=input_shape, batch=batch, dtype=dtype)
-    path, note = render(dot_source(analysis, depth, color, load_timings(timings) if timings else None), output)
+    network = load_network(spec, input_shape)
+    analysis = analyse(network, batch=batch, dtype=dtype)
+    training = _training_of(network, analysis, training=color == "saved", optimizer=None, train_device="cuda", fit=None, checkpoint=())
+    path, note = render(dot_source(analysis, depth, color, load_timings(timings) if timings else None, training), output)
     click.echo(f"wrote {path}" + (f" ({note})" if note else ""))
 
 
@@ -189,16 +271,23 @@ def gallery(specs_dir: str, out_dir: str, check: bool):
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown", "csv"]), default="table", show_default=True)
 @click.option("--sort", "sort_key", type=click.Choice(list(SORT_KEYS)), help="Order the rows by this column (ascending).")
 @click.option("--reverse", is_flag=True, help="Sort in descending order.")
-@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True, help="Samples per batch (scales macs, activations).")
+@click.option(
+    "--batch", type=BATCH, default=1, show_default=True, help="Samples per batch (scales macs, activations); a name makes formulas."
+)
 @click.option("--input", "input_shape", metavar="C,H,W", help="Analyse every spec at this input instead of its own, e.g. 3,224,224.")
 @click.option("--dtype", type=click.Choice(["float32", "float16", "bfloat16", "float64", "int8"]), default="float32", show_default=True)
+@training_options
 @friendly
-def compare(specs: tuple[str, ...], fmt: str, sort_key: str | None, reverse: bool, batch: int, input_shape: str | None, dtype: str):
+def compare(specs: tuple[str, ...], fmt: str, sort_key: str | None, reverse: bool, batch, input_shape: str | None, dtype: str, **train):
     """Architectures side by side: params, macs, depth, memory, receptive field, costliest layer."""
-    from archcalc.analysis import analyse_file
+    from archcalc.analysis import analyse, load_network
     from archcalc.compare import render, sort_rows, summarise
 
-    rows = [summarise(analyse_file(spec, input_shape=input_shape, batch=batch, dtype=dtype)) for spec in specs]
+    rows = []
+    for spec in specs:
+        network = load_network(spec, input_shape)
+        analysis = analyse(network, batch=batch, dtype=dtype)
+        rows.append(summarise(analysis, _training_of(network, analysis, **train)))
     if sort_key:
         rows = sort_rows(rows, sort_key, reverse)
     click.echo(render(rows, fmt))
@@ -215,13 +304,17 @@ def compare(specs: tuple[str, ...], fmt: str, sort_key: str | None, reverse: boo
     help="Only these quantities (repeatable); default all.",
 )
 @click.option("--input", "input_shape", metavar="C,H,W", help="Override the spec's input, e.g. 3,H,W for formulas.")
+@click.option("--batch", type=BATCH, default=1, show_default=True, help="Samples per batch; a name such as N gives formulas in it.")
+@click.option("--dtype", type=click.Choice(["float32", "float16", "bfloat16", "float64", "int8"]), default="float32", show_default=True)
+@training_options
 @friendly
-def explain(spec: str, layer: str, quantities: tuple[str, ...], input_shape: str | None):
+def explain(spec: str, layer: str, quantities: tuple[str, ...], input_shape: str | None, batch, dtype: str, **train):
     """Show how each number of LAYER in SPEC is derived: formula, values, result."""
     from archcalc.derivation import QUANTITIES
     from archcalc.explain import explain_layer
 
-    click.echo(explain_layer(spec, layer, quantities or QUANTITIES, input_shape))
+    settings = _training_settings(**train)
+    click.echo(explain_layer(spec, layer, quantities or QUANTITIES, input_shape, settings, batch, dtype))
 
 
 @main.command()

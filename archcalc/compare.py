@@ -19,6 +19,7 @@ from archcalc.ops import REGISTRY
 
 if TYPE_CHECKING:  # the CLI imports SORT_KEYS at start-up; keep that import light
     from archcalc.analysis import Analysis, LayerStats
+    from archcalc.training.memory import Training
 
 #: layers that carry weights for "weighted depth" — how the papers count depth (LeNet-5's
 #: 7 layers, AlexNet's 8, VGG-16's 16, GoogLeNet's 22, ResNet-152's 152); BN does not count
@@ -32,12 +33,16 @@ SORT_KEYS = {
     "peak": "peak_activation_bytes",
     "activations": "total_activation_bytes",
     "rf": "receptive_field",
+    "backward": "backward_macs",  # these three with --training
+    "saved": "saved_bytes",
+    "train-peak": "training_peak_bytes",
 }
 FORMATS = ("table", "json", "markdown", "csv")
 
 
-def summarise(analysis: Analysis) -> dict[str, Any]:
-    """The comparison row of one network, as plain data (exact values, never floats)."""
+def summarise(analysis: Analysis, training: Training | None = None) -> dict[str, Any]:
+    """The comparison row of one network, as plain data (exact values, never floats); with
+    ``training``, its training step's columns too (which count training-only branches: they train)."""
     inference = [s for s in analysis.layers if not s.training_only]
     totals, b = analysis.inference_totals, analysis.dtype_bytes
     last = inference[-1] if inference else None
@@ -63,6 +68,17 @@ def summarise(analysis: Analysis) -> dict[str, Any]:
         "receptive_field_layer": last.name if last is not None else None,
         "most_expensive_layer": expensive.name if expensive else None,
         "most_expensive_macs": expensive.macs if expensive else None,
+        **(_training_row(training) if training is not None else {}),
+    }
+
+
+def _training_row(training: Training) -> dict[str, Any]:
+    return {
+        "optimizer": training.optimizer,
+        "backward_macs": training.backward_macs,
+        "saved_bytes": training.saved_bytes,
+        "training_peak_bytes": training.peak_bytes,
+        **({"fit_memory_bytes": training.fit.memory_bytes, "fit_batch": training.fit.batch} if training.fit is not None else {}),
     }
 
 
@@ -101,6 +117,8 @@ def most_expensive(layers: list[LayerStats]) -> LayerStats | None:
 
 def sort_rows(rows: list[dict[str, Any]], key: str, reverse: bool = False) -> list[dict[str, Any]]:
     field = SORT_KEYS[key]
+    if any(field not in row for row in rows):
+        raise SpecError(f"cannot sort by {key}: it is a training column; add --training")
 
     def value(row):
         item = row[field]
@@ -126,6 +144,9 @@ COLUMNS = [
     ("RF", "receptive_field"),
     ("Most MACs in", "most_expensive_layer"),
 ]
+TRAINING_COLUMNS = [("Bwd MACs", "backward_macs"), ("Saved (B)", "saved_bytes"), ("Train peak (B)", "training_peak_bytes")]
+FIT_COLUMN = ("Max batch", "fit_batch")
+TEXT_FIELDS = ("name", "most_expensive_layer")
 NOTE = (
     "Inference network (training-only branches left out). MACs: multiply-accumulates, bias excluded. "
     "Depth: layers with weights (conv, linear, subsample, rbf) on the longest path. "
@@ -134,12 +155,30 @@ NOTE = (
 )
 
 
+def columns(rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """The columns these rows fill: the training ones when the rows carry a training step."""
+    extra = TRAINING_COLUMNS if any("training_peak_bytes" in row for row in rows) else []
+    return COLUMNS + extra + ([FIT_COLUMN] if any("fit_batch" in row for row in rows) else [])
+
+
+def _note(rows: list[dict[str, Any]]) -> str:
+    trained = [row for row in rows if "training_peak_bytes" in row]
+    if not trained:
+        return NOTE
+    fitted = [row for row in trained if "fit_batch" in row]
+    fit = f" Max batch: the largest whose peak fits in {fitted[0]['fit_memory_bytes']:,} bytes." if fitted else ""
+    return (
+        f"{NOTE} Training ({trained[0]['optimizer']}; training-only branches included): backward multiply-accumulates, bytes saved "
+        f"for the backward pass, and the peak of a step (see the README's Training section).{fit}"
+    )
+
+
 def render(rows: list[dict[str, Any]], fmt: str) -> str:
     return {"table": table, "json": to_json_text, "markdown": markdown, "csv": to_csv}[fmt](rows)
 
 
 def _cell(row: dict[str, Any], field: str) -> str:
-    value = row[field]
+    value = row.get(field)  # a training column a row lacks (no --fit for a symbolic input) shows "-"
     if value is None:
         return "-"
     if field == "receptive_field":
@@ -150,7 +189,7 @@ def _cell(row: dict[str, Any], field: str) -> str:
 
 
 def _cells(rows: list[dict[str, Any]]) -> list[list[str]]:
-    return [[_cell(row, field) for _, field in COLUMNS] for row in rows]
+    return [[_cell(row, field) for _, field in columns(rows)] for row in rows]
 
 
 def _conditions(rows: list[dict[str, Any]]) -> str:
@@ -165,17 +204,17 @@ WIDE_CELL = 40
 def table(rows: list[dict[str, Any]]) -> str:
     """Aligned columns; when formulas make a cell too wide, one block per network instead."""
     cells = _cells(rows)
-    header = [title for title, _ in COLUMNS]
+    header = [title for title, _ in columns(rows)]
     if any(len(cell) > WIDE_CELL for row in cells for cell in row):
         return _long_table(header, cells, rows)
     widths = [max(len(r[i]) for r in [header, *cells]) for i in range(len(header))]
-    numeric = {1, 2, 3, 4, 5, 6}
+    numeric = {i for i, (_, field) in enumerate(columns(rows)) if field not in TEXT_FIELDS}
 
     def line(items: list[str]) -> str:
         return "  ".join(c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in enumerate(zip(items, widths, strict=True))).rstrip()
 
     rule = "  ".join("-" * w for w in widths)
-    return "\n".join([line(header), rule, *map(line, cells), "", _conditions(rows), NOTE])
+    return "\n".join([line(header), rule, *map(line, cells), "", _conditions(rows), _note(rows)])
 
 
 def _long_table(header: list[str], cells: list[list[str]], rows: list[dict[str, Any]]) -> str:
@@ -184,16 +223,16 @@ def _long_table(header: list[str], cells: list[list[str]], rows: list[dict[str, 
     for row in cells:
         out.append(row[0])
         out += [f"    {title.ljust(width)}  {cell}" for title, cell in zip(header[1:], row[1:], strict=True)]
-    return "\n".join([*out, "", _conditions(rows), NOTE])
+    return "\n".join([*out, "", _conditions(rows), _note(rows)])
 
 
 def markdown(rows: list[dict[str, Any]]) -> str:
     def md(items: list[str]) -> str:
         return "| " + " | ".join(c.replace("|", "\\|") for c in items) + " |"
 
-    align = ["---"] + ["---:"] * 6 + ["---"]
-    out = [md([title for title, _ in COLUMNS]), md(align), *map(md, _cells(rows))]
-    return "\n".join([*out, "", f"_{_conditions(rows)}. {NOTE}_", ""])
+    align = ["---" if field in TEXT_FIELDS else "---:" for _, field in columns(rows)]
+    out = [md([title for title, _ in columns(rows)]), md(align), *map(md, _cells(rows))]
+    return "\n".join([*out, "", f"_{_conditions(rows)}. {_note(rows)}_", ""])
 
 
 def to_dict(row: dict[str, Any]) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from archcalc.graph import INPUT
 from archcalc.ops import REGISTRY
 from archcalc.timings import Timings
 
-METRICS = ("macs", "params", "memory")
+METRICS = ("macs", "params", "memory", "saved")  # saved: bytes kept for the backward pass (archcalc.training)
 #: ops a collapsed block's summary leaves out: they do not change what the block computes
 MAX_SUMMARY_OPS = 4
 TITLE_WIDTH = 100  # characters; longer formulas in the title are wrapped
@@ -80,20 +80,24 @@ class _Place:
 
 
 # --- building ------------------------------------------------------------------------------
-def build(analysis: Analysis, depth: int | None = None, color: str | None = None, timings: Timings | None = None) -> Diagram:
+def build(analysis: Analysis, depth: int | None = None, color: str | None = None, timings: Timings | None = None, training=None) -> Diagram:
     """The diagram of ``analysis`` with scopes deeper than ``depth`` collapsed (None: none);
-    with ``timings`` (saved by ``archcalc run --save``), each node also shows its measured time."""
+    with ``timings`` (saved by ``archcalc run --save``), each node also shows its measured time;
+    ``training`` (archcalc.training's step) gives ``color="saved"`` its bytes."""
     if depth is not None and depth < 0:
         raise SpecError(f"--depth must be 0 or more, found {depth}")
     if color is not None and color not in METRICS:
         raise SpecError(f"--color: expected one of {', '.join(METRICS)}, found {color!r}")
+    saved = {layer.name: layer.saved_bytes for layer in training.layers} if training is not None else {}
+    if color == "saved" and training is None:
+        raise SpecError("--color saved needs the training step's analysis (archcalc.training)")
     places = {s.name: _place(s, analysis, depth) for s in analysis.layers}
     members: dict[str, list[LayerStats]] = {}
     for stats in analysis.layers:
         members.setdefault(places[stats.name].node, []).append(stats)
     nodes = {INPUT: Node(INPUT, [INPUT], "", f"the network's input {shape_text(analysis.input_shape)}", minor=True)}
     for node_id, layers in members.items():
-        nodes[node_id] = _node(node_id, layers, places[layers[0].name], analysis, color)
+        nodes[node_id] = _node(node_id, layers, places[layers[0].name], analysis, color, saved)
         nodes[node_id].lines += _measured(layers, timings)
     edges = _edges(analysis, places)
     _mark_outputs(nodes, edges, members)
@@ -122,9 +126,12 @@ def _short(path: str, cluster: str) -> str:
     return path if short[0].isdigit() else short  # "0" alone says less than "layer2.0"
 
 
-def _node(node_id: str, layers: list[LayerStats], place: _Place, analysis: Analysis, color: str | None) -> Node:
+def _node(node_id: str, layers: list[LayerStats], place: _Place, analysis: Analysis, color: str | None, saved: dict) -> Node:
     costs = total(layers)
-    cost = {"params": costs.params, "macs": costs.macs, "memory": costs.activations * analysis.dtype_bytes}.get(color or "", 0)
+    if color == "saved":
+        cost = sum((saved[s.name] for s in layers), 0)
+    else:
+        cost = {"params": costs.params, "macs": costs.macs, "memory": costs.activations * analysis.dtype_bytes}.get(color or "", 0)
     if place.scope is None:
         lines = _layer_lines(layers[0], place.cluster)
         minor = REGISTRY[layers[0].kind].minor and layers[0].params == 0
@@ -134,8 +141,8 @@ def _node(node_id: str, layers: list[LayerStats], place: _Place, analysis: Analy
         minor, tooltip = False, f"{node_id}: {len(layers)} layers"
     if costs.params != 0:
         lines.append(f"params {to_text(costs.params)}{_per_instance(layers, place, analysis)}")
-    if color in ("macs", "memory") and cost != 0:
-        lines.append(f"{color} {to_text(cost)}" + (" bytes" if color == "memory" else ""))
+    if color in ("macs", "memory", "saved") and cost != 0:
+        lines.append(f"{color} {to_text(cost)}" + (" bytes" if color in ("memory", "saved") else ""))
     training = all(s.training_only for s in layers)
     return Node(node_id, lines, place.cluster, tooltip, training, place.scope is not None, minor, cost)
 
@@ -262,7 +269,12 @@ def _shade(diagram: Diagram, metric: str, dtype: str) -> None:
         if cost > 0:
             decade = len(str(cost)) - 1
             node.fill = SHADES[max(1, levels - (top - decade))]
-    diagram.legend_title = {"macs": "MACs per node", "params": "params per node", "memory": f"output activations, bytes as {dtype}"}[metric]
+    diagram.legend_title = {
+        "macs": "MACs per node",
+        "params": "params per node",
+        "memory": f"output activations, bytes as {dtype}",
+        "saved": f"saved for the backward pass, bytes as {dtype}",
+    }[metric]
     diagram.legend = _legend(top, levels)
 
 
@@ -376,5 +388,7 @@ def _legend_html(diagram: Diagram) -> str:
     return f'<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="0" CELLPADDING="3">{head}<TR>{"".join(cells)}</TR></TABLE>'
 
 
-def dot_source(analysis: Analysis, depth: int | None = None, color: str | None = None, timings: Timings | None = None) -> str:
-    return to_dot(build(analysis, depth, color, timings))
+def dot_source(
+    analysis: Analysis, depth: int | None = None, color: str | None = None, timings: Timings | None = None, training=None
+) -> str:
+    return to_dot(build(analysis, depth, color, timings, training))

@@ -54,11 +54,20 @@ def sum_work(network: Network, analysis: Analysis, layers: list[LayerStats], qua
     return work
 
 
-def explain_layer(path: str | Path, layer: str, quantities: tuple[str, ...] = QUANTITIES, input_shape: str | None = None) -> str:
+def explain_layer(
+    path: str | Path,
+    layer: str,
+    quantities: tuple[str, ...] = QUANTITIES,
+    input_shape: str | None = None,
+    training: dict | None = None,
+    batch=1,
+    dtype: str = "float32",
+) -> str:
     """A layer's derivations; for a block or ``total``, each count summed over its layers and
-    the shape and field of its last layer."""
+    the shape and field of its last layer. ``training`` (archcalc.training.memory.analyse_training's
+    settings) adds the training step's derivations."""
     network = load_network(path, input_shape)  # the spec's line on a bad input, like every command
-    analysis = analyse(network)
+    analysis = analyse(network, batch=batch, dtype=dtype)
     try:
         group = layers_of(analysis, layer)
     except ArchcalcError as error:
@@ -80,7 +89,24 @@ def explain_layer(path: str | Path, layer: str, quantities: tuple[str, ...] = QU
         if chosen:
             where = f" (of {last.name})" if len(group) > 1 else ""
             out += ["", quantity + where] + [f"  {text}" for text in chosen]
+    if training is not None:
+        out += _training_section(network, analysis, training, layer, group)
     return "\n".join(out)
+
+
+def _training_section(network: Network, analysis: Analysis, settings: dict, layer: str, group: list[LayerStats]) -> list[str]:
+    from archcalc.training import explain
+    from archcalc.training.memory import analyse_training
+
+    step = analyse_training(network, analysis, **settings)
+    title = f"training ({step.optimizer}, {step.dtype} on {step.device}, batch {to_text(step.batch)})"
+    if layer == "total":
+        lines = explain.total_lines(step)
+    elif len(group) > 1:
+        lines = explain.total_lines(step, [s.name for s in group])
+    else:
+        lines = explain.layer_lines(step, layer, group[0].params)
+    return ["", title] + [f"  {line}" for line in lines]
 
 
 __all__ = ["explain_layer", "layer_derivations", "layers_of", "sum_work"]

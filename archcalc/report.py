@@ -6,12 +6,16 @@ from __future__ import annotations
 import csv
 import io
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from archcalc.analysis import Analysis, LayerStats, OutputStats, ReceptiveField, Totals
 from archcalc.errors import shape_text
 from archcalc.expressions import to_json, to_text
 from archcalc.timings import Timings
+from archcalc.training import render as training_render
+
+if TYPE_CHECKING:
+    from archcalc.training.memory import Training
 
 FORMATS = ("table", "json", "markdown", "csv")
 
@@ -22,19 +26,20 @@ CONVENTIONS = (
 )
 
 
-def render(analysis: Analysis, fmt: str, timings: Timings | None = None) -> str:
-    """``timings`` (saved by ``archcalc run --save``) adds a measured column beside the static ones."""
-    return {"table": table, "json": to_json_text, "markdown": markdown, "csv": to_csv}[fmt](analysis, timings)
+def render(analysis: Analysis, fmt: str, timings: Timings | None = None, training: Training | None = None) -> str:
+    """``timings`` (saved by ``archcalc run --save``) adds a measured column beside the static ones;
+    ``training`` (archcalc.training) the training step's columns and totals."""
+    return {"table": table, "json": to_json_text, "markdown": markdown, "csv": to_csv}[fmt](analysis, timings, training)
 
 
 # --- JSON: the stable contract ---------------------------------------------------------
-def to_dict(analysis: Analysis, timings: Timings | None = None) -> dict[str, Any]:
+def to_dict(analysis: Analysis, timings: Timings | None = None, training: Training | None = None) -> dict[str, Any]:
     result = {
         "name": analysis.name,
         "source": analysis.source,
         "input": [to_json(d) for d in analysis.input_shape],
         "symbols": list(analysis.symbols),
-        "batch": analysis.batch,
+        "batch": to_json(analysis.batch),
         "dtype": analysis.dtype,
         "layers": [_layer_dict(s, analysis.dtype_bytes) for s in analysis.layers],
         "totals": _totals_dict(analysis.totals, analysis.dtype_bytes),
@@ -46,6 +51,10 @@ def to_dict(analysis: Analysis, timings: Timings | None = None) -> dict[str, Any
                               "dtype": timings.dtype, "batch": timings.batch, "latency_ms": timings.latency_ms}  # fmt: skip
         for layer in result["layers"]:
             layer["measured_ms"] = timings.layer_ms.get(layer["name"])
+    if training is not None:
+        result["training"] = training_render.totals_dict(training)
+        for layer, step in zip(result["layers"], training.layers, strict=True):
+            layer["training"] = training_render.layer_dict(step)
     return result
 
 
@@ -103,17 +112,19 @@ def _totals_dict(totals: Totals, dtype_bytes: int) -> dict[str, Any]:
     }
 
 
-def to_json_text(analysis: Analysis, timings: Timings | None = None) -> str:
-    return json.dumps(to_dict(analysis, timings), indent=2, ensure_ascii=False)
+def to_json_text(analysis: Analysis, timings: Timings | None = None, training: Training | None = None) -> str:
+    return json.dumps(to_dict(analysis, timings, training), indent=2, ensure_ascii=False)
 
 
 # --- rows shared by table, Markdown and CSV ---------------------------------------------
 HEADER = ["Layer", "Op", "Output (C, H, W)", "Params", "MACs", "Connections", "RF size / jump / start"]
 MEASURED = "Measured ms"
+#: right-aligned columns (the training ones too)
+NUMERIC = {"Params", "MACs", "Connections", MEASURED, "Saved B", "Grad-in MACs", "Grad-w MACs"}
 
 
-def _header(timings: Timings | None) -> list[str]:
-    return HEADER + ([MEASURED] if timings else [])
+def _header(timings: Timings | None, training: Training | None = None) -> list[str]:
+    return HEADER + ([MEASURED] if timings else []) + (training_render.HEADER if training else [])
 
 
 def _measured(name: str, timings: Timings | None) -> list[str]:
@@ -135,21 +146,23 @@ def _rf_text(rf: ReceptiveField | None) -> str:
     return f"{_axes(rf.size)} / {_axes(rf.jump)} / {_axes(rf.start)}"
 
 
-def _rows(analysis: Analysis, timings: Timings | None = None) -> list[list[str]]:
+def _rows(analysis: Analysis, timings: Timings | None = None, training: Training | None = None) -> list[list[str]]:
     rows = []
-    for s in analysis.layers:
+    steps = training.layers if training else [None] * len(analysis.layers)
+    for s, step in zip(analysis.layers, steps, strict=True):
         name = s.name + (" †" if s.training_only else "")
         rows.append([name, s.label, shape_text(s.output_shape), to_text(s.params), to_text(s.macs), to_text(s.connections), _rf_text(s.rf)])
-        rows[-1] += _measured(s.name, timings)
+        rows[-1] += _measured(s.name, timings) + (training_render.cells(step) if step else [])
     return rows
 
 
-def _total_row(totals: Totals, label: str, timings: Timings | None = None) -> list[str]:
+def _total_row(totals: Totals, label: str, timings: Timings | None = None, training: Training | None = None) -> list[str]:
     measured = [f"{timings.latency_ms['median']:.4f}"] if timings else []
-    return [label, "", "", to_text(totals.params), to_text(totals.macs), to_text(totals.connections), "", *measured]
+    steps = training_render.total_cells(training) if training else []
+    return [label, "", "", to_text(totals.params), to_text(totals.macs), to_text(totals.connections), "", *measured, *steps]
 
 
-def _summary(analysis: Analysis, timings: Timings | None = None) -> list[str]:
+def _summary(analysis: Analysis, timings: Timings | None = None, training: Training | None = None) -> list[str]:
     t, b = analysis.totals, analysis.dtype_bytes
     kinds = ", ".join(f"{k} {to_text(v)}" for k, v in t.flops_by_kind.items())
     lines = [
@@ -173,6 +186,8 @@ def _summary(analysis: Analysis, timings: Timings | None = None) -> list[str]:
             )
     if timings is not None:
         lines.append(timings.describe())
+    if training is not None:
+        lines += training_render.summary(training)
     return lines
 
 
@@ -186,49 +201,50 @@ def _title(analysis: Analysis) -> str:
 WIDE_CELL = 40
 
 
-def table(analysis: Analysis, timings: Timings | None = None) -> str:
+def table(analysis: Analysis, timings: Timings | None = None, training: Training | None = None) -> str:
     """Aligned columns; when formulas make a cell too wide, one block per layer instead."""
-    rows = _rows(analysis, timings)
-    totals = _total_row(analysis.totals, "Total", timings)
-    header = _header(timings)
+    rows = _rows(analysis, timings, training)
+    totals = _total_row(analysis.totals, "Total", timings, training)
+    header = _header(timings, training)
     if any(len(cell) > WIDE_CELL for row in [*rows, totals] for cell in row):
-        return _long_table(analysis, rows, totals, timings)
+        return _long_table(analysis, rows, totals, timings, training)
     widths = [max(len(r[i]) for r in [header, totals, *rows]) for i in range(len(header))]
-    numeric = {3, 4, 5, 7}
+    numeric = {i for i, title in enumerate(header) if title in NUMERIC}
 
     def line(cells: list[str]) -> str:
         return "  ".join(c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))).rstrip()
 
     rule = "  ".join("-" * w for w in widths)
     out = [_title(analysis), "", line(header), rule, *map(line, rows), rule, line(totals), ""]
-    out += _summary(analysis, timings)
+    out += _summary(analysis, timings, training)
     out += ["", CONVENTIONS]
     return "\n".join(out)
 
 
-def _long_table(analysis: Analysis, rows: list[list[str]], totals: list[str], timings: Timings | None = None) -> str:
+def _long_table(analysis: Analysis, rows: list[list[str]], totals: list[str], timings: Timings | None = None, training=None) -> str:
     out = [_title(analysis), ""]
-    keys = [h.lower() for h in _header(timings)[2:]]
+    keys = [h.lower() for h in _header(timings, training)[2:]]
     width = max(map(len, keys))
     for row in [*rows, totals]:
         out.append(f"{row[0]}  {row[1]}".rstrip())
         out += [f"    {key.ljust(width)}  {cell}" for key, cell in zip(keys, row[2:], strict=True) if cell and cell != "0"]
-    out += ["", *_summary(analysis, timings), "", CONVENTIONS]
+    out += ["", *_summary(analysis, timings, training), "", CONVENTIONS]
     return "\n".join(out)
 
 
-def markdown(analysis: Analysis, timings: Timings | None = None) -> str:
+def markdown(analysis: Analysis, timings: Timings | None = None, training: Training | None = None) -> str:
     def md(cells: list[str]) -> str:
         return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
 
-    align = ["---", "---", "---", "---:", "---:", "---:", "---"] + (["---:"] if timings else [])
-    totals = [f"**{c}**" if c else "" for c in _total_row(analysis.totals, "Total", timings)]
+    header = _header(timings, training)
+    align = ["---:" if title in NUMERIC else "---" for title in header]
+    totals = [f"**{c}**" if c else "" for c in _total_row(analysis.totals, "Total", timings, training)]
     out = [f"# {analysis.name}", ""]
     if analysis.source:
         out += [f"Source: {analysis.source}", ""]
     out += [f"Input {shape_text(analysis.input_shape)}, batch {analysis.batch}, {analysis.dtype}.", ""]
-    out += [md(_header(timings)), "| " + " | ".join(align) + " |", *map(md, _rows(analysis, timings)), md(totals), ""]
-    out += [f"- {line}" for line in _summary(analysis, timings)]
+    out += [md(header), "| " + " | ".join(align) + " |", *map(md, _rows(analysis, timings, training)), md(totals), ""]
+    out += [f"- {line}" for line in _summary(analysis, timings, training)]
     out += ["", f"_{CONVENTIONS}._", ""]
     return "\n".join(out)
 
@@ -236,11 +252,13 @@ def markdown(analysis: Analysis, timings: Timings | None = None) -> str:
 CSV_COUNTS = ("params", "buffers", "macs", "connections", "flops", "activations")
 
 
-def to_csv(analysis: Analysis, timings: Timings | None = None) -> str:
+def to_csv(analysis: Analysis, timings: Timings | None = None, training: Training | None = None) -> str:
     buffer = io.StringIO()
     fields = ["name", "op", "label", "output_shape", *CSV_COUNTS, "rf_size", "rf_jump", "rf_start", "training_only"]
-    writer = csv.DictWriter(buffer, fields + (["measured_ms"] if timings else []), lineterminator="\n", restval="")
+    fields += (["measured_ms"] if timings else []) + (training_render.CSV_FIELDS if training else [])
+    writer = csv.DictWriter(buffer, fields, lineterminator="\n", restval="")
     writer.writeheader()
+    steps = {step.name: step for step in training.layers} if training else {}
     for s in analysis.layers:
         row = {"name": s.name, "op": s.kind, "label": s.label, "output_shape": _csv_axes(s.output_shape), "training_only": s.training_only}
         row.update({field: to_json(getattr(s, field)) for field in CSV_COUNTS})
@@ -248,10 +266,14 @@ def to_csv(analysis: Analysis, timings: Timings | None = None) -> str:
             row.update({f"rf_{part}": _csv_axes(getattr(s.rf, part)) for part in ("size", "jump", "start")})
         if timings:
             row["measured_ms"] = _measured(s.name, timings)[0]
+        if training:
+            row.update({k: to_json(v) for k, v in training_render.csv_values(steps[s.name]).items()})
         writer.writerow(row)
     total = {"name": "TOTAL", **{field: to_json(getattr(analysis.totals, field)) for field in CSV_COUNTS}}
     if timings:
-        total["measured_ms"] = _total_row(analysis.totals, "", timings)[-1]
+        total["measured_ms"] = f"{timings.latency_ms['median']:.4f}"
+    if training:
+        total.update({k: to_json(v) for k, v in training_render.csv_values(training).items()})
     writer.writerow(total)
     return buffer.getvalue()
 

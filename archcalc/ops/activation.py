@@ -11,6 +11,7 @@ from typing import Literal
 from pydantic import Field
 
 from archcalc.ops.base import Op, Shape, Window, numel
+from archcalc.training.rules import Saved, TrainingRules, a_view, elements, saves_output
 
 
 class ReLU(Op):
@@ -18,6 +19,7 @@ class ReLU(Op):
 
     kind: Literal["relu"] = "relu"
     minor = True
+    overwrites_input = True
     flop_kind = "activation"
     flops_per_element = 1
 
@@ -25,6 +27,8 @@ class ReLU(Op):
         from torch import nn
 
         return nn.ReLU()
+
+    training_rules = saves_output
 
 
 class Tanh(Op):
@@ -40,6 +44,8 @@ class Tanh(Op):
 
         return nn.Tanh()
 
+    training_rules = saves_output
+
 
 class Sigmoid(Op):
     """1 / (1 + e^−x): shape unchanged, 1 flop per element."""
@@ -54,6 +60,8 @@ class Sigmoid(Op):
 
         return nn.Sigmoid()
 
+    training_rules = saves_output
+
 
 class Softmax(Op):
     """e^x / Σ e^x over the features: 3 flops per element (exp, sum, divide)."""
@@ -67,6 +75,8 @@ class Softmax(Op):
         from torch import nn
 
         return nn.Softmax(dim=1)
+
+    training_rules = saves_output
 
 
 class Dropout(Op):
@@ -84,6 +94,15 @@ class Dropout(Op):
 
         return nn.Dropout(self.p)
 
+    def training_rules(self, inputs: list[Shape], out: Shape) -> TrainingRules:
+        """saved: the mask, one element per input element (bool on CUDA, --dtype on the CPU);
+        p = 0 returns the input itself, and p = 1 multiplies by one zero."""
+        if self.p == 0:
+            return TrainingRules(view_of=0)
+        if self.p == 1:
+            return TrainingRules((Saved("zero", "1"),))
+        return TrainingRules((Saved("mask", elements(inputs[0]), "mask"),))
+
 
 class Identity(Op):
     """y = x; useful as a named junction in a DAG."""
@@ -95,6 +114,8 @@ class Identity(Op):
         from torch import nn
 
         return nn.Identity()
+
+    training_rules = a_view
 
 
 class Flatten(Op):
@@ -120,3 +141,5 @@ class Flatten(Op):
         from torch import nn
 
         return nn.Flatten(1)
+
+    training_rules = a_view

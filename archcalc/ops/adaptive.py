@@ -12,6 +12,7 @@ from typing import Literal
 
 from archcalc.expressions import Value, ceildiv, floordiv, vmax
 from archcalc.ops.base import Op, PositivePair, Shape, Window, require_rank
+from archcalc.training.rules import TrainingRules, saves_input, saves_nothing
 
 
 def bins(size: Value, out: int) -> list[Value]:
@@ -56,3 +57,7 @@ class AdaptiveAvgPool(Op):
         from torch import nn
 
         return nn.AdaptiveAvgPool2d(self.out)
+
+    def training_rules(self, inputs: list[Shape], out: Shape) -> TrainingRules:
+        """saved: the input; nothing for a 1×1 output, which PyTorch computes as a mean."""
+        return (saves_nothing if self.out == (1, 1) else saves_input)(self, inputs, out)

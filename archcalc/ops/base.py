@@ -17,6 +17,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PositiveInt
 from archcalc.derivation import SHAPE_SYMBOLS_3, Derivation, derive, passthrough_formulas, quantity_of, shape_values, stated
 from archcalc.errors import OpError, shape_text
 from archcalc.expressions import Value, ceildiv, definitely, floordiv, is_symbolic
+from archcalc.training.rules import TrainingRules, missing
 
 Shape = tuple  # tuple[Value, ...]
 
@@ -183,6 +184,17 @@ class Op(BaseModel):
         """The ``torch.nn.Module`` computing this layer (``archcalc run``). No default: an op
         without its own PyTorch form must fail loudly rather than run as an identity."""
         raise OpError(f"op {self.kind!r} has no PyTorch form yet: its unit needs a `to_torch` method")
+
+    # --- training rules (archcalc.training) ---------------------------------------------
+    #: its torch module may overwrite an input no other layer reads (ReLU(inplace=True), Add's
+    #: ``+=``); archcalc.inplace decides where, for the torch backend and the training model alike
+    overwrites_input: ClassVar[bool] = False
+
+    def training_rules(self, inputs: list[Shape], out: Shape) -> TrainingRules:
+        """What autograd keeps for this layer's backward pass and the backward's multiply-adds,
+        as formulas (archcalc.training.rules). No default: an op without its own rules is an
+        error under --training, never a silent zero."""
+        raise missing(self.kind)
 
 
 def numel(shape: Shape) -> Value:

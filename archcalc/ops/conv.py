@@ -10,6 +10,7 @@ from archcalc.derivation import shape_values, window_formulas, window_values
 from archcalc.errors import OpError
 from archcalc.expressions import Value, definitely, equal, exact_div
 from archcalc.ops.base import NonNegativePair, Op, PositivePair, Shape, Window, kernel_text, numel, require_rank, spatial_out
+from archcalc.training.rules import WEIGHTED, Saved, TrainingRules
 
 
 class Conv(Op):
@@ -137,3 +138,12 @@ class Conv(Op):
         if self.connection_table is not None:
             return modules.TableConv(self.connection_table, self.kernel, self.stride, self.padding, self.dilation, self.bias)
         return nn.Conv2d(inputs[0][0], self.out, self.kernel, self.stride, self.padding, self.dilation, self.groups, self.bias)
+
+    # --- training ---------------------------------------------------------------------------
+    def training_rules(self, inputs: list[Shape], out: Shape) -> TrainingRules:
+        """saved: the input (the weight gradient correlates it with the output's gradient); with
+        a connection table, the gathered inputs instead, N·T·H·W (each group's conv keeps its
+        own gathered input; the gather keeps only its index). backward: N·macs for each gradient."""
+        if self.connection_table is not None:
+            return TrainingRules((Saved("gathered", "N*T*H*W"),), **WEIGHTED)
+        return TrainingRules((Saved("input"),), **WEIGHTED)

@@ -9,6 +9,7 @@ from pydantic import PositiveInt
 from archcalc.derivation import shape_values
 from archcalc.expressions import Value
 from archcalc.ops.base import Op, Shape, require_rank
+from archcalc.training.rules import WEIGHTED, Saved, TrainingRules
 
 
 class Linear(Op):
@@ -57,6 +58,10 @@ class Linear(Op):
 
         return nn.Linear(inputs[0][0], self.out, self.bias)
 
+    def training_rules(self, inputs: list[Shape], out: Shape) -> TrainingRules:
+        """saved: the input (for the weight gradient). backward: N·macs for each gradient."""
+        return TrainingRules((Saved("input"),), **WEIGHTED)
+
 
 class RBF(Op):
     """LeNet-5's output layer: y_j = Σ_i (x_i − w_ij)², one Euclidean RBF unit per class.
@@ -104,3 +109,8 @@ class RBF(Op):
         from archcalc.torch_backend import modules
 
         return modules.RBF(inputs[0][0], self.out)
+
+    def training_rules(self, inputs: list[Shape], out: Shape) -> TrainingRules:
+        """saved: the input (x² differentiates from x; the product keeps the fixed weights, a
+        buffer). backward: N·macs for the input gradient; none for the fixed weights."""
+        return TrainingRules((Saved("input"),), input_grad_macs="N*macs")

@@ -13,6 +13,7 @@ from archcalc.derivation import passthrough_formulas, shape_values
 from archcalc.errors import OpError, shape_text
 from archcalc.expressions import Value, equal
 from archcalc.ops.base import Op, Shape, numel, require_rank
+from archcalc.training.rules import saves_nothing
 
 
 class _Merge(Op):
@@ -62,6 +63,8 @@ class Concat(_Merge):
 
         return modules.Concat()
 
+    training_rules = saves_nothing
+
 
 class Add(_Merge):
     """Element-wise sum (residual connections): all shapes must agree.
@@ -71,6 +74,7 @@ class Add(_Merge):
 
     kind: Literal["add"] = "add"
     minor = True
+    overwrites_input = True
     flop_kind = "add"
 
     def derivation_formulas(self, inputs: list[Shape]) -> dict[str, str]:
@@ -87,3 +91,5 @@ class Add(_Merge):
         from archcalc.torch_backend import modules
 
         return modules.Add()
+
+    training_rules = saves_nothing

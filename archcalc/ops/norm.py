@@ -8,6 +8,7 @@ from pydantic import PositiveFloat, PositiveInt
 
 from archcalc.expressions import Value
 from archcalc.ops.base import Op, Shape, numel
+from archcalc.training.rules import Saved, TrainingRules, channels, elements
 
 
 class BatchNorm(Op):
@@ -42,6 +43,10 @@ class BatchNorm(Op):
         cls = nn.BatchNorm2d if len(out) == 3 else nn.BatchNorm1d
         return cls(out[0], eps=self.eps, affine=self.affine)
 
+    def training_rules(self, inputs: list[Shape], out: Shape) -> TrainingRules:
+        """saved: the input, and the batch's mean and inverse standard deviation, one per channel."""
+        return TrainingRules((Saved("input"), Saved("mean", channels(out)), Saved("invstd", channels(out))))
+
 
 class LRN(Op):
     """Local response normalisation across channels (Krizhevsky et al. 2012, §3.3):
@@ -70,3 +75,16 @@ class LRN(Op):
         from torch import nn
 
         return nn.LocalResponseNorm(self.size, self.alpha, self.beta, self.k)
+
+    def training_rules(self, inputs: list[Shape], out: Shape) -> TrainingRules:
+        """PyTorch composes LRN of five ops; saved: the input (squared, and divided), the padded
+        squares N·(C + n − 1)·H·W (the window average's input), the scaled sum k + α·avg (the
+        power's input) and the denominator (the division's)."""
+        return TrainingRules(
+            (
+                Saved("input"),
+                Saved("padded_squares", f"N*(C + {self.size - 1})*H*W"),
+                Saved("base", elements(out)),
+                Saved("denominator", elements(out)),
+            )
+        )

@@ -9,6 +9,7 @@ from pydantic import model_validator
 from archcalc.derivation import shape_values, window_formulas, window_values
 from archcalc.expressions import Value, ceildiv, definitely, is_symbolic
 from archcalc.ops.base import NonNegativePair, Op, PositivePair, Shape, Window, kernel_text, numel, require_rank, spatial_out
+from archcalc.training.rules import WEIGHTED, Saved, TrainingRules, elements, saves_input, saves_nothing
 
 
 class _Pool(Op):
@@ -72,6 +73,10 @@ class MaxPool(_Pool):
 
         return nn.MaxPool2d(self.kernel, self.step, self.padding, self.dilation, ceil_mode=self.ceil_mode)
 
+    def training_rules(self, inputs: list[Shape], out: Shape) -> TrainingRules:
+        """saved: the input and the argmax indices, int64, one per output element."""
+        return TrainingRules((Saved("input"), Saved("indices", elements(out, output=True), "index")))
+
 
 class AvgPool(_Pool):
     """Average pooling.
@@ -90,6 +95,8 @@ class AvgPool(_Pool):
         from torch import nn
 
         return nn.AvgPool2d(self.kernel, self.step, self.padding, self.ceil_mode, self.count_include_pad)
+
+    training_rules = saves_input  # PyTorch's avg_pool2d keeps its input (its backward reads only the shape)
 
 
 class GlobalAvgPool(Op):
@@ -121,6 +128,8 @@ class GlobalAvgPool(Op):
         from torch import nn
 
         return nn.AdaptiveAvgPool2d(1)
+
+    training_rules = saves_nothing  # a 1×1 adaptive pool is a mean over H, W in PyTorch: it keeps only sizes
 
 
 class Subsample(_Pool):
@@ -163,3 +172,8 @@ class Subsample(_Pool):
         from archcalc.torch_backend import modules
 
         return modules.Subsample(out[0], self.kernel, self.step, self.padding, self.ceil_mode)
+
+    def training_rules(self, inputs: list[Shape], out: Shape) -> TrainingRules:
+        """saved: the window sums (the coefficient's input) and, when the input needs a gradient,
+        the input (kept by the summing pool). backward: N·macs for each gradient (1×1 depthwise)."""
+        return TrainingRules((Saved("input", needs_input_grad=True), Saved("sums", elements(out, output=True))), **WEIGHTED)

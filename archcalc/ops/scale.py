@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import Field
 
 from archcalc.ops.base import Op, Shape
+from archcalc.training.rules import saves_nothing
 
 
 class Scale(Op):
@@ -30,3 +31,5 @@ class Scale(Op):
         from archcalc.torch_backend import modules
 
         return modules.Scale(self.factor)
+
+    training_rules = saves_nothing  # x · a Python float: autograd keeps the float, no tensor

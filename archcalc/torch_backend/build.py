@@ -12,19 +12,17 @@ branches out (timing; torchvision's GoogLeNet skips its auxiliary classifiers in
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
 from archcalc.analysis import Analysis
 from archcalc.errors import ArchcalcError
 from archcalc.graph import INPUT, Network
+from archcalc.inplace import eval_plan
 from archcalc.torch_backend import RunError, require_torch
 
 #: the class name fx gives the generated module; FlopCounterMode names layers "SpecNet.<layer>"
 CLASS_NAME = "SpecNet"
-#: ops whose output is (a view of) their input in eval mode
-ALIASING = {"identity", "dropout", "flatten"}
 
 
 @dataclass
@@ -34,13 +32,15 @@ class Built:
     modules: dict[str, Any]  # layer name → its nn.Module
 
 
-def build(network: Network, analysis: Analysis) -> Built:
+def build(network: Network, analysis: Analysis, inplace: dict[str, int] | None = None) -> Built:
+    """``inplace``: layer → the input it overwrites (the training model's plan); by default
+    the inference plan."""
     require_torch()
     if analysis.symbols:
         names = ", ".join(analysis.symbols)
         raise RunError(f"archcalc run needs a concrete input, found the names {names}; pass e.g. --input 3,224,224")
     modules = layer_modules(network, analysis)
-    _allow_inplace(modules, analysis)
+    _allow_inplace(modules, analysis, inplace)
     full = graph_module(modules, analysis, training=True)
     inference = graph_module(modules, analysis, training=False)
     return Built(full, inference, modules)
@@ -104,28 +104,12 @@ def _check_names(layers: list, reserved: set[str]) -> None:
             )
 
 
-def _allow_inplace(modules: dict[str, Any], analysis: Analysis) -> None:
+def _allow_inplace(modules: dict[str, Any], analysis: Analysis, plan: dict[str, int] | None = None) -> None:
     """Let ReLU and Add work in place (as torchvision's ReLU(inplace=True) and ``out +=
-    identity`` do) on a tensor that no other layer reads, directly or through an alias."""
-    torch = require_torch()
+    identity`` do) on a tensor that no other layer reads, directly or through an alias —
+    archcalc.inplace's plan (for training, the one the training model made)."""
     from archcalc.torch_backend.modules import Add
 
-    readers = Counter(source for stats in analysis.layers for source in stats.inputs)
-    alias_of: dict[str, str | None] = {INPUT: None}
-
-    def exclusive(name: str) -> bool:
-        if name == INPUT or readers[name] != 1:
-            return False
-        return alias_of[name] is None or exclusive(alias_of[name])
-
-    for stats in analysis.layers:
-        module, inputs = modules[stats.name], stats.inputs
-        alias_of[stats.name] = inputs[0] if stats.kind in ALIASING else None
-        if isinstance(module, torch.nn.ReLU) and exclusive(inputs[0]):
-            module.inplace = True
-            alias_of[stats.name] = inputs[0]
-        elif isinstance(module, Add):
-            owned = [i for i, source in enumerate(inputs) if exclusive(source)]
-            if owned:
-                module.inplace = owned[0]
-                alias_of[stats.name] = inputs[owned[0]]
+    for name, index in (eval_plan(analysis) if plan is None else plan).items():
+        module = modules[name]
+        module.inplace = index if isinstance(module, Add) else True

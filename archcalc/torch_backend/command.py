@@ -11,6 +11,7 @@ import click
 
 from archcalc.torch_backend import RunError
 from archcalc.torch_backend.devices import DTYPES
+from archcalc.training import DEFAULT_OPTIMIZER, OPTIMIZERS
 
 #: a timed run expected to last longer than this (seconds) shows a progress bar on stderr
 PROGRESS_AFTER_S = 2.0
@@ -33,16 +34,27 @@ def make_command(friendly):
         type=click.IntRange(1, os.cpu_count() or 1),
         help="CPU threads for torch, up to this machine's count [default: torch's choice].",
     )
+    @click.option("--training", is_flag=True, help="Check the training predictions on one step, then time whole training steps.")
+    @click.option(
+        "--optimizer",
+        type=click.Choice(list(OPTIMIZERS)),
+        default=DEFAULT_OPTIMIZER,
+        show_default=True,
+        help="The optimizer of --training.",
+    )
     @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
     @click.option("--save", type=click.Path(dir_okay=False), help="Write the result as JSON (for `archcalc report --timings`).")
     @friendly
-    def run(spec, device, batch, dtype, input_shape, channels_last, compile_, warmup, iters, per_layer, threads, fmt, save):
+    def run(
+        spec, device, batch, dtype, input_shape, channels_last, compile_, warmup, iters, per_layer, threads, training, optimizer, fmt, save
+    ):
         """Build SPEC in PyTorch, check every static number on it, and time it."""
         from archcalc.torch_backend import render, runner
 
         options = runner.Options(
-            device, batch, dtype, input_shape, channels_last, compile_, warmup, iters, per_layer=per_layer, threads=threads
-        )
+            device, batch, dtype, input_shape, channels_last, compile_, warmup, iters, per_layer=per_layer, threads=threads,
+            training=training, optimizer=optimizer,
+        )  # fmt: skip
         with _Progress() as progress:
             result = runner.run(spec, options, on_start=progress.start, on_step=progress.step)
         click.echo(render.to_json_text(result) if fmt == "json" else render.text(result))

@@ -39,6 +39,22 @@ def to_dict(result: RunResult) -> dict[str, Any]:
         "peak_tflops": result.peak_tflops,
         "peak_fraction": result.peak_fraction,
         "per_layer": result.per_layer_rows(),
+        "training": _training_dict(result),
+    }
+
+
+def _training_dict(result: RunResult) -> dict[str, Any] | None:
+    """With --training: what was timed (a whole step) and, on CUDA, the measured peak beside the predicted one."""
+    step = result.training
+    if step is None:
+        return None
+    return {
+        "optimizer": step.optimizer,
+        "step_macs": step.step_macs,
+        "backward_macs": step.backward_macs,
+        "saved_bytes": step.saved_bytes,
+        "predicted_peak_bytes": step.peak_bytes,
+        "max_memory_allocated": result.max_memory_allocated,
     }
 
 
@@ -49,6 +65,7 @@ def to_json_text(result: RunResult) -> str:
 def text(result: RunResult) -> str:
     a, o = result.analysis, result.options
     flags = "".join([", channels-last" if o.channels_last else "", ", compiled" if o.compile else ""])
+    flags += f", training step with {o.optimizer}" if o.training else ""
     lines = [f"{a.name} on {result.device.spec} ({result.device.name}), {o.dtype}, batch {a.batch}{flags}", ""]
     lines[-1:-1] = [f"torch {result.torch_version}, {result.threads} CPU threads"]
     held = sum(check.held for check in result.checks)
@@ -68,6 +85,12 @@ CHECK_WORDS = {
     "params": "{found:,} trainable parameters in torch, {expected:,} static",
     "buffers": "{found:,} buffer elements in torch, {expected:,} static",
     "macs": "{found:,} macs by FlopCounterMode / 2, {expected:,} static",
+    "saved": "{found:,} bytes packed by saved_tensors_hooks (each storage once), {expected:,} static",
+    "backward input macs": "{found:,} input-gradient macs in loss.backward(), {expected:,} static",
+    "backward weight macs": "{found:,} weight-gradient macs in loss.backward(), {expected:,} static",
+    "backward macs": "{found:,} macs by FlopCounterMode / 2 over loss.backward(), {expected:,} static",
+    "gradients": "{found:,} bytes of parameter .grad, {expected:,} static",
+    "optimizer state": "{found:,} bytes in optimizer.state after one step, {expected:,} static",
 }
 
 
@@ -94,8 +117,9 @@ def mismatch_lines(result: RunResult) -> list[str]:
 
 def _timing_lines(result: RunResult) -> list[str]:
     t = result.timing
+    what = "step:      " if result.training is not None else "latency:   "
     lines = [
-        f"latency:    median {t.median:.3f} ms, p10 {t.p10:.3f} ms, p90 {t.p90:.3f} ms "
+        f"{what} median {t.median:.3f} ms, p10 {t.p10:.3f} ms, p90 {t.p90:.3f} ms "
         f"({len(t.samples_ms)} iterations after {t.warmup} warm-up)",
         f"throughput: {result.throughput:,.1f} samples/s",
         f"achieved:   {result.tflops:.4g} TFLOP/s (2 × {result.macs:,} macs / median latency)",
@@ -104,7 +128,17 @@ def _timing_lines(result: RunResult) -> list[str]:
         lines[-1] += (
             f"; {100 * result.peak_fraction:.1f} % of the {result.device.name}'s {result.peak_tflops:g} TFLOP/s {result.options.dtype} peak"
         )
+    if result.training is not None:
+        lines.append(_memory_line(result))
     return lines
+
+
+def _memory_line(result: RunResult) -> str:
+    predicted = f"memory:     predicted peak {result.training.peak_bytes:,} bytes (a bound: see the README's Training section)"
+    if result.max_memory_allocated is None:
+        return predicted + "; measured only on CUDA"
+    share = result.max_memory_allocated / result.training.peak_bytes
+    return predicted + f"; torch.cuda.max_memory_allocated {result.max_memory_allocated:,} bytes ({100 * share:.1f} % of it)"
 
 
 def _layer_table(result: RunResult) -> list[str]:

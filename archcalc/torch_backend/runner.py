@@ -15,6 +15,7 @@ from archcalc.torch_backend.build import Built, build
 from archcalc.torch_backend.checks import Check, failed, run_checks
 from archcalc.torch_backend.devices import Device, parse_device, peak_tflops, torch_dtype
 from archcalc.torch_backend.timing import Timing, measure, per_layer
+from archcalc.training.memory import Training
 
 #: at most this many passes for the per-layer breakdown (each pass runs every hook)
 PER_LAYER_ITERS = 50
@@ -34,6 +35,8 @@ class Options:
     per_layer: bool = False
     seed: int = 0
     threads: int | None = None  # CPU threads (torch.set_num_threads); None: torch's default
+    training: bool = False  # time a training step (forward, backward, optimizer step) instead of inference
+    optimizer: str = "adam"
 
 
 @dataclass
@@ -47,6 +50,8 @@ class RunResult:
     layer_ms: dict[str, float] = field(default_factory=dict)
     threads: int = 0  # the CPU threads torch used
     torch_version: str = ""
+    training: Training | None = None  # with --training: the static step the checks compared against
+    max_memory_allocated: int | None = None  # with --training on CUDA: torch.cuda.max_memory_allocated over one step
 
     @property
     def held(self) -> bool:
@@ -54,7 +59,10 @@ class RunResult:
 
     @property
     def macs(self) -> int:
-        """What one timed call computes: training-only branches do not run in eval."""
+        """What one timed call computes: training-only branches do not run in eval; a training
+        step runs every layer forward and backward."""
+        if self.training is not None:
+            return self.training.step_macs
         return self.analysis.inference_totals.macs
 
     @property
@@ -110,14 +118,25 @@ def run(spec: str, options: Options, on_start: Callable | None = None, on_step: 
 
 def _checked_and_timed(spec, network, analysis, options, device, dtype, on_start, on_step) -> RunResult:
     torch = require_torch()
-    built = build(network, analysis)
+    step = _training_model(network, analysis, options, device) if options.training else None
+    built = build(
+        network, analysis, None if step is None else {layer.name: layer.inplace for layer in step.layers if layer.inplace is not None}
+    )
     example = _prepare(built, network.input_shape, options, device, dtype)
     result = RunResult(spec, analysis, device, options, run_checks(built, analysis, example), threads=torch.get_num_threads())
     result.torch_version = torch.__version__
+    result.training = step
+    if step is not None and result.held:
+        from archcalc.torch_backend import training
+
+        with _cannot_run("the training step", options, device):
+            result.checks += training.training_checks(analysis, step, training.observe(built, example, options.optimizer))
     if not result.held:
         return result
     if device.is_cuda:
         torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick its fastest kernels in warm-up
+    if step is not None:
+        return _timed_training(result, built, example, options, device, on_start, on_step)
     model = torch.compile(built.inference) if options.compile else built.inference
     with torch.no_grad(), _cannot_run("timing", options, device):
         result.timing = measure(lambda: model(example), device, options.warmup, options.iters, options.min_time, on_start, on_step)
@@ -126,6 +145,35 @@ def _checked_and_timed(spec, network, analysis, options, device, dtype, on_start
             layers = {s.name: built.modules[s.name] for s in analysis.layers if not s.training_only}
             iters = min(len(result.timing.samples_ms), PER_LAYER_ITERS)
             result.layer_ms = per_layer(layers, lambda: built.inference(example), device, iters)
+    return result
+
+
+def _training_model(network, analysis, options: Options, device: Device) -> Training:
+    from archcalc.training.memory import analyse_training
+
+    if options.per_layer:
+        raise RunError("--per-layer times the inference pass layer by layer; leave it out with --training")
+    return analyse_training(network, analysis, options.optimizer, "cuda" if device.is_cuda else "cpu")
+
+
+def _timed_training(result: RunResult, built: Built, example, options: Options, device: Device, on_start, on_step) -> RunResult:
+    """Time whole training steps (zero the gradients, forward, backward, optimizer step), then, on
+    CUDA, one more step's torch.cuda.max_memory_allocated."""
+    torch = require_torch()
+    from archcalc.torch_backend import training
+
+    model = built.full.train()
+    optimizer = training.make_optimizer(options.optimizer, model.parameters())
+    forward = torch.compile(model) if options.compile else model
+
+    def step():
+        optimizer.zero_grad(set_to_none=True)
+        training.loss_of(forward(example)).backward()
+        optimizer.step()
+
+    with _cannot_run("the training step", options, device):
+        result.timing = measure(step, device, options.warmup, options.iters, options.min_time, on_start, on_step)
+        result.max_memory_allocated = training.measured_peak(step, device)
     return result
 
 

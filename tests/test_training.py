@@ -1,0 +1,290 @@
+"""The training step, derived statically: every op has rules; hand-worked saved bytes, backward
+multiply-adds and peak for LeNet-5; symbolic batch; --fit; in-place and view storages;
+checkpointing; the JSON names and every command's training output; the errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from archcalc.analysis import analyse, load_network
+from archcalc.errors import ArchcalcError, OpError, SpecError
+from archcalc.expressions import substitute, symbol
+from archcalc.inplace import eval_plan
+from archcalc.ops import REGISTRY, Op
+from archcalc.training.memory import analyse_training, parse_bytes, solve_fit
+from tests.conftest import ROOT
+
+LENET = ROOT / "specs" / "lenet5.yaml"
+RESNET18 = ROOT / "specs" / "resnet18.yaml"
+F32 = 4
+
+# LeNet-5, batch 1, float32, by hand. What autograd keeps, each storage once (section II.B's sizes):
+# C1 its input 32·32; tanh1 its output 6·28·28 (S2 then reads it: already kept) and S2 its window
+# sums 6·14·14; tanh2 6·14·14; C3 its gathered inputs, Σ|table_j| = 60 maps of 14·14; tanh3 16·10·10;
+# S4 its sums 16·5·5; tanh4 16·5·5; tanh5 120; tanh6 84 (C5, F6 and the RBF read kept outputs)
+LENET_SAVED = F32 * (32 * 32 + 6 * 28 * 28 + 6 * 14 * 14 + 6 * 14 * 14 + 60 * 14 * 14 + 16 * 10 * 10 + 2 * 16 * 5 * 5 + 120 + 84)
+# every forward product again for each gradient: the input's for all but C1 (it reads the image), the
+# weights' for all but the RBF (its prototypes are fixed) — C1 28·28·6·25, S2 6·14·14, C3 10·10·1,500,
+# S4 16·5·5, C5 120·400, F6 120·84, RBF 84·10
+LENET_MACS = {"C1": 117_600, "S2": 1_176, "C3": 150_000, "S4": 400, "C5": 48_000, "F6": 10_080, "output": 840}
+LENET_PARAMS, LENET_BUFFERS = 60_000, 840
+# the largest backward working set: tanh1's output gradient and its input's, 6·28·28 each
+LENET_TRANSIENT = 2 * F32 * 6 * 28 * 28
+LENET_OUTPUT = F32 * 10  # the RBF's output, live at the end of the forward pass
+
+
+def training(path, batch=1, **kwargs):
+    network = load_network(path, kwargs.pop("input_shape", None))
+    return analyse_training(network, analyse(network, batch=batch, dtype=kwargs.pop("dtype", "float32")), **kwargs)
+
+
+@pytest.mark.parametrize("kind", sorted(REGISTRY))
+def test_every_registered_op_has_training_rules(kind):
+    assert REGISTRY[kind].training_rules is not Op.training_rules, f"op {kind!r} needs a `training_rules` method"
+
+
+def test_lenet5_by_hand():
+    t = training(LENET, device="cpu")
+    assert t.saved_bytes == LENET_SAVED
+    assert t.backward_input_macs == sum(LENET_MACS.values()) - LENET_MACS["C1"]
+    assert t.backward_weight_macs == sum(LENET_MACS.values()) - LENET_MACS["output"]
+    assert t.grad_bytes == t.param_bytes == F32 * LENET_PARAMS and t.optimizer_state_bytes == 2 * F32 * LENET_PARAMS
+    assert t.transient_bytes == LENET_TRANSIENT and t.transient_layer == "tanh1"
+    assert t.live_bytes == LENET_SAVED + LENET_OUTPUT
+    assert (
+        t.peak_bytes
+        == F32 * (LENET_PARAMS + LENET_BUFFERS + LENET_PARAMS + 2 * LENET_PARAMS) + LENET_SAVED + LENET_OUTPUT + LENET_TRANSIENT
+    )
+
+
+def test_each_layers_saved_bytes_sum_to_the_total_and_name_their_tensors():
+    layers = {layer.name: layer for layer in training(LENET).layers}
+    assert sum(layer.saved_bytes for layer in layers.values()) == LENET_SAVED
+    assert [(s.tensor, s.storage, s.first) for s in layers["S2"].saved] == [("input", "tanh1", False), ("sums", "S2:sums", True)]
+    assert [(s.tensor, s.elements, s.dtype) for s in layers["C3"].saved] == [("gathered", 60 * 14 * 14, "float32")]
+
+
+def test_a_symbolic_batch_makes_every_training_quantity_a_formula_in_it():
+    n = symbol("N")
+    t = training(LENET, batch=n)
+    fixed = F32 * (LENET_PARAMS + LENET_BUFFERS + LENET_PARAMS + 2 * LENET_PARAMS)
+    assert t.peak_bytes == fixed + (LENET_SAVED + LENET_OUTPUT + LENET_TRANSIENT) * n  # the transient's Max(c·N, …) is c·N
+    assert substitute(t.saved_bytes, {"N": 3}) == training(LENET, batch=3).saved_bytes == 3 * LENET_SAVED
+
+
+def test_fit_solves_the_largest_batch_from_the_formula():
+    per_sample, fixed = LENET_SAVED + LENET_OUTPUT + LENET_TRANSIENT, F32 * (4 * LENET_PARAMS + LENET_BUFFERS)
+    memory = 2_000_000
+    fit = training(LENET, fit="2000000").fit
+    assert (fit.fixed_bytes, fit.per_sample_bytes) == (fixed, per_sample)
+    assert fit.batch == (memory - fixed) // per_sample == 8  # 963,360 + 8 × 127,448 = 1,982,944 ≤ 2,000,000 < 2,110,392
+    assert fit.peak_bytes == training(LENET, batch=8).peak_bytes <= memory < training(LENET, batch=9).peak_bytes
+    assert training(LENET, fit="900000").fit.batch == 0  # not even the parameters and their state fit
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [("80GiB", 80 * 2**30), ("24 GB", 24 * 10**9), ("1.5TiB", 3 * 2**39), ("512mib", 512 * 2**20), ("1000", 1000), ("2.5KB", 2500)],
+)
+def test_memory_sizes(text, expected):
+    assert parse_bytes(text) == expected
+
+
+@pytest.mark.parametrize("text", ["80 GiBs", "-1GB", "lots", "1e9", ""])
+def test_bad_memory_sizes_are_errors(text):
+    with pytest.raises(SpecError, match="--fit: expected a memory size such as 80GiB"):
+        parse_bytes(text)
+
+
+def test_fit_refuses_a_peak_that_is_not_affine():
+    with pytest.raises(SpecError, match="not affine in the batch"):
+        solve_fit(lambda n: n * n, 100)
+
+
+def test_fit_needs_a_concrete_input():
+    with pytest.raises(SpecError, match="--fit needs a concrete input, found the names H, W"):
+        training(LENET, input_shape="1,H,W", fit="80GiB")
+
+
+def test_dropouts_mask_is_bool_on_cuda_and_a_dtype_tensor_on_the_cpu(write_spec):
+    spec = write_spec("name: d\ninput: [4]\nlayers: [{linear: {out: 8}}, {dropout: {p: 0.5}}, {linear: {out: 2}}]\n")
+    for device, dtype, size in (("cuda", "bool", 1), ("cpu", "float16", 2)):
+        mask = training(spec, batch=3, device=device, dtype="float16").layers[1].saved[0]
+        assert (mask.tensor, mask.dtype, mask.bytes) == ("mask", dtype, 3 * 8 * size)
+
+
+def test_a_layer_fed_only_by_the_input_without_parameters_keeps_nothing(write_spec):
+    spec = write_spec("name: d\ninput: [2, 6, 6]\nlayers: [maxpool: {kernel: 2}, relu, conv: {out: 3, kernel: 3}, relu]\n")
+    pool, relu, conv, _ = training(spec).layers
+    assert not pool.requires_grad and not relu.requires_grad and pool.saved == relu.saved == ()
+    assert conv.backward_input_macs == 0 and conv.backward_weight_macs == 3 * 2 * 9  # 3·2·3² products at the 1×1 output
+    assert [(s.tensor, s.storage) for s in conv.saved] == [("input", "relu1")]
+
+
+def test_in_place_relu_and_add_share_storage_but_never_overwrite_a_saved_tensor(write_spec):
+    """tanh keeps its output for its backward: the ReLU after it must not overwrite it in training,
+    though inference may; after a conv (which keeps its input, not its output) it may."""
+    spec = write_spec(
+        """\
+        name: d
+        input: [2, 4, 4]
+        layers:
+          - conv: {name: a, out: 2, kernel: 1}
+          - relu: {name: r1}
+          - tanh: {name: t}
+          - relu: {name: r2}
+          - add: {name: s, branches: [[conv: {out: 2, kernel: 1}], identity]}
+        """
+    )
+    network = load_network(spec)
+    analysis = analyse(network)
+    layers = {layer.name: layer for layer in analyse_training(network, analysis).layers}
+    assert (layers["r1"].inplace, layers["r1"].output_storage) == (0, "a")
+    assert layers["r2"].inplace is None and eval_plan(analysis)["r2"] == 0
+    assert layers["s"].inplace == 0 and layers["s"].output_storage == "branch1.conv1"
+
+
+def test_checkpointing_keeps_only_each_blocks_input_and_costs_its_forward_again():
+    plain, checked = training(RESNET18, device="cpu"), training(RESNET18, device="cpu", checkpoint=["conv2_x"])
+    assert checked.checkpoint == ("conv2_x",)  # one stage instance: one segment
+    block = [layer for layer in checked.layers if layer.checkpoint == "conv2_x"]
+    # it keeps its input only: the max pool's 64×56×56 map
+    assert [(s.tensor, s.storage, s.bytes) for s in block[0].saved if s.kept] == [("checkpoint", "pool1", F32 * 64 * 56 * 56)]
+    inside = {layer.name for layer in checked.layers if layer.checkpoint}
+    assert checked.recompute_macs == sum(s.macs for s in analyse(load_network(RESNET18)).layers if s.name in inside) == 4 * 115_605_504
+    assert checked.saved_bytes_without_checkpoint == plain.saved_bytes
+    assert checked.checkpoint_saves_bytes == plain.saved_bytes - checked.saved_bytes > 0
+
+
+def test_checkpoint_names_a_repeated_block_or_a_block_kind_instance_by_instance():
+    assert training(RESNET18, checkpoint=["basic"]).checkpoint == tuple(f"conv{s}_x.{i}" for s in range(2, 6) for i in range(2))
+    tv = training(ROOT / "specs" / "torchvision" / "resnet18.yaml", checkpoint=["layer1"])
+    assert tv.checkpoint == ("layer1.0", "layer1.1")  # the repeat, though `layer1` also names the stage holding it
+
+
+@pytest.mark.parametrize("name", ["bottleneck", "conv9_x", "conv2_x.7"])
+def test_an_unknown_checkpoint_block_is_an_error(name):
+    with pytest.raises(SpecError, match=f"--checkpoint: no block, repeated block or block kind '{name}' in ResNet-18"):
+        training(RESNET18, checkpoint=[name])
+
+
+def test_an_op_without_training_rules_is_a_clear_error_under_training_only(monkeypatch, cli):
+    from archcalc.ops.activation import Tanh
+
+    monkeypatch.setattr(Tanh, "training_rules", Op.training_rules)
+    with pytest.raises(OpError, match=r"no training rules yet for 'tanh' \(first at tanh1\); each op unit needs a `training_rules`"):
+        training(LENET)
+    assert cli("report", LENET).exit_code == 0
+    result = cli("report", LENET, "--training")
+    assert result.exit_code == 2 and "no training rules yet for 'tanh'" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--training", "--dtype", "int8"], "--training needs a floating-point --dtype"),
+        (["--fit", "80 apples"], "--fit: expected a memory size"),
+        (["--checkpoint", "nothing"], "--checkpoint: no block"),
+        (["--batch", "0", "--training"], "expected a positive integer or a name such as N"),
+        (["--optimizer", "lion"], "'lion' is not one of"),
+    ],
+)
+def test_training_errors_are_one_line_exit_2(cli, args, message):
+    result = cli("report", RESNET18, *args)
+    assert result.exit_code == 2 and message in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_report_json_names(cli):
+    result = cli("report", LENET, "--training", "--device", "cpu", "--fit", "2000000", "--format", "json")
+    data = json.loads(result.output)
+    t = data["training"]
+    assert (t["optimizer"], t["device"], t["saved_bytes"], t["peak_bytes"], t["fit"]["batch"]) == ("adam", "cpu", LENET_SAVED, 1_090_808, 8)
+    assert t["backward_macs"] == t["backward_input_macs"] + t["backward_weight_macs"] == 537_752
+    assert t["peak_bytes"] == sum(
+        t[k] for k in ("param_bytes", "buffer_bytes", "grad_bytes", "optimizer_state_bytes", "live_bytes", "transient_bytes")
+    )
+    layers = {layer["name"]: layer["training"] for layer in data["layers"]}
+    assert sum(layer["saved_bytes"] for layer in layers.values()) == t["saved_bytes"]
+    assert layers["C1"]["backward_input_macs"] == 0 and layers["C1"]["backward_weight_macs"] == LENET_MACS["C1"]
+    assert layers["C1"]["saved"] == [
+        {"tensor": "input", "storage": "input", "elements": 1024, "dtype": "float32", "bytes": 4096, "kept": True, "counted_here": True}
+    ]
+
+
+def test_report_table_markdown_and_csv_gain_training_columns(cli):
+    table = cli("report", LENET, "--training").output
+    assert "Saved B" in table and "Grad-in MACs" in table and "peak of a training step: 1,090,808 bytes" in table
+    markdown = cli("report", LENET, "--training", "--format", "markdown").output
+    assert "| Saved B | Grad-in MACs | Grad-w MACs |" in markdown
+    rows = cli("report", LENET, "--training", "--format", "csv").output.strip().splitlines()
+    assert rows[0].endswith("training_saved_bytes,training_backward_input_macs,training_backward_weight_macs")
+    assert rows[-1].endswith(f"{LENET_SAVED},210496,327256")
+
+
+def test_report_symbolic_batch(cli):
+    result = cli("report", LENET, "--training", "--batch", "N")
+    assert result.exit_code == 0 and "peak of a training step: 127448*N + 963360 bytes" in result.output
+
+
+def test_compare_gains_training_columns_and_sorts_by_them(cli):
+    result = cli("compare", RESNET18, LENET, "--training", "--fit", "2000000", "--sort", "train-peak")
+    header, _, first, second = result.output.splitlines()[:4]
+    assert "Bwd MACs" in header and "Train peak (B)" in header and "Max batch" in header
+    assert first.startswith("LeNet-5") and "1,090,808" in first and second.startswith("ResNet-18")
+    assert cli("compare", LENET, "--sort", "saved").exit_code == 2
+
+
+def test_diagram_color_saved(cli, tmp_path):
+    out = tmp_path / "lenet.dot"
+    assert cli("diagram", LENET, "--color", "saved", "-o", out).exit_code == 0
+    dot = out.read_text()
+    assert "saved for the backward pass, bytes as float32" in dot and f"saved {F32 * 60 * 14 * 14:,} bytes" in dot
+
+
+def test_explain_shows_each_training_formula(cli):
+    c1 = cli("explain", LENET, "C1", "--training", "--batch", "2", "--quantity", "macs").output
+    assert "saved[input] = N·C·H·W = 2×1×32×32 = 2048 elements, float32; its storage (input) 8,192 bytes, counted here" in c1
+    assert "grad_weight_macs = N·macs = 2×117600 = 235200" in c1 and "grad_input_macs = 0" in c1
+    total = cli("explain", LENET, "total", "--training", "--quantity", "macs").output
+    assert "= 1090808 bytes" in total
+
+
+def test_without_training_options_the_report_is_unchanged(cli):
+    assert "training" not in json.loads(cli("report", LENET, "--format", "json").output)
+
+
+def test_the_torch_backend_builds_the_training_plan(write_spec):
+    """build() applies the plan the training model made (not the inference one) when given it."""
+    pytest.importorskip("torch")
+    from archcalc.torch_backend.build import build
+
+    spec = write_spec("name: d\ninput: [2, 4, 4]\nlayers: [conv: {out: 2, kernel: 1}, tanh, relu: {name: r}]\n")
+    network = load_network(spec)
+    analysis = analyse(network)
+    plan = {layer.name: layer.inplace for layer in analyse_training(network, analysis).layers if layer.inplace is not None}
+    assert build(network, analysis).modules["r"].inplace and not build(network, analysis, plan).modules["r"].inplace
+
+
+def test_errors_are_archcalc_errors():
+    with pytest.raises(ArchcalcError):
+        training(LENET, optimizer="lion")
+
+
+def test_the_gallery_says_when_a_network_has_an_op_without_training_rules(monkeypatch):
+    from archcalc.gallery import comparison_markdown, entry, network_page
+    from archcalc.ops.activation import Tanh
+
+    monkeypatch.setattr(Tanh, "training_rules", Op.training_rules)
+    lenet, resnet = entry(LENET, ROOT / "specs"), entry(RESNET18, ROOT / "specs")
+    assert lenet.training is None and "Training step not shown: --training: no training rules yet for 'tanh'" in network_page(lenet)
+    table = comparison_markdown({"l.md": lenet.analysis, "r.md": resnet.analysis}, {"l.md": lenet.training, "r.md": resnet.training})
+    lenet_row = next(line for line in table.splitlines() if line.startswith("| [LeNet-5]"))
+    assert lenet_row.endswith("| - | - | - | - |") and "Train peak (B)" in table
+
+
+def test_fit_with_a_symbolic_batch_still_solves_it():
+    assert training(LENET, batch=symbol("N"), fit="2000000").fit.batch == 8
+    with pytest.raises(SpecError, match="found the names H, W;"):
+        training(LENET, batch=symbol("N"), input_shape="1,H,W", fit="80GiB")
