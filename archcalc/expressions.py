@@ -62,6 +62,19 @@ def parse(text: str, names: Mapping[str, Value] | None = None, *, free_symbols: 
     return evaluator.evaluate(parse_tree(text))
 
 
+def names_in(text: str) -> set[str]:
+    """The identifiers an expression mentions (empty when it does not parse)."""
+    import ast
+
+    from archcalc.language.evaluator import parse_tree
+
+    try:
+        tree = parse_tree(text)
+    except ExpressionError:
+        return set()
+    return {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+
+
 def normalize(value: Value) -> Value:
     """Integral Fractions become ints, so that counts stay ints wherever they can."""
     if isinstance(value, Fraction) and value.denominator == 1:
