@@ -285,3 +285,26 @@ def test_block_subtotals_of_the_training_columns(browser, pages):
     branches = [name for name in visible(browser) if re.fullmatch(r"inception_4a\.branch\d", name)]
     saved = {b: sum(layer["training"]["saved_bytes"] for layer in inside if b in layer["scopes"]) for b in branches}
     assert len(branches) == 4 and branches == sorted(branches, key=lambda b: -saved[b])
+
+
+def test_checkpointing_shows_what_it_saves_and_costs(tmp_path):
+    args = [SPECS / "resnet18.yaml", "--training", "--checkpoint", "conv2_x"]
+    path = tmp_path / "r.html"
+    run("report", *args, "--format", "html", "-o", path)
+    text, t = path.read_text(), json.loads(run("report", *args, "--format", "json"))["training"]
+    assert terms(text)["recompute_macs"] == str(t["recompute_macs"]) == str(4 * 115_605_504)  # test_training's, by hand
+    saves = t["saved_bytes_without_checkpoint"] - t["saved_bytes"]
+    assert f"Checkpointing 1 block(s) (conv2_x) saves {saves:,} bytes" in text
+
+
+def test_a_gallery_page_says_when_there_is_no_training_step(monkeypatch):
+    from archcalc.gallery import entry
+    from archcalc.html_report.build import gather, render
+    from archcalc.ops import Op
+    from archcalc.ops.activation import Tanh
+
+    monkeypatch.setattr(Tanh, "training_rules", Op.training_rules)
+    e = entry(SPECS / "lenet5.yaml", SPECS)
+    text = render(gather(SPECS / "lenet5.yaml", e.analysis, e.depth, dot=e.dot, training=e.training, training_note=e.training_note), False)
+    assert "<p>Training step not shown: --training: no training rules yet for &#x27;tanh&#x27;" in text
+    assert "Saved (bytes)" not in text and 'id="figure-training"' not in text  # never a column of zeros
