@@ -12,7 +12,7 @@ import sys
 import click
 
 from archcalc.compare import SORT_KEYS
-from archcalc.errors import ArchcalcError, SpecError
+from archcalc.errors import ArchcalcError
 from archcalc.training import DEFAULT_OPTIMIZER, DEVICES, OPTIMIZERS
 
 
@@ -166,9 +166,7 @@ def report(spec: str, fmt: str, output: str | None, batch, input_shape: str | No
     if fmt == "html":
         from archcalc.html_report.build import report_page
 
-        if training is not None:
-            raise SpecError("--training is not shown in the HTML page yet; use --format table, json, markdown or csv")
-        text = report_page(spec, analysis, measured)
+        text = report_page(spec, analysis, measured, training)
     else:
         text = render(analysis, fmt, measured, training)
     if output is None:
@@ -218,8 +216,9 @@ def diagram(
 @main.command()
 @click.argument("specs", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The file to write: .svg, .png or .pdf.")
-@click.option("--kind", type=click.Choice(["layers", "size", "compare"]), default="layers", show_default=True,
-              help="layers: per-layer bars; size: cost against input size; compare: several networks, MACs against params.")  # fmt: skip
+@click.option("--kind", type=click.Choice(["layers", "size", "compare", "training"]), default="layers", show_default=True,
+              help="layers: per-layer bars; size: cost against input size; compare: several networks, MACs against params; "
+                   "training: the memory of a training step by kind.")  # fmt: skip
 @click.option("--input", "input_shape", metavar="C,H,W", help="Override the spec's input; for --kind size names such as 3,H,W.")
 @click.option(
     "--range", "size_range", metavar="NAME=START:STOP[:STEP]", help="--kind size: the sizes on the x-axis (default NAME=1:2×own)."
@@ -232,9 +231,13 @@ def diagram(
 @click.option("--all-layers", is_flag=True, help="--kind layers: draw pointwise layers (relu, bn, concat …) too.")
 @click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True, help="Samples per batch (multiplies macs and memory).")
 @click.option("--dtype", type=click.Choice(["float32", "float16", "bfloat16", "float64", "int8"]), default="float32", show_default=True)
+@click.option(
+    "--optimizer", type=click.Choice(list(OPTIMIZERS)), help=f"--kind training: optimizer state to count [default: {DEFAULT_OPTIMIZER}]."
+)
+@click.option("--device", "train_device", type=click.Choice(DEVICES), help="--kind training: whose autograd to model [default: cuda].")
 @friendly
 def plot(specs: tuple[str, ...], output: str, kind: str, **options):
-    """Draw where the cost of SPEC is, how it grows with the input size, or several SPECs compared."""
+    """Draw where the cost of SPEC is, how it grows with the input size, several SPECs compared, or a training step's memory."""
     from archcalc.plots.command import plot as draw_plot
 
     options["range"] = options.pop("size_range")

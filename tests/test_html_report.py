@@ -19,8 +19,10 @@ pytest.importorskip("matplotlib", reason="the HTML report's plots need matplotli
 needs_browser = pytest.mark.skipif(
     chromium() is None, reason="no Chromium: scripts/setup installs Debian's chromium (apt-get install chromium)"
 )
-# column indexes of the layer table
+# column indexes of the layer table; with --training, its columns follow the activations
 NUMBER, LAYER, PARAMS, MACS, FLOPS, ACTIVATIONS = 0, 1, 4, 5, 6, 7
+SAVED, GRAD_IN, GRAD_W = 8, 9, 10
+TRAINING_COLUMNS = {SAVED: "saved_bytes", GRAD_IN: "backward_input_macs", GRAD_W: "backward_weight_macs"}
 
 
 def run(*args) -> str:
@@ -32,9 +34,17 @@ def run(*args) -> str:
 @pytest.fixture(scope="module")
 def pages(tmp_path_factory):
     """The pages and JSON reports of AlexNet (a chain), GoogLeNet (blocks, branches and
-    training-only heads) and LeNet-5 with names for its input size (formulas in every cell)."""
+    training-only heads) and LeNet-5 with names for its input size (formulas in every cell);
+    and with a training step: AlexNet's (with --fit), GoogLeNet's, and LeNet-5's in a named batch."""
     folder = tmp_path_factory.mktemp("html")
-    cases = {"alexnet": ("alexnet", []), "googlenet": ("googlenet", []), "lenet-symbolic": ("lenet5", ["--input", "1,H,W"])}
+    cases = {
+        "alexnet": ("alexnet", []),
+        "googlenet": ("googlenet", []),
+        "lenet-symbolic": ("lenet5", ["--input", "1,H,W"]),
+        "alexnet-training": ("alexnet", ["--training", "--fit", "80GiB"]),
+        "googlenet-training": ("googlenet", ["--training", "--optimizer", "momentum", "--device", "cpu"]),
+        "lenet-batch-N": ("lenet5", ["--training", "--batch", "N"]),
+    }
     out = {}
     for key, (spec, options) in cases.items():
         path = folder / f"{key}.html"
@@ -199,3 +209,102 @@ def test_output_option_writes_any_format(tmp_path):
     path = tmp_path / "a.json"
     assert run("report", SPECS / "lenet5.yaml", "--format", "json", "-o", path) == f"wrote {path}\n"
     assert path.read_text() == run("report", SPECS / "lenet5.yaml", "--format", "json")
+
+
+# --- the training step ---------------------------------------------------------------------------
+def terms(text: str) -> dict[str, str]:
+    """The training section's rows: JSON name → the exact value the cell carries."""
+    return dict(re.findall(r'<tr[^>]* data-term="([^"]+)"><th scope="row">.*?</th><td class="num" data-v="([^"]*)"', text))
+
+
+def test_the_training_section_is_the_json_reports(pages):
+    path, report = pages["alexnet-training"]
+    text, t = path.read_text(), report["training"]
+    shown = terms(text)
+    names = ["param_bytes", "buffer_bytes", "grad_bytes", "optimizer_state_bytes", "live_bytes", "saved_bytes", "transient_bytes",
+             "peak_bytes", "backward_input_macs", "backward_weight_macs", "backward_macs", "forward_macs", "step_macs"]  # fmt: skip
+    assert {name: shown[name] for name in names} == {name: str(t[name]) for name in names}
+    assert shown["live_bytes − saved_bytes"] == str(t["live_bytes"] - t["saved_bytes"])
+    assert f'data-term="fit.batch" data-v="{t["fit"]["batch"]}"' in text
+    assert f"at {t['transient_layer']}" in text
+    assert text.count("<svg") == 4  # the per-layer plot, the size plot, the training plot, the diagram
+    assert '<a href="#training">' in text and "<th" in text and ">Saved (bytes)</th>" in text
+
+
+def test_a_named_batch_shows_formulas_and_no_training_plot(pages):
+    path, report = pages["lenet-batch-N"]
+    text = path.read_text()
+    assert terms(text)["peak_bytes"] == report["training"]["peak_bytes"] == "127448*N + 963360"  # test_training's formula
+    assert 'id="figure-training"' not in text and 'id="training"' in text
+
+
+@needs_browser
+@pytest.mark.parametrize("key", ["alexnet-training", "googlenet-training"])
+def test_the_training_totals_are_the_json_reports(browser, pages, key):
+    path, report = pages[key]
+    assert problems(browser.open(path)) == []
+    t = report["training"]
+    cells = browser.evaluate(
+        "[...document.querySelector('#layers tfoot tr[data-totals=totals]').cells].map(c => [c.textContent, c.dataset.v || null])"
+    )
+    for column, name in TRAINING_COLUMNS.items():
+        assert cells[column] == [f"{t[name]:,}", str(t[name])], name  # what a reader sees, and the exact key
+    assert cells[ACTIVATIONS][1] == str(report["totals"]["activations"]["bytes"])  # the columns before stay where they were
+    per_layer = {name: sum(layer["training"][name] for layer in report["layers"]) for name in TRAINING_COLUMNS.values()}
+    assert per_layer == {name: t[name] for name in TRAINING_COLUMNS.values()}  # the layers add up to the totals
+    if key == "googlenet-training":  # a training step runs the auxiliary heads: the inference row has no training cells
+        inference = browser.evaluate(
+            "[...document.querySelector('#layers tfoot tr[data-totals=inference_totals]').cells].map(c => c.textContent)"
+        )
+        assert [inference[c] for c in TRAINING_COLUMNS] == ["", "", ""]
+
+
+@needs_browser
+def test_sorting_by_the_training_columns(browser, pages):
+    path, report = pages["alexnet-training"]
+    browser.open(path)
+    layers = report["layers"]
+    for column, name in TRAINING_COLUMNS.items():
+        click_heading(browser, column)
+        assert visible(browser) == [layer["name"] for layer in sorted(layers, key=lambda layer: layer["training"][name])], name
+        click_heading(browser, column)  # again: reversed (ties keep the network's order)
+        assert visible(browser) == [layer["name"] for layer in sorted(layers, key=lambda layer: -layer["training"][name])], name
+
+
+@needs_browser
+def test_block_subtotals_of_the_training_columns(browser, pages):
+    path, report = pages["googlenet-training"]
+    browser.open(path)
+    inside = [layer for layer in report["layers"] if "inception_4a" in layer["scopes"]]
+    row = browser.evaluate("[...document.querySelector('tr[data-scope=inception_4a]').cells].map(c => c.dataset.v || null)")
+    for column, name in TRAINING_COLUMNS.items():
+        assert row[column] == str(sum(layer["training"][name] for layer in inside)), name
+    # sorted by saved bytes, most first, inception_4a's branches keep their own order inside it
+    click_heading(browser, SAVED)
+    click_heading(browser, SAVED)
+    branches = [name for name in visible(browser) if re.fullmatch(r"inception_4a\.branch\d", name)]
+    saved = {b: sum(layer["training"]["saved_bytes"] for layer in inside if b in layer["scopes"]) for b in branches}
+    assert len(branches) == 4 and branches == sorted(branches, key=lambda b: -saved[b])
+
+
+def test_checkpointing_shows_what_it_saves_and_costs(tmp_path):
+    args = [SPECS / "resnet18.yaml", "--training", "--checkpoint", "conv2_x"]
+    path = tmp_path / "r.html"
+    run("report", *args, "--format", "html", "-o", path)
+    text, t = path.read_text(), json.loads(run("report", *args, "--format", "json"))["training"]
+    assert terms(text)["recompute_macs"] == str(t["recompute_macs"]) == str(4 * 115_605_504)  # test_training's, by hand
+    saves = t["saved_bytes_without_checkpoint"] - t["saved_bytes"]
+    assert f"Checkpointing 1 block(s) (conv2_x) saves {saves:,} bytes" in text
+
+
+def test_a_gallery_page_says_when_there_is_no_training_step(monkeypatch):
+    from archcalc.gallery import entry
+    from archcalc.html_report.build import gather, render
+    from archcalc.ops import Op
+    from archcalc.ops.activation import Tanh
+
+    monkeypatch.setattr(Tanh, "training_rules", Op.training_rules)
+    e = entry(SPECS / "lenet5.yaml", SPECS)
+    text = render(gather(SPECS / "lenet5.yaml", e.analysis, e.depth, dot=e.dot, training=e.training, training_note=e.training_note), False)
+    assert "<p>Training step not shown: --training: no training rules yet for &#x27;tanh&#x27;" in text
+    assert "Saved (bytes)" not in text and 'id="figure-training"' not in text  # never a column of zeros

@@ -14,7 +14,7 @@ from archcalc.analysis import analyse_file
 from archcalc.errors import SpecError
 from archcalc.growth import SizeRange, growth
 from archcalc.ops import REGISTRY
-from archcalc.plots import compare, layers, size
+from archcalc.plots import compare, layers, size, training
 from archcalc.plots.figures import digest
 from tests.conftest import LENET_MACS, ROOT
 
@@ -171,3 +171,92 @@ def test_without_matplotlib_one_line_says_what_to_install(cli, tmp_path, monkeyp
     )
     result = cli("report", SPECS / "lenet5.yaml", "--format", "html", "-o", tmp_path / "x.html")
     assert result.exit_code == 2 and "pip install -e '.[plot]'" in result.output and not (tmp_path / "x.html").exists()
+
+
+# --- the training step's memory by kind ---------------------------------------------------
+@cache
+def step(name: str, batch: int = 1, **settings):
+    from archcalc.analysis import analyse, load_network
+    from archcalc.training.memory import analyse_training
+
+    network = load_network(SPECS / f"{name}.yaml")
+    a = analyse(network, batch=batch)
+    return a, analyse_training(network, a, **settings)
+
+
+def test_lenet5_training_bars_are_the_peaks_terms_by_hand():
+    from tests.test_training import F32, LENET_BUFFERS, LENET_OUTPUT, LENET_PARAMS, LENET_SAVED, LENET_TRANSIENT
+
+    bars = training.figure(*step("lenet5", device="cpu"))
+    assert [c.replace("\n", " ") for c in bars.categories] == [
+        "parameters", "buffers", "gradients", "optimizer state (adam)", "saved for backward",
+        "input batch, outputs (live, not saved)", "backward transient",
+    ]  # fmt: skip
+    (panel,) = bars.panels
+    # Adam keeps two copies of the 60,000 parameters; the RBF's 84×10 prototypes are buffers; the input
+    # image is saved by C1, so what is live and not saved is the RBF's 10 outputs
+    assert panel.values == (F32 * LENET_PARAMS, F32 * LENET_BUFFERS, F32 * LENET_PARAMS, 2 * F32 * LENET_PARAMS, LENET_SAVED,
+                            LENET_OUTPUT, LENET_TRANSIENT)  # fmt: skip
+    assert sum(panel.values) == 1_090_808  # the peak the JSON report states (test_training)
+    assert not panel.log  # a sum's parts: a linear axis
+    # 240,000 / 1,090,808 = 22.002 %; 480,000 / 1,090,808 = 44.004 %; 40 / 1,090,808 < 0.1 %
+    assert panel.labels[0] == "240.0 kB\n22.0 %" and panel.labels[3] == "480.0 kB\n44.0 %"
+    assert panel.labels[5] == "40 B\n< 0.1 %"
+    assert [(g.label, g.first, g.last) for g in bars.groups] == [("model state", 0, 3), ("activations", 4, 6)]
+    assert bars.title == "LeNet-5: the memory of a training step, 1.1 MB at its peak"
+    assert "peak = the sum of the bars = 1,090,808 bytes" in bars.notes[1] and "at tanh1" in bars.notes[2]
+
+
+def test_training_bars_follow_the_optimizer_and_the_batch():
+    from tests.test_training import F32, LENET_PARAMS, LENET_SAVED
+
+    sgd = training.figure(*step("lenet5", batch=3, optimizer="sgd")).panels[0].values
+    assert sgd[3] == 0  # plain SGD keeps no state
+    assert sgd[0] == sgd[2] == F32 * LENET_PARAMS  # the model state does not grow with the batch
+    assert sgd[4] == 3 * LENET_SAVED  # LeNet-5 saves nothing per channel: three samples, three times the bytes
+
+
+@pytest.mark.parametrize("name", ["alexnet", "googlenet", "resnet50"])
+def test_training_bars_are_the_training_analysis(name):
+    a, t = step(name, fit="80GiB")
+    bars = training.figure(a, t)
+    values = bars.panels[0].values
+    assert values == (t.param_bytes, t.buffer_bytes, t.grad_bytes, t.optimizer_state_bytes, t.saved_bytes,
+                      t.live_bytes - t.saved_bytes, t.transient_bytes)  # fmt: skip
+    assert sum(values) == t.peak_bytes and min(values) >= 0
+    assert f"so the largest batch is {t.fit.batch:,}" in bars.notes[-1]
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [(0, "0 B"), (999, "999 B"), (1000, "1.0 kB"), (1049, "1.0 kB"), (1051, "1.1 kB"), (999_949, "999.9 kB"), (999_951, "1.0 MB"),
+     (243_860_896, "243.9 MB"), (6_422_136_288, "6.4 GB")],
+)  # fmt: skip
+def test_short_bytes_by_hand(value, text):
+    assert training.short_bytes(value) == text
+
+
+def test_training_plot_command(cli, tmp_path):
+    out = tmp_path / "t.png"
+    result = cli("plot", SPECS / "lenet5.yaml", "--kind", "training", "--batch", "4", "--optimizer", "sgd", "--device", "cpu", "-o", out)
+    assert result.exit_code == 0 and out.read_bytes().startswith(b"\x89PNG")
+    from archcalc.plots.draw import draw
+
+    figure = training.figure(*step("lenet5", batch=4, optimizer="sgd", device="cpu"))
+    assert out.read_bytes() == draw(figure, "png")  # the command draws the training analysis' figure, nothing else
+    assert draw(figure, "svg") == draw(figure, "svg")
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--kind", "training", "--input", "1,H,W"], "a training plot needs concrete sizes, but the input (1, H, W) has names"),
+        (["--kind", "training", "--dtype", "int8"], "--training needs a floating-point --dtype"),
+        (["--optimizer", "sgd"], "--optimizer: only --kind training reads it, found --kind layers"),
+        (["--kind", "size", "--device", "cpu"], "--device: only --kind training reads it, found --kind size"),
+    ],
+)
+def test_training_plot_errors_are_one_line(cli, tmp_path, options, message):
+    result = cli("plot", SPECS / "lenet5.yaml", *options, "-o", tmp_path / "x.svg")
+    assert result.exit_code == 2 and message in result.output and len(result.output.strip().splitlines()) == 1
+    assert not (tmp_path / "x.svg").exists()

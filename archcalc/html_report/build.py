@@ -1,6 +1,7 @@
 """Everything an HTML report shows, gathered from one spec: the analysis at its own input,
-the same network with names for the input size (its formulas and growth), the figures' data
-and the diagram's DOT; then drawn (matplotlib, Graphviz) into the page.
+the same network with names for the input size (its formulas and growth), the training step
+when one is asked for, the figures' data and the diagram's DOT; then drawn (matplotlib,
+Graphviz) into the page.
 
 ``gather`` does the analysing, ``render`` the drawing. ``render(..., drawn=False)`` puts in
 each picture's place only the digest of what it would draw: the gallery compares that page
@@ -21,9 +22,11 @@ from archcalc.errors import ArchcalcError
 from archcalc.growth import Growth, SizeRange, growth
 from archcalc.html_report.page import Picture, page
 from archcalc.plots import layers, size
+from archcalc.plots import training as training_plot
 from archcalc.plots.command import SIZE_QUANTITIES
 from archcalc.plots.figures import Bars, Lines, digest
 from archcalc.timings import Timings
+from archcalc.training.memory import Training
 
 #: how a drawn picture is recognised in a page: any inline SVG, and the digest it carries
 _SVG = re.compile(r"<svg\b.*?</svg>", re.S)
@@ -40,17 +43,27 @@ class Parts:
     layers: Bars | None  # None for a symbolic analysis: bars need numbers
     dot: str  # the diagram
     timings: Timings | None = None
+    training: Training | None = None  # one training step of the analysis, when asked for
+    training_note: str | None = None  # why there is none (an op without training rules)
 
     @property
     def sizes(self) -> Lines | None:
         return size.figure(self.growth, self.native) if self.growth is not None else None
 
+    @property
+    def training_bars(self) -> Bars | None:
+        """The step's memory by kind; None without a step, or with names in it (bars need numbers)."""
+        if self.training is None or self.analysis.symbols:
+            return None
+        return training_plot.figure(self.analysis, self.training)
+
 
 def gather(spec: str | Path, analysis: Analysis, depth: int | None, timings: Timings | None = None, step: int = 1,
-           dot: str | None = None) -> Parts:  # fmt: skip
+           dot: str | None = None, training: Training | None = None, training_note: str | None = None) -> Parts:  # fmt: skip
     """``analysis``: the spec as the report shows it; ``depth``: the diagram's (``dot``: its
     DOT text, when already built); ``step``: between the size plot's sizes, which run up to
-    twice the spec's own height (through it) or to 512."""
+    twice the spec's own height (through it) or to 512; ``training``: the analysis' training
+    step, already analysed (``training_note``: why there is none)."""
     symbolic, why = (analysis, None) if analysis.symbols else _symbolic(spec, analysis)
     native = native_size(analysis) if symbolic is not analysis else None
     result = None
@@ -61,7 +74,7 @@ def gather(spec: str | Path, analysis: Analysis, depth: int | None, timings: Tim
     if dot is None:
         dot = to_dot(build_diagram(analysis, depth, None if analysis.symbols else "macs", timings))
     bars = None if analysis.symbols else layers.figure(analysis)
-    return Parts(analysis, symbolic, why, result, native, bars, dot, timings)
+    return Parts(analysis, symbolic, why, result, native, bars, dot, timings, training, training_note)
 
 
 def native_size(analysis: Analysis) -> int | None:
@@ -90,8 +103,14 @@ def render(parts: Parts, drawn: bool = True) -> str:
         pictures["size"] = Picture(
             "size", "cost against input size", _plot(parts.sizes, drawn), "Each point is the formula above, evaluated exactly."
         )
+    if parts.training_bars is not None:
+        pictures["training"] = Picture(
+            "training", "training memory", _plot(parts.training_bars, drawn), "The peak's terms by kind; the bars add up to the peak."
+        )
     pictures["diagram"] = Picture("diagram", "diagram", _diagram(parts.dot, drawn))
-    return page(parts.analysis, pictures, parts.growth, parts.symbolic, parts.timings, parts.no_formulas)
+    return page(
+        parts.analysis, pictures, parts.growth, parts.symbolic, parts.timings, parts.no_formulas, parts.training, parts.training_note
+    )
 
 
 def _plot(figure, drawn: bool) -> str:
@@ -120,13 +139,14 @@ def normalised(text: str) -> str:
     return _SVG.sub(lambda m: "<svg>" + ",".join(_STAMP.findall(m.group(0))) + "</svg>", text)
 
 
-def report_page(spec: str | Path, analysis: Analysis, timings: Timings | None = None) -> str:
-    """``archcalc report --format html``: the page, its diagram collapsed as the gallery's is."""
+def report_page(spec: str | Path, analysis: Analysis, timings: Timings | None = None, training: Training | None = None) -> str:
+    """``archcalc report --format html``: the page, its diagram collapsed as the gallery's is;
+    with ``training`` (``--training``), its training step too."""
     from archcalc.gallery import gallery_depth
     from archcalc.plots.draw import matplotlib
 
     matplotlib()  # say what to install before any work
-    return render(gather(spec, analysis, gallery_depth(analysis), timings))
+    return render(gather(spec, analysis, gallery_depth(analysis), timings, training=training))
 
 
 def write_text(path: str | Path, text: str) -> Path:

@@ -1,5 +1,6 @@
-"""The gallery's pictures: one HTML report per network (``NAME.html``), and one plot of each
-kind kept as an SVG (AlexNet's per-layer plot and size plot, and the bundled networks
+"""The gallery's pictures: one HTML report per network (``NAME.html``, with the gallery's
+training step: Adam, float32, batch 1, the largest batch in 80 GiB), and one plot of each kind
+kept as an SVG (AlexNet's per-layer, size and training plots, and the bundled networks
 compared), which the READMEs show.
 
 ``archcalc.gallery`` calls ``items`` for what belongs in ``reports/``, ``write`` to draw them
@@ -31,12 +32,15 @@ def items(entries: list[Entry], specs_dir: Path) -> dict[str, Parts | Figure]:
     """Every page and kept plot, by its path under reports/."""
     out: dict[str, Parts | Figure] = {}
     for e in entries:
-        parts = gather(specs_dir / f"{e.stem}.yaml", e.analysis, e.depth, step=STEP, dot=e.dot)
+        parts = gather(specs_dir / f"{e.stem}.yaml", e.analysis, e.depth, step=STEP, dot=e.dot, training=e.training,
+                       training_note=e.training_note)  # fmt: skip
         out[f"{e.stem}.html"] = parts
         if e.stem == SHOWCASE:
             out[f"{SHOWCASE}-layers.svg"] = layers.figure(e.analysis)
             if parts.sizes is not None:
                 out[f"{SHOWCASE}-size.svg"] = parts.sizes
+            if parts.training_bars is not None:
+                out[f"{SHOWCASE}-training.svg"] = parts.training_bars
     papers = [e.analysis for e in entries if "/" not in e.stem]  # torchvision's variants would double them
     if papers:
         out["compare.svg"] = compare.figure(papers)

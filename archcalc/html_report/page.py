@@ -2,7 +2,8 @@
 so it opens with no network (and no other file) at all.
 
 Sections: the summary, where the cost is (the per-layer plot), how it grows (the formulas in
-the input size, typeset, and the size plot), the diagram, and the per-layer table. Every
+the input size, typeset, and the size plot), the training step when one was asked for
+(``training.py``), the diagram, and the per-layer table. Every
 part is handed in ready: the analyses, and the pictures as SVG text (drawn by
 ``archcalc.plots.draw`` and Graphviz); this module only writes markup.
 """
@@ -17,9 +18,11 @@ from archcalc.analysis import Analysis, Totals
 from archcalc.compare import summarise
 from archcalc.expressions import Value
 from archcalc.growth import Growth
+from archcalc.html_report import training as training_section
 from archcalc.html_report.table import axes_html, shape_html, table
 from archcalc.report import CONVENTIONS
 from archcalc.timings import Timings
+from archcalc.training.memory import Training
 from archcalc.typeset import to_html
 
 
@@ -38,10 +41,13 @@ def asset(name: str) -> str:
 
 
 def page(analysis: Analysis, pictures: dict[str, Picture], growth: Growth | None = None, symbolic: Analysis | None = None,
-         timings: Timings | None = None, no_formulas: str | None = None) -> str:  # fmt: skip
-    """``pictures``: "layers", "size", "diagram" (each optional); ``symbolic``: the same
-    network analysed with names for its input size, whose formulas the growth section shows
-    (``no_formulas``: why there is none)."""
+         timings: Timings | None = None, no_formulas: str | None = None, training: Training | None = None,
+         training_note: str | None = None) -> str:  # fmt: skip
+    """``pictures``: "layers", "size", "training", "diagram" (each optional); ``symbolic``: the
+    same network analysed with names for its input size, whose formulas the growth section
+    shows (``no_formulas``: why there is none); ``training``: a training step of ``analysis``,
+    shown in its own section and as the table's training columns (``training_note``: why
+    there is none)."""
     title = html.escape(analysis.name)
     sections = [
         _summary(analysis, timings),
@@ -51,13 +57,14 @@ def page(analysis: Analysis, pictures: dict[str, Picture], growth: Growth | None
         else _section(
             "growth", "How it grows with the input size", f"<p>No formulas: {html.escape(no_formulas or '')}.</p>" if no_formulas else ""
         ),
+        training_section.section(training, _picture(pictures.get("training")), training_note),
         _section(
             "diagram",
             "Diagram",
             _picture(pictures.get("diagram"), scroll=True),
             "The layers, the tensor shapes on the edges, blocks as clusters.",
         ),
-        _section("layers-table", "Layers", _controls() + table(analysis, timings), CONVENTIONS + "."),
+        _section("layers-table", "Layers", _controls() + table(analysis, timings, training), _table_note(training)),
     ]
     nav = "".join(f'<a href="#{key}">{name}</a>' for key, name in NAV if f'id="{key}"' in "".join(sections))
     return "\n".join([
@@ -69,7 +76,7 @@ def page(analysis: Analysis, pictures: dict[str, Picture], growth: Growth | None
         f"<title>{title} — archcalc report</title>",
         f"<style>\n{asset('page.css')}</style>",
         "</head>",
-        "<body>",
+        '<body class="wide">' if training is not None else "<body>",  # room for the table's training columns
         _header(analysis),
         f"<nav>{nav}</nav>",
         "<main>",
@@ -87,9 +94,19 @@ NAV = (
     ("summary", "Summary"),
     ("where", "Where the cost is"),
     ("growth", "How it grows"),
+    ("training", "Training step"),
     ("diagram", "Diagram"),
     ("layers-table", "Layers"),
 )
+
+
+def _table_note(training: Training | None) -> str:
+    if training is None:
+        return CONVENTIONS + "."
+    return (
+        f"{CONVENTIONS}; saved: bytes kept for the backward pass, each storage at the first layer to keep it (so the layers add up "
+        "to the total); grad-in, grad-w: the backward's MACs for the gradients with respect to the inputs and to the weights."
+    )
 
 
 def _header(analysis: Analysis) -> str:

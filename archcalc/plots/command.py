@@ -4,25 +4,34 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from archcalc.analysis import Analysis, analyse_file
+from archcalc.analysis import Analysis, analyse, analyse_file, load_network
 from archcalc.errors import SpecError
 from archcalc.growth import growth, parse_fixed, parse_range
-from archcalc.plots import compare, draw, layers, size
+from archcalc.plots import compare, draw, layers, size, training
 from archcalc.plots.figures import Figure
 
-KINDS = ("layers", "size", "compare")
+KINDS = ("layers", "size", "compare", "training")
+#: the options only --kind training reads (None: not given)
+TRAINING_OPTIONS = ("optimizer", "train_device")
 SIZE_QUANTITIES = ("macs", "params", "peak")  # the default panels of --kind size
 
 
 def plot(specs: tuple[str, ...], output: str, kind: str, options: dict) -> Path:
-    """``options``: input_shape, batch, dtype; all_layers (layers); range, fix, quantities (size)."""
+    """``options``: input_shape, batch, dtype; all_layers (layers); range, fix, quantities (size);
+    optimizer, train_device (training)."""
     draw.matplotlib()  # say what to install before any work
+    given = [name for name in TRAINING_OPTIONS if options.get(name) is not None]
+    if given and kind != "training":
+        flags = ", ".join("--" + ("device" if name == "train_device" else name) for name in given)
+        raise SpecError(f"{flags}: only --kind training reads it, found --kind {kind}")
     if kind == "compare":
         figure: Figure = compare.figure([_analyse(spec, options, options.get("input_shape")) for spec in specs])
     elif len(specs) != 1:
         raise SpecError(f"--kind {kind} draws one network, found {len(specs)} specs (--kind compare takes several)")
     elif kind == "layers":
         figure = layers.figure(_analyse(specs[0], options, options.get("input_shape")), options.get("all_layers", False))
+    elif kind == "training":
+        figure = training_figure(specs[0], options)
     else:
         figure = size_figure(specs[0], options)
     return draw.write(figure, output)
@@ -30,6 +39,19 @@ def plot(specs: tuple[str, ...], output: str, kind: str, options: dict) -> Path:
 
 def _analyse(spec: str, options: dict, input_shape: str | None) -> Analysis:
     return analyse_file(spec, input_shape=input_shape, batch=options.get("batch", 1), dtype=options.get("dtype", "float32"))
+
+
+def training_figure(spec: str, options: dict) -> Figure:
+    """One training step of the spec (``--optimizer``, ``--device``; Adam on CUDA by default)."""
+    from archcalc.training import DEFAULT_OPTIMIZER
+    from archcalc.training.memory import analyse_training
+
+    network = load_network(spec, options.get("input_shape"))
+    analysis = analyse(network, batch=options.get("batch", 1), dtype=options.get("dtype", "float32"))
+    if analysis.symbols:  # before the walk: bars need numbers
+        training.need_numbers(analysis)
+    step = analyse_training(network, analysis, options.get("optimizer") or DEFAULT_OPTIMIZER, options.get("train_device") or "cuda")
+    return training.figure(analysis, step)
 
 
 def size_figure(spec: str, options: dict) -> Figure:

@@ -15,7 +15,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from archcalc.errors import ArchcalcError, SpecError
-from archcalc.plots.figures import Bars, Figure, Lines, Scatter, digest
+from archcalc.plots.figures import BarPanel, Bars, Figure, Lines, Scatter, digest
 
 FORMATS = ("svg", "png", "pdf")
 INSTALL_HINT = "pip install -e '.[plot]' in a checkout of archcalc (or pip install matplotlib)"
@@ -145,21 +145,46 @@ def _bars(fig, bars: Bars) -> None:
     x = list(range(n))
     for index, (ax, panel) in enumerate(zip(axes, bars.panels, strict=True)):
         _bands(ax, bars, label=index == 0)
-        drawn = ax.bar(x, _floats(panel.values), width=0.75, color=COLOURS[index % len(COLOURS)], zorder=2)
+        drawn = ax.bar(x, _floats(panel.values), width=0.75, color=_colours(bars, index), zorder=2)
         for position in bars.highlighted:
             drawn[position].set_hatch("////")
             drawn[position].set_edgecolor("#ffffff")
         if panel.log:
             ax.set_yscale("log")
         _engineering(ax.yaxis)
+        if panel.labels:
+            _labels_over(ax, x, panel)
         ax.set_ylabel(panel.label, fontsize=8)
         ax.set_title(_share_text(panel.shares), fontsize=8, color="#333333")
         ax.grid(axis="y", color="#dddddd", linewidth=0.5, zorder=0)
         ax.set_xlim(-0.6, n - 0.4)
+    if bars.groups:
+        _legend(axes[0], bars)
     labels = axes[-1]
     labels.set_xticks(x)
     labels.set_xticklabels(bars.categories, rotation=90 if rotate else 0, fontsize=font)
     _notes(fig, bars.notes, height)
+
+
+def _colours(bars: Bars, panel: int) -> list[str]:
+    """The panel's colour for every bar, or each group's own."""
+    colours = [COLOURS[panel % len(COLOURS)]] * len(bars.categories)
+    for number, group in enumerate(bars.groups):
+        colours[group.first : group.last + 1] = [COLOURS[number % len(COLOURS)]] * (group.last - group.first + 1)
+    return colours
+
+
+def _legend(ax, bars: Bars) -> None:
+    from matplotlib.patches import Patch
+
+    handles = [Patch(color=COLOURS[number % len(COLOURS)], label=group.label) for number, group in enumerate(bars.groups)]
+    ax.legend(handles=handles, loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=len(handles), fontsize=8, frameon=False)
+
+
+def _labels_over(ax, x: list[int], panel: BarPanel) -> None:
+    for position, value, text in zip(x, panel.values, panel.labels, strict=True):
+        ax.annotate(text, (position, float(value)), xytext=(0, 2), textcoords="offset points", ha="center", va="bottom", fontsize=7)
+    ax.margins(y=0.15)  # room for the tallest bar's text
 
 
 def _bands(ax, bars: Bars, label: bool) -> None:

@@ -34,6 +34,7 @@ class BarPanel:
     values: tuple[int, ...]  # one per category, exact
     log: bool  # a log axis: the values span more than two decades
     shares: tuple[tuple[str, Fraction], ...] = ()  # (op kind, its share of the total), largest first
+    labels: tuple[str, ...] = ()  # the text over each bar, when there are few (the parts of a sum: value and share)
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ class Bars:
     panels: tuple[BarPanel, ...]
     bands: tuple[Band, ...] = ()
     highlighted: tuple[int, ...] = ()  # categories drawn hatched (training-only layers)
+    groups: tuple[Band, ...] = ()  # runs of bars drawn in one colour each, named in a legend
     notes: tuple[str, ...] = ()
 
 
