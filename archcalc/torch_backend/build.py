@@ -23,8 +23,8 @@ from archcalc.torch_backend import RunError, require_torch
 
 #: the class name fx gives the generated module; FlopCounterMode names layers "SpecNet.<layer>"
 CLASS_NAME = "SpecNet"
-#: ops whose output is (a view of) their input in eval mode
-ALIASING = {"identity", "dropout", "flatten"}
+#: ops whose output is (or may be) a view of their input in eval mode
+ALIASING = {"identity", "dropout", "flatten", "stochastic_depth", "slice", "chunk", "crop", "channel_shuffle"}
 
 
 @dataclass
