@@ -265,7 +265,7 @@ def _unit_bounds(in_rf, window, axis: int, name: str, result) -> list[Derivation
     reads = f"input units {to_text(rule.first(0), separators=False)} … {to_text(rule.last(0), separators=False)}"
     values = {"lo": lo, "hi": hi, "j": in_rf.jump[axis], "q": rule.ratio}
     return [
-        stated("rf", f"rf_lo_{name}", f"lo_in(first(0)), first(i) … last(i) = {rule.rule}", lo, f"unit 0 reads {reads}"),
+        stated("rf", f"rf_lo_{name}", "lo_in(first(0))", lo, f"unit 0 reads {reads}; unit i reads {rule.rule}"),
         stated("rf", f"rf_hi_{name}", "hi_in(last(0))", hi, "the highest pixel those units see"),
         derive(f"rf_size_{name}", "hi - lo + 1", values, quantity="rf"),
         derive(f"rf_jump_{name}", "j*q", values, "q: the rule's input units per output unit", quantity="rf"),

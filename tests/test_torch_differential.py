@@ -117,15 +117,20 @@ def _layer(draw, choice: str, shapes: dict, prev: str):
     return {"add": {"branches": [branch, "identity"]}}, shape
 
 
-def assert_torch_agrees(spec: dict, batch: int = 2) -> None:
+def built_from(spec: dict, batch: int = 2):
+    """(network, analysis, built torch model) of a spec given as a dict."""
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "net.yaml"
         path.write_text(yaml.safe_dump(spec, sort_keys=False))
         network = load_network(path)
-        analysis = analyse(network, batch=batch)
-        torch.manual_seed(0)
-        model = build(network, analysis)
-        checks = run_checks(model, analysis, torch.randn(batch, *network.input_shape))
+    analysis = analyse(network, batch=batch)
+    torch.manual_seed(0)
+    return network, analysis, build(network, analysis)
+
+
+def assert_torch_agrees(spec: dict, batch: int = 2) -> None:
+    network, analysis, model = built_from(spec, batch)
+    checks = run_checks(model, analysis, torch.randn(batch, *network.input_shape))
     assert not failed(checks), "\n".join(line for check in failed(checks) for line in check.mismatches)
 
 

@@ -25,13 +25,13 @@ def bins(size: Value, out: int) -> list[Value]:
     return [ceildiv((i + 1) * size, out) - floordiv(i * size, out) for i in range(out)]
 
 
-def bin_rule(size: Value, out: int) -> AxisMap:
+def bin_rule(size: Value, out: int, axis: str = "H") -> AxisMap:
     """Cell i reads rows ⌊i·H/out⌋ … ⌈(i+1)·H/out⌉ − 1; nominally H/out rows per cell."""
     return AxisMap(
         first=lambda i: floordiv(i * size, out),
         last=lambda i: ceildiv((i + 1) * size, out) - 1,
         ratio=exact_div(size, out),
-        rule=f"⌊i·H/{out}⌋ … ⌈(i+1)·H/{out}⌉ − 1",
+        rule=f"⌊i·{axis}/{out}⌋ … ⌈(i+1)·{axis}/{out}⌉ − 1",
     )
 
 
@@ -60,7 +60,7 @@ class _Adaptive(Op):
         if all(out == 1 or equal(size % out, 0) is True for size, out in zip(sizes, self.out, strict=True)):
             kernel = tuple(size if out == 1 else floordiv(size, out) for size, out in zip(sizes, self.out, strict=True))
             return Window(kernel, kernel, (0, 0))
-        return Resampling(tuple(bin_rule(size, out) for size, out in zip(sizes, self.out, strict=True)))
+        return Resampling(tuple(bin_rule(size, out, axis) for size, out, axis in zip(sizes, self.out, "HW", strict=True)))
 
 
 class AdaptiveAvgPool(_Adaptive):

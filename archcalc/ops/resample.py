@@ -235,18 +235,19 @@ class Upsample(SizedByReference):
 
     def window(self, inputs: list[Shape]) -> Resampling:
         out = self.output_shape(inputs)
-        return Resampling(tuple(self._rule(inputs[0][1 + axis], out[1 + axis]) for axis in (0, 1)))
+        return Resampling(tuple(self._rule(inputs[0][1 + axis], out[1 + axis], "HW"[axis]) for axis in (0, 1)))
 
-    def _rule(self, size: Value, out: Value) -> AxisMap:
+    def _rule(self, size: Value, out: Value, a: str) -> AxisMap:
         sigma = exact_div(size, out)
         if self.mode == "nearest":
-            return AxisMap(lambda i: floordiv(i * size, out), lambda i: floordiv(i * size, out), sigma, "⌊i·H/H_out⌋")
+            return AxisMap(lambda i: floordiv(i * size, out), lambda i: floordiv(i * size, out), sigma, f"⌊i·{a}/{a}_out⌋")
         if self.align_corners:
             step = exact_div(size - 1, out - 1) if not equal(out, 1) else 0
             source = _Bilinear(lambda i: i * step, size)
-            return AxisMap(source.first, source.last, step if step != 0 else sigma, "x = i·(H − 1)/(H_out − 1): ⌊x⌋ … ⌊x⌋ + 1")
+            rule = f"x = i·({a} − 1)/({a}_out − 1): ⌊x⌋ … ⌊x⌋ + 1"
+            return AxisMap(source.first, source.last, step if step != 0 else sigma, rule)
         source = _Bilinear(lambda i: vmax(exact_div((2 * i + 1) * size, 2 * out) - Fraction(1, 2), 0), size)
-        return AxisMap(source.first, source.last, sigma, "x = max((i + ½)·H/H_out − ½, 0): ⌊x⌋ … ⌊x⌋ + 1")
+        return AxisMap(source.first, source.last, sigma, f"x = max((i + ½)·{a}/{a}_out − ½, 0): ⌊x⌋ … ⌊x⌋ + 1")
 
     def label(self) -> str:
         if self.scale is not None:
