@@ -214,10 +214,19 @@ def sliding(k: Value, s: Value, p: Value, d: Value) -> AxisMap:
         first=lambda i: s * i - p,
         last=lambda i: s * i - p + d * (k - 1),
         ratio=s,
-        rule=f"{s}·i − {p} … {s}·i − {p} + {d * (k - 1)}",
+        rule=f"{_affine(s, -p)} … {_affine(s, d * (k - 1) - p)}",
         step=d if isinstance(d, int) else 1,
         sliding=(k, s, p, d),
     )
+
+
+def _affine(scale: Value, offset: Value) -> str:
+    """s·i + c as a person writes it: i, 2·i − 1, i + 3."""
+    text = "i" if scale == 1 else f"{scale}·i"
+    if offset == 0:
+        return text
+    negative = not is_symbolic(offset) and offset < 0
+    return f"{text} {'−' if negative else '+'} {-offset if negative else offset}"
 
 
 __all__ = ["INPUT_RF", "BROADCAST", "Lattice", "Mapped", "Merged", "ReceptiveField", "receptive_field", "sliding", "step", "summarise"]

@@ -201,13 +201,10 @@ class Crop(SizedByReference):
         return self.size is None
 
     def derivation_formulas(self, inputs: list[Shape]) -> dict[str, str]:
-        return {"C_out": "C", **({"H_out": "n_h", "W_out": "n_w"} if self.size is not None else {})}
+        return {"C_out": "C", "H_out": "n_h", "W_out": "n_w"}
 
     def derivation_values(self, inputs: list[Shape], out: Shape) -> dict[str, Value]:
-        values = shape_values(inputs, out)
-        if self.size is not None:
-            values.update({"n_h": self.size[0], "n_w": self.size[1]})
-        return values
+        return {**shape_values(inputs, out), "n_h": out[1], "n_w": out[2]}  # the size, or the reference's
 
     def output_shape(self, inputs: list[Shape]) -> Shape:
         reference = self.reference_size(inputs)

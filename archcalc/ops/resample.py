@@ -222,10 +222,10 @@ class Upsample(SizedByReference):
     def derivation_formulas(self, inputs: list[Shape]) -> dict[str, str]:
         if self.scale is not None:
             return {"C_out": "C", "H_out": "(H*r_h)//1", "W_out": "(W*r_w)//1"}
-        return {"C_out": "C"}
+        return {"C_out": "C", "H_out": "n_h", "W_out": "n_w"}  # the size, or the reference's
 
     def derivation_values(self, inputs: list[Shape], out: Shape) -> dict[str, Value]:
-        values = shape_values(inputs, out)
+        values = {**shape_values(inputs, out), "n_h": out[1], "n_w": out[2]}
         if self.scale is not None:
             values.update({"r_h": self.scale[0], "r_w": self.scale[1]})
         return values
