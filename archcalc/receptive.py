@@ -181,7 +181,7 @@ def _merge(inputs: list[ReceptiveField], axis: int, shapes: list | None, out: tu
     parts = []
     for index, rf in enumerate(inputs):
         part = rf.axes[axis]
-        if shapes is not None and out is not None and shapes[index][1 + axis] == 1 and equal(out[1 + axis], 1) is not True:
+        if shapes is not None and out is not None and len(out) == 3 and _broadcast(shapes[index], out, axis):
             part = Mapped(part, BROADCAST)
         parts.append(part)
     lattices = [part for part in parts if isinstance(part, Lattice)]
@@ -189,6 +189,11 @@ def _merge(inputs: list[ReceptiveField], axis: int, shapes: list | None, out: tu
         # lattices a whole number of units apart stay one lattice: the union of their first units, moved together
         return Lattice(vmin(*[p.low for p in parts]), vmax(*[p.high for p in parts]), parts[0].jump)
     return Merged(tuple(parts))
+
+
+def _broadcast(shape: tuple, out: tuple, axis: int) -> bool:
+    """A (C, H, W) input of size 1 along an axis where the output is wider: broadcast there."""
+    return len(shape) == 3 and shape[1 + axis] == 1 and equal(out[1 + axis], 1) is not True
 
 
 def step(field_: Any, window: Window | Resampling | None, axis: int):

@@ -168,3 +168,13 @@ def test_channel_ops_are_pointwise_and_free(analyse_text):
         assert (stats.params, stats.macs, stats.flops_by_kind) == (0, 0, {})
     assert all(stats.rf.size == conv.rf.size for stats in plumbing)
     assert plumbing[-1].rf.start == (conv.rf.start[0] - 1, conv.rf.start[1] - 1)  # padding shifts by one unit
+
+
+def test_merges_of_flat_vectors_keep_their_field(analyse_text):
+    analysis = analyse_text(
+        "name: t\ninput: [2, 5, 5]\nlayers: [conv: {out: 2, kernel: 3}, flatten, linear: {name: a, out: 4}, "
+        "linear: {name: b, out: 4}, mul: {from: [a, b]}, add: {from: [mul1, a]}]\n"
+    )
+    flat = analysis.layers[1]
+    # the flattened 3×3 conv output sees the whole 5×5 input; merging flat vectors keeps that field
+    assert all(stats.rf.size == flat.rf.size == (5, 5) for stats in analysis.layers[1:])

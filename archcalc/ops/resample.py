@@ -261,7 +261,7 @@ class Upsample(SizedByReference):
         from archcalc.torch_backend import modules
 
         size = None if self.takes_reference() else tuple(out[1:])
-        return modules.Resize(size, self.mode, self.align_corners)
+        return modules.Resize(size, self.mode, bool(self.align_corners) if self.mode == "bilinear" else None)
 
 
 class _Bilinear:
