@@ -80,3 +80,13 @@ def test_convtranspose_formulas_read_as_pytorchs(write_spec):
     # (29 − 1)·2 − 2·1 + 1·(3 − 1) + 1 + 1 = 58
     assert "H_out = (H − 1)·s_h − 2·p_h + d_h·(k_h − 1) + a_h + 1 = (29 − 1)×2 − 2×1 + 1×(3 − 1) + 1 + 1 = 58" in text
     assert "params = C·(C_out/g)·k_h·k_w + C_out = 6×(4/1)×3×3 + 4 = 220" in text
+
+
+@pytest.mark.parametrize("grow", [(0, 0), (4, -2), (11, 7)])
+def test_symbolic_formulas_of_the_new_ops_substitute_to_the_numeric_run(write_spec, grow):
+    from archcalc.analysis import analyse_file
+    from tests.test_symbolic import _check_sizes
+
+    path = write_spec(NEW_OPS)
+    # shapes, counts, flops by kind and every layer's size, jump and start, irregular fields included
+    _check_sizes(path, (4, 29, 31), analyse_file(path, input_shape="4,H,W"), grow)

@@ -15,7 +15,7 @@ from pydantic import PositiveInt, model_validator
 
 from archcalc.derivation import shape_values
 from archcalc.errors import OpError
-from archcalc.expressions import Value, ceildiv, equal, exact_div, floordiv, is_symbolic, sp, vmax, vmin
+from archcalc.expressions import Value, ceildiv, equal, exact_div, floordiv, is_symbolic, vmax, vmin
 from archcalc.ops.base import (
     AxisMap,
     NonNegativePair,
@@ -44,7 +44,12 @@ class ConvTranspose(Op):
              (+ C_out·H_out·W_out), N_h = #{(i, k): 0 ≤ i < H, 0 ≤ k < k_h, 0 ≤ i·s − p + k·d < H_out}
     rf:      output o reads input units i = (o + p − k·d)/s for every tap k where that is whole:
              with d = 1, i from ⌈(o + p − (k − 1))/s⌉ to ⌊(o + p)/s⌋; nominal jump 1/s of the
-             input's (a fraction, kept exact); with s = 1 an ordinary window (padding d(k−1) − p)
+             input's (a fraction, kept exact); with s = 1 an ordinary window (padding d(k−1) − p).
+             With d > 1 the taps reached step by d/gcd(d, s) input units and may interleave (the
+             first unit read can go down as o goes up): the fields after such a layer are then
+             unions over every unit read. A layer where some output position is reached by no tap
+             (kernel < stride, or d and s sharing a factor) is refused: those outputs are the bias
+             alone and have no field
     """
 
     kind: Literal["convtranspose"] = "convtranspose"
@@ -168,6 +173,16 @@ class ConvTranspose(Op):
         )
 
 
+_ROWS = "min(⌊x⌋, H − 1) … min(⌈x⌉, H − 1)"
+
+
+def _bilinear(position, size: Value) -> tuple:
+    """Rows i0 = min(⌊x⌋, H − 1) and i1 = min(i0 + 1, H − 1), i1 weighted x − i0: read exactly
+    when x is not whole, i.e. the last row read is min(⌈x⌉, H − 1) (no case split, so a
+    symbolic x stays a plain floor/ceiling formula)."""
+    return (lambda i: vmin(floordiv(position(i), 1), size - 1)), (lambda i: vmin(ceildiv(position(i), 1), size - 1))
+
+
 class Upsample(SizedByReference):
     """Resizing by interpolation (F.interpolate): to ⌊H·scale⌋ × ⌊W·scale⌋, to a `size`, or —
     with neither — to the spatial size of a second input, `from: [x, ref]` (what a segmentation
@@ -179,7 +194,7 @@ class Upsample(SizedByReference):
       nearest:  row ⌊i·σ⌋
       bilinear: x = max((i + ½)·σ − ½, 0), or x = i·(H − 1)/(H_out − 1) with `align_corners`;
                 rows i0 = min(⌊x⌋, H − 1) and i1 = min(i0 + 1, H − 1), i1 weighted x − i0 (so
-                not read where x is whole)
+                not read where x is whole: the rows read are min(⌊x⌋, H − 1) … min(⌈x⌉, H − 1))
     PyTorch computes σ and x in float32, which at a few sizes rounds a whole i·σ just below
     (nearest 26 → 22: output row 11 reads row 12, where ⌊11·26/22⌋ = 13): archcalc keeps the
     exact rule there.
@@ -243,11 +258,10 @@ class Upsample(SizedByReference):
             return AxisMap(lambda i: floordiv(i * size, out), lambda i: floordiv(i * size, out), sigma, f"⌊i·{a}/{a}_out⌋")
         if self.align_corners:
             step = exact_div(size - 1, out - 1) if not equal(out, 1) else 0
-            source = _Bilinear(lambda i: i * step, size)
-            rule = f"x = i·({a} − 1)/({a}_out − 1): ⌊x⌋ … ⌊x⌋ + 1"
-            return AxisMap(source.first, source.last, step if step != 0 else sigma, rule)
-        source = _Bilinear(lambda i: vmax(exact_div((2 * i + 1) * size, 2 * out) - Fraction(1, 2), 0), size)
-        return AxisMap(source.first, source.last, sigma, f"x = max((i + ½)·{a}/{a}_out − ½, 0): ⌊x⌋ … ⌊x⌋ + 1")
+            first, last = _bilinear(lambda i: i * step, size)
+            return AxisMap(first, last, step if step != 0 else sigma, f"x = i·({a} − 1)/({a}_out − 1): {_ROWS}")
+        first, last = _bilinear(lambda i: vmax(exact_div((2 * i + 1) * size, 2 * out) - Fraction(1, 2), 0), size)
+        return AxisMap(first, last, sigma, f"x = max((i + ½)·{a}/{a}_out − ½, 0): {_ROWS}")
 
     def label(self) -> str:
         if self.scale is not None:
@@ -262,21 +276,3 @@ class Upsample(SizedByReference):
 
         size = None if self.takes_reference() else tuple(out[1:])
         return modules.Resize(size, self.mode, bool(self.align_corners) if self.mode == "bilinear" else None)
-
-
-class _Bilinear:
-    """Rows i0 = min(⌊x⌋, H − 1) and i1 = min(i0 + 1, H − 1); i1 only where its weight x − i0 > 0."""
-
-    def __init__(self, position, size: Value):
-        self.position, self.size = position, size
-
-    def first(self, i: Value) -> Value:
-        return vmin(floordiv(self.position(i), 1), self.size - 1)
-
-    def last(self, i: Value) -> Value:
-        x = self.position(i)
-        low = self.first(i)
-        upper = vmin(low + 1, self.size - 1)
-        if not is_symbolic(x) and not is_symbolic(low):
-            return upper if x > low else low
-        return sp().Piecewise((upper, sp().StrictGreaterThan(x, low)), (low, True))
