@@ -20,11 +20,14 @@ CASES = {
     "convtranspose_4s2p1": [CONV, {"convtranspose": {"out": 2, "kernel": 4, "stride": 2, "padding": 1}}],
     "convtranspose_2s2_unet": [CONV, {"convtranspose": {"out": 2, "kernel": 2, "stride": 2}}, {"conv": {"out": 2, "kernel": 3}}],
     # taps (o − 3t)/4 interleave: unit 0 reads 0 and −3, unit 1 only −1 — the field after it is not monotone
-    "convtranspose_dilated_interleaved": [
-        {"conv": {"out": 2, "kernel": 3, "stride": 3}},  # 4×3 units: keeps the output (and the test) small
-        {"convtranspose": {"out": 2, "kernel": 5, "stride": 4, "dilation": 3}},
-        {"conv": {"out": 2, "kernel": 3}},
-    ],
+    "convtranspose_dilated_interleaved": (
+        [
+            {"conv": {"out": 2, "kernel": 3, "stride": 3}},  # 4×3 units that read every pixel: a small output
+            {"convtranspose": {"out": 2, "kernel": 5, "stride": 4, "dilation": 3}},
+            {"conv": {"out": 2, "kernel": 3}},
+        ],
+        [2, 12, 9],
+    ),
     # padding 2 makes every output read a real input unit (with less, the first ones read only units before the edge)
     "convtranspose_dilated": [CONV, {"convtranspose": {"out": 2, "kernel": 3, "stride": 3, "dilation": 2, "padding": 2}}],
     "convtranspose_mixed_strides": [{"convtranspose": {"out": 2, "kernel": [3, 2], "stride": [1, 2], "padding": [2, 0]}}],
@@ -61,7 +64,8 @@ CASES = {
 
 @pytest.mark.parametrize("case", CASES)
 def test_every_units_field_is_what_pytorch_sees(case):
-    measured, static, _ = spec_hulls({"name": case, "input": [2, 13, 11], "layers": CASES[case]})
+    layers, shape = CASES[case] if isinstance(CASES[case], tuple) else (CASES[case], [2, 13, 11])
+    measured, static, _ = spec_hulls({"name": case, "input": shape, "layers": layers})
     assert measured == static
 
 
