@@ -137,7 +137,15 @@ class ReceptiveField:
     size: tuple[Value, Value]
     jump: tuple[Value, Value]
     start: tuple[Value, Value]
-    axes: tuple = field(default=(Lattice(0, 0, 1), Lattice(0, 0, 1)), compare=False, repr=False)
+    #: every unit's field per axis; None for a field given by its numbers alone (a lattice)
+    fields: tuple | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def axes(self) -> tuple:
+        if self.fields is not None:
+            return self.fields
+        half = [exact_div(size - 1, 2) for size in self.size]
+        return tuple(Lattice(to_exact(c - h), to_exact(c + h), j) for c, h, j in zip(self.start, half, self.jump, strict=True))
 
     def unit(self, axis: int, index: Value) -> tuple[Value, Value]:
         """The exact pixels lo … hi that output unit ``index`` sees along ``axis`` (0: height, 1: width)."""

@@ -173,3 +173,11 @@ def test_alexnet_first_fully_connected_layer_at_355_by_387():
     # PyTorch's gradient, clipped by the image and by floor-mode pooling, reaches row 352 and column 384:
     # inside the field, and past the old field's column 352
     assert (rows.min().item(), rows.max().item(), cols.min().item(), cols.max().item()) == (0, 352, 0, 384)
+
+
+def test_a_field_given_by_its_numbers_is_a_lattice():
+    from archcalc.receptive import ReceptiveField
+
+    # size 3, jump 2, start 1: unit i sees 2i … 2i + 2
+    rf = ReceptiveField((3, 5), (2, 4), (1, 2))
+    assert rf.unit(0, 2) == (4, 6) and rf.unit(1, 1) == (4, 8) and rf.regular == (True, True)

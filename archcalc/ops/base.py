@@ -102,7 +102,8 @@ class Op(BaseModel):
     weighted: ClassVar[bool] = False
     #: the rank a pointwise op insists on (3: a (C, H, W) feature map), or None for any
     input_rank: ClassVar[int | None] = None
-    #: how many inputs the op takes: 1, or None for "two or more" (merges)
+    #: how many inputs the op takes: 1, or None for "two or more" (merges); 2 for "one, or two
+    #: with a reference input" (SizedByReference, which checks the count itself)
     arity: ClassVar[int | None] = 1
     #: the elementwise-work kind its flops are filed under (see ``flops``)
     flop_kind: ClassVar[str] = "other"
