@@ -15,9 +15,6 @@ from collections import Counter
 from archcalc.graph import INPUT
 from archcalc.ops import REGISTRY
 
-#: ops whose output is (a view of) their input in eval mode
-ALIASING = {"identity", "dropout", "flatten"}
-
 
 class Storages:
     """Whose storage each layer's output lives in, as the layers are visited in order."""
@@ -54,7 +51,7 @@ def eval_plan(analysis) -> dict[str, int]:
     storages = Storages(analysis.layers)
     plan = {}
     for stats in analysis.layers:
-        storages.record(stats.name, stats.inputs[0] if stats.kind in ALIASING else None)
+        storages.record(stats.name, stats.inputs[0] if REGISTRY[stats.kind].aliases_input else None)
         index = storages.overwritable(stats.inputs) if REGISTRY[stats.kind].overwrites_input else None
         if index is not None:
             plan[stats.name] = index
