@@ -16,7 +16,7 @@ from pydantic import Field, model_validator
 from archcalc.errors import OpError
 from archcalc.expressions import Value
 from archcalc.ops.base import Op, Probability, Real, Shape, Window, numel
-from archcalc.training.rules import Saved, TrainingRules, a_view, elements, saves_output
+from archcalc.training.rules import Saved, TrainingRules, a_view, elements, saves_input, saves_output
 
 
 class ReLU(Op):
@@ -100,6 +100,12 @@ class _Activation(Op):
         from torch import nn
 
         return getattr(nn, self.torch_class)(**self.torch_args())
+
+    #: saved: the input. PyTorch differentiates every one of these from its input, not its
+    #: output as for relu (hardtanh, which relu6 is, leaky_relu, elu, gelu, silu, hardswish,
+    #: hardsigmoid, mish; prelu keeps its weight too, a parameter). No backward macs: the
+    #: gradients are element-wise (prelu's weight gradient a sum, not weight products)
+    training_rules = saves_input
 
 
 class ReLU6(_Activation):
@@ -267,6 +273,14 @@ class StochasticDepth(Op):
         except ImportError:
             raise OpError("stochastic_depth runs as torchvision.ops.StochasticDepth: install torchvision") from None
         return TorchStochasticDepth(self.p, self.mode)
+
+    def training_rules(self, inputs: list[Shape], out: Shape) -> TrainingRules:
+        """saved: torchvision's noise, the 0-or-1/(1 − p) factor the input is multiplied by, of
+        --dtype: one per sample with `mode: row`, one for the batch with `batch` (p = 1 too: a
+        zero factor); p = 0 returns the input itself."""
+        if self.p == 0:
+            return TrainingRules(view_of=0)
+        return TrainingRules((Saved("noise", "N" if self.mode == "row" else "1"),))
 
 
 class Identity(Op):

@@ -18,7 +18,7 @@ from typing import Literal
 from archcalc.derivation import shape_values
 from archcalc.expressions import Value, ceildiv, equal, exact_div, floordiv
 from archcalc.ops.base import AxisMap, Op, PositivePair, Resampling, Shape, Window, require_rank
-from archcalc.training.rules import TrainingRules, saves_input, saves_nothing
+from archcalc.training.rules import Saved, TrainingRules, elements, saves_input, saves_nothing
 
 
 def bins(size: Value, out: int) -> list[Value]:
@@ -116,3 +116,8 @@ class AdaptiveMaxPool(_Adaptive):
         from torch import nn
 
         return nn.AdaptiveMaxPool2d(self.out)
+
+    def training_rules(self, inputs: list[Shape], out: Shape) -> TrainingRules:
+        """saved: the input and the argmax indices, int64, one per output element (a 1×1 output
+        too: unlike the average, the maximum is no mean)."""
+        return TrainingRules((Saved("input"), Saved("indices", elements(out, output=True), "index")))

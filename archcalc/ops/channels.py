@@ -16,6 +16,7 @@ from archcalc.derivation import shape_values
 from archcalc.errors import OpError, shape_text
 from archcalc.expressions import Value, ceildiv, definitely, equal, floordiv, vmin
 from archcalc.ops.base import Op, PositivePair, Shape, SizedByReference, Window
+from archcalc.training.rules import TrainingRules, a_view, saves_nothing
 
 NonNegative = Annotated[int, Field(ge=0)]
 
@@ -71,6 +72,8 @@ class Slice(Op):
 
         return modules.Slice(self.start, self._stop(inputs[0]))
 
+    training_rules = a_view  # x[:, start:stop] is a view: nothing kept
+
 
 class Chunk(Op):
     """Chunk `index` of x.chunk(chunks, dim=1) (ShuffleNetV2's split): PyTorch's chunks are
@@ -117,6 +120,11 @@ class Chunk(Op):
 
         return modules.Chunk(self.chunks, self.index)
 
+    def training_rules(self, inputs: list[Shape], out: Shape) -> TrainingRules:
+        """saved: nothing; the output is one of x.chunk(…)'s views, which autograd lets no
+        in-place op overwrite."""
+        return TrainingRules(view_of=0, one_of_views=True)
+
 
 class ChannelShuffle(Op):
     """ShuffleNet's channel shuffle (Zhang et al. 2018): C channels as `groups` rows of C/groups,
@@ -139,10 +147,22 @@ class ChannelShuffle(Op):
     def label(self) -> str:
         return f"channel shuffle {self.groups}"
 
+    def trivial(self, inputs: list[Shape]) -> bool:
+        """One group, or one channel per group: the identity permutation."""
+        return self.groups == 1 or equal(inputs[0][0], self.groups) is True
+
     def to_torch(self, inputs: list[Shape], out: Shape):
+        """nn.ChannelShuffle; nn.Identity for a trivial shuffle, whose output PyTorch's CPU kernel
+        copies but its CUDA (and meta) path returns as a view of the input — one form, the same
+        storage on every device."""
         from torch import nn
 
-        return nn.ChannelShuffle(self.groups)
+        return nn.Identity() if self.trivial(inputs) else nn.ChannelShuffle(self.groups)
+
+    def training_rules(self, inputs: list[Shape], out: Shape) -> TrainingRules:
+        """saved: nothing (the backward is the inverse shuffle); a new tensor, or the input
+        itself when the shuffle is trivial."""
+        return TrainingRules(view_of=0) if self.trivial(inputs) else TrainingRules()
 
 
 def _sides(value: Any) -> Any:
@@ -188,6 +208,8 @@ class Pad(Op):
 
         top, bottom, left, right = self.padding
         return nn.ZeroPad2d((left, right, top, bottom))
+
+    training_rules = saves_nothing  # a new, padded tensor; the backward crops the gradient
 
 
 class Crop(SizedByReference):
@@ -239,3 +261,5 @@ class Crop(SizedByReference):
 
         top, left = self.offsets(inputs)
         return modules.Crop(top, left, out[1], out[2])
+
+    training_rules = a_view  # a view of the first input (a reference input gives its size only)

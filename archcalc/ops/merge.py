@@ -14,7 +14,7 @@ from archcalc.derivation import passthrough_formulas, shape_values
 from archcalc.errors import OpError, shape_text
 from archcalc.expressions import Value, equal
 from archcalc.ops.base import Op, Shape, numel, require_rank
-from archcalc.training.rules import saves_nothing
+from archcalc.training.rules import Saved, TrainingRules, saves_nothing
 
 
 class _Merge(Op):
@@ -134,6 +134,12 @@ class Mul(_Merge):
                 raise OpError(f"mul inputs do not broadcast: along axis {axis} each must be {wide[0]} or 1, found {found}")
         return wide[0] if wide else 1
 
+    def derivation_values(self, inputs: list[Shape], out: Shape) -> dict[str, Value]:
+        """The shape names, and P_k: the elements per sample of the partial product of inputs
+        0 … k (k = 1 … n − 2), the tensors a product of three or more makes on the way."""
+        partial = {f"P_{k}": numel(self.output_shape(inputs[: k + 1])) for k in range(1, len(inputs) - 1)}
+        return {**shape_values(inputs, out), **partial}
+
     def elementwise_flops(self, inputs: list[Shape], out: Shape) -> Value:
         return (len(inputs) - 1) * numel(out)
 
@@ -141,3 +147,16 @@ class Mul(_Merge):
         from archcalc.torch_backend import modules
 
         return modules.Mul()
+
+    def training_rules(self, inputs: list[Shape], out: Shape) -> TrainingRules:
+        """PyTorch multiplies left to right, t_k = t_(k−1) · x_k (t_0 = x_0), and each product
+        keeps each factor for the other's gradient — so only when the other needs one. saved: x_k
+        (input k, as it is: a broadcast (C, 1, 1) gate keeps its C values per sample, not the
+        expanded map) when one of x_0 … x_(k−1) needs a gradient, and t_(k−1) when x_k does —
+        input 0 for k = 1, else the partial product, N·P_(k−1) elements of --dtype."""
+        saved = []
+        for k in range(1, len(inputs)):
+            saved.append(Saved(f"input{k}", for_grad_of=tuple(range(k))))
+            left = Saved("input", for_grad_of=(k,)) if k == 1 else Saved(f"product{k - 1}", f"N*P_{k - 1}", for_grad_of=(k,))
+            saved.append(left)
+        return TrainingRules(tuple(saved))

@@ -136,6 +136,13 @@ class LayerNorm(Op):
         cls = modules.LayerNorm2d if len(out) == 3 else nn.LayerNorm
         return cls(out[0], eps=self.eps, elementwise_affine=self.affine, bias=self.bias)
 
+    def training_rules(self, inputs: list[Shape], out: Shape) -> TrainingRules:
+        """saved: the input (LayerNorm2d's channels-last view of it: the same storage) and the
+        mean and inverse standard deviation of each position of each sample, N·H·W (N on a flat
+        input), of --dtype; weight and bias are parameters."""
+        positions = "N*H*W" if len(out) == 3 else "N"
+        return TrainingRules((Saved("input"), Saved("mean", positions), Saved("rstd", positions)))
+
 
 class GroupNorm(Op):
     """Group normalisation (Wu & He 2018): the C channels in `groups` groups, each normalised
@@ -181,6 +188,12 @@ class GroupNorm(Op):
         from torch import nn
 
         return nn.GroupNorm(self.groups, out[0], eps=self.eps, affine=self.affine)
+
+    def training_rules(self, inputs: list[Shape], out: Shape) -> TrainingRules:
+        """saved: the input, and the mean and inverse standard deviation of each group of each
+        sample, N·groups, of --dtype."""
+        per_group = f"N*{self.groups}"
+        return TrainingRules((Saved("input"), Saved("mean", per_group), Saved("rstd", per_group)))
 
 
 def whole_map(size: Value) -> AxisMap:

@@ -30,6 +30,7 @@ from archcalc.ops.base import (
     numel,
     require_rank,
 )
+from archcalc.training.rules import WEIGHTED, Saved, TrainingRules, saves_nothing
 
 
 class ConvTranspose(Op):
@@ -172,6 +173,12 @@ class ConvTranspose(Op):
             inputs[0][0], self.out, self.kernel, self.stride, self.padding, self.output_padding, self.groups, self.bias, self.dilation
         )
 
+    def training_rules(self, inputs: list[Shape], out: Shape) -> TrainingRules:
+        """saved: the input (for the weight gradient). backward: N·macs for each gradient — the
+        input's is an ordinary convolution of the output's gradient, which makes the forward's
+        products again, and the weight's correlates that gradient with the input."""
+        return TrainingRules((Saved("input"),), **WEIGHTED)
+
 
 _ROWS = "min(⌊x⌋, H − 1) … min(⌈x⌉, H − 1)"
 
@@ -276,3 +283,7 @@ class Upsample(SizedByReference):
 
         size = None if self.takes_reference() else tuple(out[1:])
         return modules.Resize(size, self.mode, bool(self.align_corners) if self.mode == "bilinear" else None)
+
+    #: nearest and bilinear alike: PyTorch's backward needs only the sizes (and, for bilinear,
+    #: weights it recomputes from them); a reference input gives its size only
+    training_rules = saves_nothing

@@ -16,7 +16,7 @@ from pydantic import Field
 
 from archcalc.expressions import Value
 from archcalc.ops.base import Op, Real, Shape
-from archcalc.training.rules import saves_nothing
+from archcalc.training.rules import saves_input, saves_nothing
 
 
 class Scale(Op):
@@ -63,3 +63,5 @@ class LayerScale(Op):
         from archcalc.torch_backend import modules
 
         return modules.LayerScale(tuple(out[:1]) + (1,) * (len(out) - 1), self.init)
+
+    training_rules = saves_input  # γ · x keeps x for γ's gradient (and γ, a parameter, for x's)

@@ -196,10 +196,14 @@ class LayerNorm2d(nn.LayerNorm):
 
 class ChannelLinear(nn.Linear):
     """nn.Linear applied to the channels at each position of an (N, C, H, W) tensor, as on a
-    channels-last one (ConvNeXt's block): ``weight`` (out, C), ``bias`` (out,), one matmul."""
+    channels-last one (ConvNeXt's block): ``weight`` (out, C), ``bias`` (out,) — computed as the
+    1×1 convolution it is. A convolution keeps its input for the backward whatever its memory
+    layout; F.linear on the permuted tensor keeps the input itself when it is channels last
+    (after a LayerNorm2d) but a channels-last copy of an NCHW one (N·C·H·W more), which no
+    static rule could tell apart (archcalc.training)."""
 
     def forward(self, x):
-        return F.linear(x.permute(0, 2, 3, 1), self.weight, self.bias).permute(0, 3, 1, 2)
+        return F.conv2d(x, self.weight[:, :, None, None], self.bias)
 
 
 class LayerScale(nn.Module):
