@@ -305,7 +305,7 @@ LENET = ROOT / "specs" / "lenet5.yaml"
 def test_run_training_checks_then_times_whole_steps(cli):
     result = cli("run", LENET, "--training", "--optimizer", "adamw", "--batch", "2", "--warmup", "1", "--iters", "2", "--format", "json")
     assert result.exit_code == 0, result.output
-    data = json.loads(result.output)
+    data = json.loads(result.stdout)  # a loaded machine's progress bar goes to stderr
     names = [check["name"] for check in data["checks"]]
     assert names == ["shapes", "params", "buffers", "macs", "saved", "backward input macs", "backward weight macs", "backward macs",
                      "gradients", "optimizer state"]  # fmt: skip
