@@ -13,25 +13,13 @@ import networkx as nx
 
 from archcalc import expressions
 from archcalc.errors import ArchcalcError, GraphError, SpecError
-from archcalc.expressions import Value, exact_div, vmax, vmin, vsum
+from archcalc.expressions import Value, vmax, vsum
 from archcalc.graph import INPUT, Layer, Network, ScopeInfo, compile_spec
-from archcalc.ops.base import Window, numel
+from archcalc.ops.base import numel
+from archcalc.receptive import INPUT_RF, ReceptiveField, receptive_field
 from archcalc.spec import load_spec
 
 DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int8": 1}
-
-
-@dataclass(frozen=True)
-class ReceptiveField:
-    """Per axis (height, width): field size and jump (product of strides) in input pixels,
-    and start, the centre of the first output unit's field (input pixels counted from 0)."""
-
-    size: tuple[Value, Value]
-    jump: tuple[Value, Value]
-    start: tuple[Value, Value]
-
-
-INPUT_RF = ReceptiveField((1, 1), (1, 1), (0, 0))
 
 
 @dataclass(frozen=True)
@@ -188,7 +176,8 @@ def _evaluate(layer: Layer, shapes: dict, fields: dict, training: dict, batch: i
     op = layer.op
     inputs = [shapes[source] for source in layer.inputs]
     out = shapes[layer.name]
-    in_fields = [fields[source] for source in layer.inputs]
+    data = op.data_inputs(len(inputs))  # a reference input gives its size, not its values
+    in_fields = [fields[source] for source in layer.inputs[:data]]
     flops = {kind: count * batch for kind, count in op.flops(inputs, out).items()}
     return LayerStats(
         name=layer.name,
@@ -202,45 +191,10 @@ def _evaluate(layer: Layer, shapes: dict, fields: dict, training: dict, batch: i
         connections=op.connections(inputs, out),
         flops_by_kind=flops,
         activations=numel(out) * batch,
-        rf=receptive_field(in_fields, op.window(inputs)),
+        rf=receptive_field(in_fields, op.window(inputs), inputs[:data], out),
         training_only=layer.training_only or any(training[source] for source in layer.inputs),
         scopes=layer.scopes,
     )
-
-
-def receptive_field(inputs: list[ReceptiveField | None], window: Window | None) -> ReceptiveField | None:
-    """Step the receptive field through a window, or take the union over merged inputs.
-
-    size' = size + (d(k−1)) · jump;  jump' = jump · s;  start' = start + (d(k−1)/2 − p) · jump
-    """
-    if any(rf is None for rf in inputs):
-        return None
-    rf = inputs[0] if len(inputs) == 1 else _union(inputs)
-    if window is None:
-        return rf
-    size, jump, start = [], [], []
-    for axis in (0, 1):
-        extent = window.dilation[axis] * (window.kernel[axis] - 1)
-        size.append(rf.size[axis] + extent * rf.jump[axis])
-        jump.append(rf.jump[axis] * window.stride[axis])
-        start.append(rf.start[axis] + (exact_div(extent, 2) - window.padding[axis]) * rf.jump[axis])
-    return _exact(size, jump, start)
-
-
-def _exact(size: list, jump: list, start: list) -> ReceptiveField:
-    return ReceptiveField(*(tuple(expressions.to_exact(v) for v in values) for values in (size, jump, start)))
-
-
-def _union(fields: list[ReceptiveField]) -> ReceptiveField:
-    """The smallest field covering every merged input's field of the first output unit."""
-    size, jump, start = [], [], []
-    for axis in (0, 1):
-        low = vmin(*[f.start[axis] - exact_div(f.size[axis] - 1, 2) for f in fields])
-        high = vmax(*[f.start[axis] + exact_div(f.size[axis] - 1, 2) for f in fields])
-        size.append(high - low + 1)
-        jump.append(vmax(*[f.jump[axis] for f in fields]))
-        start.append(exact_div(low + high, 2))
-    return _exact(size, jump, start)
 
 
 def total(layers: list[LayerStats]) -> Totals:
@@ -264,11 +218,13 @@ def total(layers: list[LayerStats]) -> Totals:
 
 
 __all__ = [
+    "INPUT_RF",
     "Analysis",
     "GraphError",
     "LayerStats",
     "OutputStats",
     "ReceptiveField",
+    "receptive_field",
     "Totals",
     "analyse",
     "analyse_file",

@@ -216,7 +216,12 @@ def rf_derivations(in_rf, window, merged: int, result) -> list[Derivation]:
 
     ``in_rf`` is the input's field (the union of the inputs' fields at a merge, which is
     stated, not derived here); ``result`` is the Analysis's field, shown when the op has no
-    window (pointwise ops keep their input's field)."""
+    window (pointwise ops keep their input's field). Where the input is not a lattice or the
+    window is an irregular index rule, the first unit's bounds lo, hi are stated from the
+    rule and size, start and jump derived from them (archcalc.receptive)."""
+    from archcalc.ops.base import Window
+    from archcalc.receptive import Lattice
+
     lines = []
     if merged > 1:
         for axis, name in ((0, "h"), (1, "w")):
@@ -226,18 +231,46 @@ def rf_derivations(in_rf, window, merged: int, result) -> list[Derivation]:
             lines.append(stated("rf", f"rf_size_{name}", "r (pointwise: the input's field)", result.size[axis], "unchanged"))
         return lines
     for axis, name in ((0, "h"), (1, "w")):
-        values = {
-            "r": in_rf.size[axis],
-            "j": in_rf.jump[axis],
-            "c": in_rf.start[axis],
-            "k": window.kernel[axis],
-            "s": window.stride[axis],
-            "p": window.padding[axis],
-            "d": window.dilation[axis],
-        }
-        for symbol, formula in RF_FORMULAS.items():
-            lines.append(derive(f"{symbol}_{name}", formula, values, quantity="rf"))
+        if isinstance(window, Window) and isinstance(in_rf.axes[axis], Lattice):
+            lines += _lattice_step(in_rf, window, axis, name)
+        else:
+            lines += _unit_bounds(in_rf, window, axis, name, result)
     return lines
+
+
+def _lattice_step(in_rf, window, axis: int, name: str) -> list[Derivation]:
+    values = {
+        "r": in_rf.size[axis],
+        "j": in_rf.jump[axis],
+        "c": in_rf.start[axis],
+        "k": window.kernel[axis],
+        "s": window.stride[axis],
+        "p": window.padding[axis],
+        "d": window.dilation[axis],
+    }
+    return [derive(f"{symbol}_{name}", formula, values, quantity="rf") for symbol, formula in RF_FORMULAS.items()]
+
+
+def _unit_bounds(in_rf, window, axis: int, name: str, result) -> list[Derivation]:
+    """The first unit reads input units first(0) … last(0); its pixels are lo_in(first(0)) …
+    hi_in(last(0)); the jump takes the rule's nominal ratio q."""
+    from archcalc.ops.base import Window
+    from archcalc.receptive import sliding
+
+    if isinstance(window, Window):
+        rule = sliding(window.kernel[axis], window.stride[axis], window.padding[axis], window.dilation[axis])
+    else:
+        rule = window.axes[axis]
+    lo, hi = result.unit(axis, 0)
+    reads = f"input units {to_text(rule.first(0), separators=False)} … {to_text(rule.last(0), separators=False)}"
+    values = {"lo": lo, "hi": hi, "j": in_rf.jump[axis], "q": rule.ratio}
+    return [
+        stated("rf", f"rf_lo_{name}", "lo_in(first(0))", lo, f"unit 0 reads {reads}; unit i reads {rule.rule}"),
+        stated("rf", f"rf_hi_{name}", "hi_in(last(0))", hi, "the highest pixel those units see"),
+        derive(f"rf_size_{name}", "hi - lo + 1", values, quantity="rf"),
+        derive(f"rf_jump_{name}", "j*q", values, "q: the rule's input units per output unit", quantity="rf"),
+        derive(f"rf_start_{name}", "(lo + hi)/2", values, quantity="rf"),
+    ]
 
 
 __all__ = [

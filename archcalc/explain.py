@@ -28,8 +28,10 @@ def layer_derivations(network: Network, analysis: Analysis, name: str) -> list[D
     lines = layer.op.derivations(shapes, stats[name].output_shape)
     if stats[name].rf is None:  # a flat input has no field
         return lines
-    in_fields = [INPUT_RF if source == INPUT else stats[source].rf for source in layer.inputs]
-    return lines + rf_derivations(receptive_field(in_fields, None), layer.op.window(shapes), len(in_fields), stats[name].rf)
+    data = layer.op.data_inputs(len(shapes))  # a reference input gives its size, not its values
+    in_fields = [INPUT_RF if source == INPUT else stats[source].rf for source in layer.inputs[:data]]
+    merged = receptive_field(in_fields, None, shapes[:data], stats[name].output_shape)
+    return lines + rf_derivations(merged, layer.op.window(shapes), len(in_fields), stats[name].rf)
 
 
 def layers_of(analysis: Analysis, name: str) -> list[LayerStats]:

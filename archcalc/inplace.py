@@ -5,7 +5,9 @@ network keeps).
 A layer whose op ``overwrites_input`` (ReLU, Add) works in place on its first input that no
 other layer reads, directly or through a view — as torchvision's ``ReLU(inplace=True)`` and
 ``out += identity`` do. For training, an input that an earlier layer saved for its backward
-pass is never overwritten either (autograd would refuse to differentiate through it).
+pass is never overwritten either (autograd would refuse to differentiate through it), nor one
+of the several views a single call returns (x.chunk: autograd refuses that too; inference runs
+without autograd, where it may).
 """
 
 from __future__ import annotations
@@ -15,9 +17,6 @@ from collections import Counter
 from archcalc.graph import INPUT
 from archcalc.ops import REGISTRY
 
-#: ops whose output is (a view of) their input in eval mode
-ALIASING = {"identity", "dropout", "flatten"}
-
 
 class Storages:
     """Whose storage each layer's output lives in, as the layers are visited in order."""
@@ -25,10 +24,11 @@ class Storages:
     def __init__(self, layers):
         self.readers = Counter(source for stats in layers for source in stats.inputs)
         self.alias_of: dict[str, str | None] = {INPUT: None}
+        self.frozen: set[str] = set()  # outputs autograd forbids overwriting (one of x.chunk's views)
 
     def exclusive(self, name: str) -> bool:
-        """Read by one layer only, and so is every tensor it is a view of."""
-        if name == INPUT or self.readers[name] != 1:
+        """Read by one layer only, and so is every tensor it is a view of; and not frozen."""
+        if name == INPUT or name in self.frozen or self.readers[name] != 1:
             return False
         return self.alias_of[name] is None or self.exclusive(self.alias_of[name])
 
@@ -45,8 +45,10 @@ class Storages:
                 return index
         return None
 
-    def record(self, name: str, view_of: str | None) -> None:
+    def record(self, name: str, view_of: str | None, frozen: bool = False) -> None:
         self.alias_of[name] = view_of
+        if frozen:
+            self.frozen.add(name)
 
 
 def eval_plan(analysis) -> dict[str, int]:
@@ -54,7 +56,7 @@ def eval_plan(analysis) -> dict[str, int]:
     storages = Storages(analysis.layers)
     plan = {}
     for stats in analysis.layers:
-        storages.record(stats.name, stats.inputs[0] if stats.kind in ALIASING else None)
+        storages.record(stats.name, stats.inputs[0] if REGISTRY[stats.kind].aliases_input else None)
         index = storages.overwritable(stats.inputs) if REGISTRY[stats.kind].overwrites_input else None
         if index is not None:
             plan[stats.name] = index

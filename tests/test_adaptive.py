@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import pytest
 import torch
 
@@ -10,6 +12,7 @@ from archcalc.errors import ArchcalcError
 from archcalc.expressions import substitute, symbol
 from archcalc.ops import REGISTRY
 from archcalc.ops.adaptive import bins
+from archcalc.ops.base import Window
 from tests.conftest import ROOT, by_name
 
 Adaptive = REGISTRY["adaptiveavgpool"]
@@ -47,28 +50,36 @@ def test_flops_and_shape_by_hand():
     assert op.params([(2, 7, 5)], out) == 0 and op.macs([(2, 7, 5)], out) == 0
 
 
-def test_window_is_the_largest_bin():
-    # 14 → 7 divides: an ordinary 2×2/2 pooling; 7 → 6: bins of 2, spaced ⌊7/6⌋ = 1
-    assert Adaptive(out=7).window([(1, 14, 14)]).kernel == (2, 2)
-    assert Adaptive(out=7).window([(1, 14, 14)]).stride == (2, 2)
-    assert Adaptive(out=6).window([(1, 7, 7)]).kernel == (2, 2)
-    assert Adaptive(out=6).window([(1, 7, 7)]).stride == (1, 1)
-    # more cells than rows: spacing never below 1
-    assert Adaptive(out=7).window([(1, 6, 6)]).stride == (1, 1)
+def test_window_follows_the_bins():
+    # 14 → 7 divides: an ordinary 2×2/2 pooling, and 7 → 1 one window over everything
+    assert Adaptive(out=7).window([(1, 14, 14)]) == Window((2, 2), (2, 2), (0, 0))
+    assert Adaptive(out=1).window([(1, 7, 5)]) == Window((7, 5), (7, 5), (0, 0))
+    # 7 → 6: cell i reads rows ⌊7i/6⌋ … ⌈7(i+1)/6⌉ − 1 = [0,1] [1,2] [2,3] [3,4] [4,5] [5,6]
+    rule = Adaptive(out=6).window([(1, 7, 7)]).axes[0]
+    assert [(rule.first(i), rule.last(i)) for i in range(6)] == [(0, 1), (1, 2), (2, 3), (3, 4), (4, 5), (5, 6)]
+    # 14 → 4 (GoogLeNet's aux pool): ⌊14i/4⌋ = 0, 3, 7, 10 and ⌈14(i+1)/4⌉ − 1 = 3, 6, 10, 13 —
+    # the old model (a 4-wide window stepping ⌊14/4⌋ = 3) put cell 2 at rows 6 … 9
+    rule = Adaptive(out=4).window([(1, 14, 14)]).axes[0]
+    assert [(rule.first(i), rule.last(i)) for i in range(4)] == [(0, 3), (3, 6), (7, 10), (10, 13)]
+    assert rule.ratio == Fraction(14, 4)
+    # more cells than rows (6 → 7): starts ⌊6i/7⌋ = 0,0,1,2,3,4,5, ends ⌈6(i+1)/7⌉ − 1 = 0,1,2,3,4,5,5
+    rule = Adaptive(out=7).window([(1, 6, 6)]).axes[0]
+    assert [(rule.first(i), rule.last(i)) for i in range(7)] == [(0, 0), (0, 1), (1, 2), (2, 3), (3, 4), (4, 5), (5, 5)]
 
 
 def test_symbolic_counts_substitute_to_the_concrete_ones():
     h, w = symbol("H"), symbol("W")
     op = Adaptive(out=[6, 7])
     symbolic = op.flops([(3, h, w)], (3, 6, 7))["pool"]
-    window = op.window([(3, h, w)])
+    rules = op.window([(3, h, w)]).axes
     for size in [(6, 7), (7, 6), (13, 15), (224, 100)]:
         binding = {"H": size[0], "W": size[1]}
         concrete = Adaptive(out=[6, 7])
         assert substitute(symbolic, binding) == concrete.flops([(3, *size)], (3, 6, 7))["pool"]
-        expected = concrete.window([(3, *size)])
-        assert tuple(substitute(k, binding) for k in window.kernel) == expected.kernel
-        assert tuple(substitute(s, binding) for s in window.stride) == expected.stride
+        for axis, (size_, out) in enumerate(zip(size, (6, 7), strict=True)):
+            for i in range(out):  # PyTorch's integer rule, written out: start ⌊i·H/out⌋, end ⌈(i+1)·H/out⌉
+                assert substitute(rules[axis].first(i), binding) == (i * size_) // out
+                assert substitute(rules[axis].last(i), binding) == -(-((i + 1) * size_) // out) - 1
 
 
 SPEC = """

@@ -67,7 +67,8 @@ CASES = {
         BLOCK + "    args: {width: int}\n    layers: [conv: {out: width, kernel: 1}]\nlayers: [b: {widht: 4}]\n",
         ["no argument 'widht'", "did you mean 'width'"],
     ),
-    "linear_on_maps": (HEAD + "  - linear: {out: 10}\n", ["linear1 (linear)", "flat", "found (3, 32, 32)", "add `flatten`"]),
+    # (linear on a feature map acts on each position's channels, as ConvNeXt's does: not an error)
+    "rbf_on_maps": (HEAD + "  - rbf: {out: 10}\n", ["rbf1 (rbf)", "flat", "found (3, 32, 32)", "add `flatten`"]),
     "input_too_small": (
         "name: t\ninput: [3, 8, 8]\nlayers:\n" + "  - maxpool: {kernel: 2}\n" * 4,
         ["maxpool4", "larger than the padded input"],

@@ -36,6 +36,48 @@ SAMPLES = {
     "add": ({}, [(3, 4, 4), (3, 4, 4), (3, 4, 4)], (3, 4, 4), 0, 0, 0),
     # a fixed factor, not a weight: nothing trainable, no weight products
     "scale": ({"factor": 0.17}, [(3, 4, 4)], (3, 4, 4), 0, 0, 0),
+    # --- issue 11 ---
+    # the bins of adaptiveavgpool, taken by max
+    "adaptivemaxpool": ({"out": [3, 2]}, [(2, 7, 5)], (2, 3, 2), 0, 0, 0),
+    # (5 − 1)·2 − 2·1 + 1·(3 − 1) + 1 + 1 = 10; weight (4, 6, 3, 3) + 6 biases; macs 5·5 input units × 4·6·9;
+    # links per axis: i = 0 reaches o = 0, 1 (o = −1 is cropped), i = 1…4 all 3 taps: N = 2 + 4·3 = 14
+    "convtranspose": (
+        {"out": 6, "kernel": 3, "stride": 2, "padding": 1, "output_padding": 1},
+        [(4, 5, 5)],
+        (6, 10, 10),
+        4 * 6 * 9 + 6,
+        25 * 4 * 6 * 9,
+        6 * 4 * 14 * 14 + 6 * 10 * 10,
+    ),  # fmt: skip
+    # ⌊4·2⌋ = 8, ⌊5·2⌋ = 10
+    "upsample": ({"scale": 2}, [(3, 4, 5)], (3, 8, 10), 0, 0, 0),
+    # a squeeze-and-excitation gate (4, 1, 1) broadcast over (4, 3, 5)
+    "mul": ({}, [(4, 1, 1), (4, 3, 5)], (4, 3, 5), 0, 0, 0),
+    "relu6": ({}, [(3, 4, 4)], (3, 4, 4), 0, 0, 0),
+    "leakyrelu": ({"slope": 0.1}, [(3, 4, 4)], (3, 4, 4), 0, 0, 0),
+    # one learnt slope per channel
+    "prelu": ({"per_channel": True}, [(3, 4, 4)], (3, 4, 4), 3, 0, 0),
+    "elu": ({"alpha": 0.5}, [(3, 4, 4)], (3, 4, 4), 0, 0, 0),
+    "gelu": ({"approximate": "tanh"}, [(3, 4, 4)], (3, 4, 4), 0, 0, 0),
+    "silu": ({}, [(3, 4, 4)], (3, 4, 4), 0, 0, 0),
+    "hardswish": ({}, [(3, 4, 4)], (3, 4, 4), 0, 0, 0),
+    "hardsigmoid": ({}, [(3, 4, 4)], (3, 4, 4), 0, 0, 0),
+    "mish": ({}, [(3, 4, 4)], (3, 4, 4), 0, 0, 0),
+    "hardtanh": ({"min": 0, "max": 6}, [(3, 4, 4)], (3, 4, 4), 0, 0, 0),
+    # γ and β over the 8 channels at each position
+    "layernorm": ({}, [(8, 3, 3)], (8, 3, 3), 2 * 8, 0, 0),
+    "groupnorm": ({"groups": 4}, [(8, 3, 3)], (8, 3, 3), 2 * 8, 0, 0),
+    # one learnt factor per channel
+    "layerscale": ({}, [(8, 3, 3)], (8, 3, 3), 8, 0, 0),
+    # channels 2, 3, 4
+    "slice": ({"start": 2, "stop": 5}, [(8, 3, 3)], (3, 3, 3), 0, 0, 0),
+    # 5 channels in chunks of ⌈5/4⌉ = 2: [0, 2) [2, 4) [4, 5) — chunk 2 has one
+    "chunk": ({"chunks": 4, "index": 2}, [(5, 3, 3)], (1, 3, 3), 0, 0, 0),
+    "channel_shuffle": ({"groups": 2}, [(6, 3, 3)], (6, 3, 3), 0, 0, 0),
+    # top 1, bottom 2, left 3, right 4: 5 + 3 = 8 rows, 5 + 7 = 12 columns
+    "pad": ({"padding": [1, 2, 3, 4]}, [(2, 5, 5)], (2, 8, 12), 0, 0, 0),
+    "crop": ({"size": [4, 3]}, [(2, 9, 8)], (2, 4, 3), 0, 0, 0),
+    "stochastic_depth": ({"p": 0.2}, [(3, 4, 4)], (3, 4, 4), 0, 0, 0),
 }
 
 

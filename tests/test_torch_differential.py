@@ -12,6 +12,7 @@ tests, and a shrunk failure it finds belongs there too.
 from __future__ import annotations
 
 import tempfile
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -117,15 +118,20 @@ def _layer(draw, choice: str, shapes: dict, prev: str):
     return {"add": {"branches": [branch, "identity"]}}, shape
 
 
-def assert_torch_agrees(spec: dict, batch: int = 2) -> None:
+def built_from(spec: dict, batch: int = 2):
+    """(network, analysis, built torch model) of a spec given as a dict."""
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "net.yaml"
         path.write_text(yaml.safe_dump(spec, sort_keys=False))
         network = load_network(path)
-        analysis = analyse(network, batch=batch)
-        torch.manual_seed(0)
-        model = build(network, analysis)
-        checks = run_checks(model, analysis, torch.randn(batch, *network.input_shape))
+    analysis = analyse(network, batch=batch)
+    torch.manual_seed(0)
+    return network, analysis, build(network, analysis)
+
+
+def assert_torch_agrees(spec: dict, batch: int = 2) -> None:
+    network, analysis, model = built_from(spec, batch)
+    checks = run_checks(model, analysis, torch.randn(batch, *network.input_shape))
     assert not failed(checks), "\n".join(line for check in failed(checks) for line in check.mismatches)
 
 
@@ -152,3 +158,192 @@ def test_random_specs_have_their_static_numbers_in_torch(spec):
 )
 def test_regressions(layers):
     assert_torch_agrees({"name": "regression", "input": [3, 7, 6], "layers": layers})
+
+
+# --- the vocabulary of issue 11: activations, norms, channel plumbing, resampling, mul --------
+# Each strategy returns (entry, output shape) with the shape worked out from PyTorch's own
+# rules, so the spec the network grows is valid by PyTorch's arithmetic, not archcalc's.
+ACTIVATIONS = ["relu6", "leakyrelu", "prelu", "elu", "gelu", "silu", "hardswish", "hardsigmoid", "mish", "hardtanh"]
+MAX_SIZE = 24  # resampling stops growing beyond this, to keep every example small
+
+
+def _divisors(n: int) -> list[int]:
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+@st.composite
+def activation(draw, shape):
+    kind = draw(st.sampled_from(ACTIVATIONS))
+    fields = {
+        "prelu": {"per_channel": draw(st.booleans())},
+        "leakyrelu": {"slope": draw(st.sampled_from([0.01, 0.2]))},
+        "elu": {"alpha": draw(st.sampled_from([0.5, 1.0]))},
+        "gelu": {"approximate": draw(st.sampled_from(["none", "tanh"]))},
+        "hardtanh": {"min": -2.0, "max": 3.0},
+    }.get(kind)
+    return {kind: fields}, shape
+
+
+@st.composite
+def normalisation(draw, shape):
+    kind = draw(st.sampled_from(["layernorm", "groupnorm", "layerscale"]))
+    if kind == "layernorm":
+        return {kind: {"affine": draw(st.booleans()), "bias": draw(st.booleans())}}, shape
+    if kind == "groupnorm":
+        return {kind: {"groups": draw(st.sampled_from(_divisors(shape[0]))), "affine": draw(st.booleans())}}, shape
+    return {kind: None}, shape
+
+
+@st.composite
+def plumbing(draw, shape):
+    channels, h, w = shape
+    kind = draw(st.sampled_from(["slice", "chunk", "channel_shuffle", "pad", "crop"]))
+    if kind == "slice":
+        start = draw(st.integers(0, channels - 1))
+        stop = draw(st.integers(start + 1, channels))
+        return {kind: {"start": start, "stop": stop}}, (stop - start, h, w)
+    if kind == "chunk":  # torch.chunk: pieces of ⌈C/chunks⌉, and only as many as that fills
+        chunks = draw(st.integers(1, 4))
+        size = -(-channels // chunks)
+        index = draw(st.integers(0, -(-channels // size) - 1))
+        return {kind: {"chunks": chunks, "index": index}}, (min(size, channels - index * size), h, w)
+    if kind == "channel_shuffle":
+        return {kind: {"groups": draw(st.sampled_from(_divisors(channels)))}}, shape
+    if kind == "pad":
+        top, bottom, left, right = (draw(st.integers(0, 2)) for _ in range(4))
+        return {kind: {"padding": [top, bottom, left, right]}}, (channels, h + top + bottom, w + left + right)
+    size = [draw(st.integers(1, h)), draw(st.integers(1, w))]
+    return {kind: {"size": size}}, (channels, *size)
+
+
+def _taps_reach_every_output(k: int, s: int, p: int, d: int) -> bool:
+    return all(any((o + p - t * d) % s == 0 for t in range(k)) for o in range(s))
+
+
+@st.composite
+def resampling(draw, shape):
+    channels, h, w = shape
+    if draw(st.booleans()):
+        groups = draw(st.sampled_from(_divisors(channels)))
+        fields = {"out": groups * draw(st.integers(1, 2)), "groups": groups, "bias": draw(st.booleans())}
+        sizes = []
+        for size in (h, w):
+            k, s, d = draw(st.integers(1, 4)), draw(st.integers(1, 3)), draw(st.integers(1, 2))
+            p, extra = draw(st.integers(0, (d * (k - 1)) // 2)), draw(st.integers(0, max(s, d) - 1))
+            out = (size - 1) * s - 2 * p + d * (k - 1) + extra + 1
+            if not _taps_reach_every_output(k, s, p, d) or out > MAX_SIZE or out < 1:
+                k, s, p, d, extra, out = 1, 1, 0, 1, 0, size
+            for name, value in zip(("kernel", "stride", "padding", "dilation", "output_padding"), (k, s, p, d, extra), strict=True):
+                fields.setdefault(name, []).append(value)
+            sizes.append(out)
+        return {"convtranspose": fields}, (fields["out"], *sizes)
+    mode = draw(st.sampled_from(["nearest", "bilinear"]))
+    fields = {"mode": mode} | ({"align_corners": draw(st.booleans())} if mode == "bilinear" else {})
+    if draw(st.booleans()):
+        scale = draw(st.sampled_from([2, 3, Fraction(3, 2), Fraction(1, 2), Fraction(2, 3)]))
+        sizes = [(size * scale.numerator) // scale.denominator if isinstance(scale, Fraction) else size * scale for size in (h, w)]
+        if min(sizes) >= 1 and max(sizes) <= MAX_SIZE:
+            return {"upsample": {"scale": str(scale), **fields}}, (channels, *sizes)
+    sizes = [draw(st.integers(1, MAX_SIZE)), draw(st.integers(1, MAX_SIZE))]
+    return {"upsample": {"size": sizes, **fields}}, (channels, *sizes)
+
+
+@st.composite
+def gate(draw, shape):
+    """mul with a broadcast partner: a squeeze-and-excitation gate (C, 1, 1) or a spatial
+    attention map (1, H, W), as inline branches, or an earlier layer that broadcasts."""
+    channels = shape[0]
+    if draw(st.booleans()):
+        squeeze = draw(st.integers(1, 3))
+        branch = [{"globalavgpool": None}, {"conv": {"out": squeeze, "kernel": 1}}, "relu", {"conv": {"out": channels, "kernel": 1}}]
+    else:
+        branch = [{"conv": {"out": 1, "kernel": draw(st.sampled_from([1, 3])), "padding": 1}}]
+        branch[0]["conv"]["padding"] = branch[0]["conv"]["kernel"] // 2
+    branch.append(draw(st.sampled_from(["sigmoid", "hardsigmoid"])))
+    return {"mul": {"branches": [branch, "identity"]}}, shape
+
+
+def _modern_layer(draw, choice: str, shapes: dict, prev: str):
+    shape = shapes[prev]
+    if choice == "old":
+        return _layer(draw, draw(st.sampled_from(["conv", "merge", "bn", "relu"])), shapes, prev)
+    if choice == "linear":
+        out = draw(st.integers(1, 6))
+        return {"linear": {"out": out, "bias": draw(st.booleans())}}, (out, *shape[1:])
+    if choice == "adaptive":
+        out = [draw(st.integers(1, 7)), draw(st.integers(1, 7))]
+        return {draw(st.sampled_from(["adaptiveavgpool", "adaptivemaxpool"])): {"out": out}}, (shape[0], *out)
+    if choice == "stochastic_depth":
+        return {choice: {"p": draw(st.sampled_from([0.0, 0.2])), "mode": draw(st.sampled_from(["row", "batch"]))}}, shape
+    if choice == "match":  # resize or crop `prev` to an earlier map's size: `from: [prev, ref]`
+        others = [n for n, s in shapes.items() if n != prev and s is not None]
+        if not others:
+            return None, None
+        ref = draw(st.sampled_from(others))
+        target = shapes[ref][1:]
+        if target[0] <= shape[1] and target[1] <= shape[2] and draw(st.booleans()):
+            return {"crop": {"from": [prev, ref]}}, (shape[0], *target)
+        return {"upsample": {"from": [prev, ref], "mode": draw(st.sampled_from(["nearest", "bilinear"]))}}, (shape[0], *target)
+    if choice == "mul":
+        partners = [n for n, s in shapes.items() if n != prev and s is not None and _broadcasts(s, shape)]
+        if partners and draw(st.booleans()):
+            return {"mul": {"from": [prev, draw(st.sampled_from(partners))]}}, shape
+        return draw(gate(shape))
+    return draw({"activation": activation, "norm": normalisation, "plumbing": plumbing, "resample": resampling}[choice](shape))
+
+
+def _broadcasts(partner: tuple, shape: tuple) -> bool:
+    """partner × shape has shape's shape: each axis equal or 1 in the partner."""
+    return all(a == b or a == 1 for a, b in zip(partner, shape, strict=True))
+
+
+MODERN = ["old", "activation", "norm", "plumbing", "resample", "mul", "linear", "adaptive", "stochastic_depth", "match"]
+
+
+@st.composite
+def modern_networks(draw, head: bool = True):
+    """Random DAGs mixing the new ops with conv, merges and bn, every layer named l0, l1, …;
+    with ``head``, maybe a flatten and a linear or layernorm on the flat vector at the end."""
+    shape = (draw(st.integers(1, 6)), draw(st.integers(3, 12)), draw(st.integers(3, 12)))
+    shapes, layers, prev = {"input": shape}, [], "input"
+    for index in range(draw(st.integers(1, 7))):
+        entry, new_shape = _modern_layer(draw, draw(st.sampled_from(MODERN)), shapes, prev)
+        if entry is None or new_shape is None:
+            continue
+        op = next(iter(entry))
+        entry[op] = {"name": f"l{index}", **(entry[op] or {})}
+        layers.append(entry)
+        shapes[f"l{index}"], prev = new_shape, f"l{index}"
+    if head and draw(st.booleans()):
+        layers += [
+            {"flatten": None},
+            draw(st.sampled_from([{"linear": {"out": 3}}, {"layernorm": None}, {"prelu": {"per_channel": True}}])),
+        ]
+    return {"name": "random", "input": list(shape), "layers": layers or [{"relu6": None}]}
+
+
+@SETTINGS
+@given(modern_networks())
+def test_random_specs_with_the_new_ops_have_their_static_numbers_in_torch(spec):
+    assert_torch_agrees(spec)
+
+
+@settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(modern_networks(head=False))
+def test_random_specs_see_no_pixel_outside_their_fields(spec):
+    """PyTorch's input gradient of every output unit (positive weights) lies inside archcalc's
+    field: an op whose field is too small (as the adaptive pools' was) fails here."""
+    from tests.gradient_fields import spec_hulls
+
+    measured, static, _ = spec_hulls(spec)
+    for axis in (0, 1):
+        for seen, field in zip(measured[axis], static[axis], strict=True):
+            assert seen is None or (field is not None and field[0] <= seen[0] and seen[1] <= field[1]), (axis, seen, field)
+
+
+def test_a_spec_with_every_new_op_has_its_static_numbers_in_torch():
+    from tests.test_ops_derivations import NEW_KINDS, NEW_OPS
+
+    spec = yaml.safe_load(NEW_OPS)
+    assert NEW_KINDS <= {next(iter(entry)) if isinstance(entry, dict) else entry for entry in spec["layers"]}
+    assert_torch_agrees(spec)

@@ -115,6 +115,58 @@ def test_dropouts_mask_is_bool_on_cuda_and_a_dtype_tensor_on_the_cpu(write_spec)
         assert (mask.tensor, mask.dtype, mask.bytes) == ("mask", dtype, 3 * 8 * size)
 
 
+# The newer ops by hand, at batch 2 on a (4, 6, 6) map that a 1×1 conv `a` makes (so it needs a
+# gradient): per layer, what it keeps — (tensor, elements of the whole batch, dtype) — and its
+# backward's input- and weight-gradient multiply-adds. A map is 2·4·6·6 = 288 elements.
+A = "conv: {name: a, out: 4, kernel: 1}"
+GATE = "[globalavgpool, conv: {out: 4, kernel: 1}, sigmoid: {name: g}]"
+BY_HAND = [
+    # a squeeze-and-excitation product keeps each factor for the other's gradient, the gate as it
+    # is: 2·4·1·1 = 8 values, not the 288 it is broadcast to
+    (f"{A}, mul: {{name: x, branches: [identity, {GATE}]}}", "x", [("input1", 8, "float32"), ("input", 288, "float32")], 0, 0),
+    # x·gate·spatial, left to right: the partial product x·gate (2·4·6·6) is kept for the spatial
+    # map's gradient, which (2·1·6·6 = 72) is kept for the partial product's
+    (f"{A}, mul: {{name: x, branches: [identity, {GATE}, [conv: {{out: 1, kernel: 1}}]]}}", "x",
+     [("input1", 8, "float32"), ("input", 288, "float32"), ("input2", 72, "float32"), ("product1", 288, "float32")], 0, 0),
+    # layer norm over the channels at each position: the input, and a mean and 1/σ per position, 2·6·6
+    (f"{A}, layernorm: {{name: x}}", "x", [("input", 288, "float32"), ("mean", 72, "float32"), ("rstd", 72, "float32")], 0, 0),
+    # group norm, 2 groups: one mean and 1/σ per group and sample, 2·2
+    (f"{A}, groupnorm: {{name: x, groups: 2}}", "x", [("input", 288, "float32"), ("mean", 4, "float32"), ("rstd", 4, "float32")], 0, 0),
+    # adaptive max pooling to 4×3: the input and one int64 argmax per output element, 2·4·4·3
+    (f"{A}, adaptivemaxpool: {{name: x, out: [4, 3]}}", "x", [("input", 288, "float32"), ("indices", 96, "int64")], 0, 0),
+    # a transposed conv 4 → 2, 3×3/2: every input unit times every tap, 6·6·4·2·3² = 2,592 per
+    # sample, 5,184 for the batch, for each gradient
+    (f"{A}, convtranspose: {{name: x, out: 2, kernel: 3, stride: 2}}", "x", [("input", 288, "float32")], 5184, 5184),
+    # nn.Linear on the channels at each position, 4 → 3: 4·3·6·6 = 432 per sample, twice over
+    (f"{A}, linear: {{name: x, out: 3}}", "x", [("input", 288, "float32")], 864, 864),
+    # gelu (and every newer activation) keeps its input, not its output; prelu its input too
+    (f"{A}, gelu: {{name: x}}", "x", [("input", 288, "float32")], 0, 0),
+    (f"{A}, prelu: {{name: x, per_channel: true}}", "x", [("input", 288, "float32")], 0, 0),
+    # stochastic depth keeps torchvision's noise: one factor per sample (row), one for the batch
+    (f"{A}, stochastic_depth: {{name: x, p: 0.2}}", "x", [("noise", 2, "float32")], 0, 0),
+    (f"{A}, stochastic_depth: {{name: x, p: 0.2, mode: batch}}", "x", [("noise", 1, "float32")], 0, 0),
+    # views and copies keep nothing
+    (f"{A}, chunk: {{name: x, chunks: 2, index: 1}}", "x", [], 0, 0),
+    (f"{A}, upsample: {{name: x, scale: 2, mode: bilinear}}", "x", [], 0, 0),
+    (f"{A}, pad: {{name: x, padding: 1}}", "x", [], 0, 0),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("layers", "name", "saved", "input_macs", "weight_macs"), BY_HAND)
+def test_newer_ops_by_hand(write_spec, layers, name, saved, input_macs, weight_macs):
+    layer = next(layer for layer in training(write_spec(f"name: d\ninput: [4, 6, 6]\nlayers: [{layers}]\n"), batch=2).layers
+                 if layer.name == name)  # fmt: skip
+    assert [(s.tensor, s.elements, s.dtype) for s in layer.saved] == saved
+    assert (layer.backward_input_macs, layer.backward_weight_macs) == (input_macs, weight_macs)
+
+
+def test_a_view_of_the_input_keeps_its_storage_outside_autograd_too(write_spec):
+    """A crop of the network input is a view of it: the conv after it keeps the whole input's
+    storage, 2·3·8·8 floats, not the 2·3·4·4 it reads."""
+    _, conv = training(write_spec("name: d\ninput: [3, 8, 8]\nlayers: [crop: {size: 4}, conv: {out: 2, kernel: 1}]\n"), batch=2).layers
+    assert [(s.tensor, s.storage, s.bytes) for s in conv.saved] == [("input", "input", F32 * 2 * 3 * 8 * 8)]
+
+
 def test_a_layer_fed_only_by_the_input_without_parameters_keeps_nothing(write_spec):
     spec = write_spec("name: d\ninput: [2, 6, 6]\nlayers: [maxpool: {kernel: 2}, relu, conv: {out: 3, kernel: 3}, relu]\n")
     pool, relu, conv, _ = training(spec).layers

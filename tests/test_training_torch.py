@@ -114,20 +114,91 @@ def test_a_grouped_convs_weight_gradient_is_counted_once_per_product():
 #: what the random networks draw from; a registered op missing here fails the test below, so a new
 #: op's training rules are proven on PyTorch before they count
 POINTWISE = ["relu", "tanh", "sigmoid", "bn", "identity", "dropout", "scale", "lrn"]
-SETTINGS = settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+POINTWISE += ["relu6", "leakyrelu", "prelu", "elu", "gelu", "silu", "hardswish", "hardsigmoid", "mish", "hardtanh"]
+POINTWISE += ["layernorm", "groupnorm", "layerscale", "channel_shuffle", "stochastic_depth"]
+#: the ops that change a map's shape, and the merges, drawn by feature_layer
+RESHAPING = ["convtranspose", "upsample", "slice", "chunk", "pad", "crop", "adaptivemaxpool", "linear", "mul"]
+SETTINGS = settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 
 
 def test_the_random_networks_use_every_registered_op():
     drawn = {"conv", "maxpool", "avgpool", "subsample", "globalavgpool", "adaptiveavgpool", "concat", "add"}
-    drawn |= {"flatten", "linear", "rbf", "softmax"} | set(POINTWISE)
+    drawn |= {"flatten", "linear", "rbf", "softmax"} | set(POINTWISE) | set(RESHAPING)
     assert drawn == set(REGISTRY), f"add {sorted(set(REGISTRY) - drawn)} to the random networks"
+
+
+def divisors(channels: int) -> list[int]:
+    return [g for g in range(1, channels + 1) if channels % g == 0]
+
+
+@st.composite
+def pointwise_layer(draw, channels: int):
+    """A shape-keeping layer on a (channels, …) map, with fields drawn where it has them."""
+    op = draw(st.sampled_from(POINTWISE))
+    fields = {
+        "dropout": lambda: {"p": draw(st.sampled_from([0.0, 0.5, 1.0]))},
+        "scale": lambda: {"factor": 0.5},
+        "lrn": lambda: {"size": draw(st.integers(1, 4))},
+        "leakyrelu": lambda: {"slope": 0.1},
+        "prelu": lambda: {"per_channel": draw(st.booleans())},
+        "elu": lambda: {"alpha": draw(st.sampled_from([0.5, 1.0]))},
+        "gelu": lambda: {"approximate": draw(st.sampled_from(["none", "tanh"]))},
+        "hardtanh": lambda: {"min": -0.5, "max": 2.0},
+        "layernorm": lambda: {"affine": draw(st.booleans()), "bias": draw(st.booleans())},
+        "groupnorm": lambda: {"groups": draw(st.sampled_from(divisors(channels))), "affine": draw(st.booleans())},
+        "layerscale": lambda: {"init": 0.5},
+        "channel_shuffle": lambda: {"groups": draw(st.sampled_from(divisors(channels)))},  # 1 and C: the identity
+        "stochastic_depth": lambda: {"p": draw(st.sampled_from([0.0, 0.5, 1.0])), "mode": draw(st.sampled_from(["row", "batch"]))},
+    }
+    return {op: fields[op]()} if op in fields else op
+
+
+@st.composite
+def product(draw, channels: int):
+    """A `mul` of 2 or 3 branches that broadcast to the (channels, H, W) map: the map itself or a
+    conv of it, and squeeze-and-excitation (C, 1, 1) or spatial (1, H, W) gates, in any order."""
+    full = {"map": "identity", "conv": [{"conv": {"out": channels, "kernel": 1}}, "hardswish"]}
+    gates = {
+        "channel gate": ["globalavgpool", {"conv": {"out": channels, "kernel": 1}}, "sigmoid"],
+        "spatial gate": [{"conv": {"out": 1, "kernel": 1}}, "hardsigmoid"],
+    }
+    names = [draw(st.sampled_from(sorted(full)))] + draw(st.lists(st.sampled_from(sorted(full | gates)), min_size=1, max_size=2))
+    return {"mul": {"branches": [(full | gates)[name] for name in draw(st.permutations(names))]}}
+
+
+@st.composite
+def resampling_layer(draw, channels: int, size: int):
+    """A transposed conv, an upsampling, a zero pad or an adaptive max pool: (entry, size after)."""
+    kind = draw(st.sampled_from(["convtranspose", "upsample", "pad", "adaptivemaxpool"] if size <= 6 else ["adaptivemaxpool"]))
+    if kind == "convtranspose":
+        kernel = draw(st.integers(1, 3))
+        stride, groups = draw(st.integers(1, min(2, kernel))), draw(st.sampled_from(divisors(channels)))
+        padding, dilation = draw(st.integers(0, (kernel - 1) // 2)), draw(st.sampled_from([1, 2] if stride == 1 else [1]))
+        extra = draw(st.integers(0, stride - 1))
+        fields = {"out": groups * draw(st.integers(1, 2)), "kernel": kernel, "stride": stride, "padding": padding, "dilation": dilation,
+                  "output_padding": extra, "groups": groups, "bias": draw(st.booleans())}  # fmt: skip
+        return {"convtranspose": fields}, fields["out"], (size - 1) * stride - 2 * padding + dilation * (kernel - 1) + extra + 1
+    if kind == "upsample":
+        mode = draw(st.sampled_from(["nearest", "bilinear"]))
+        fields = {"mode": mode} | ({"align_corners": draw(st.booleans())} if mode == "bilinear" else {})
+        if draw(st.booleans()):
+            return {"upsample": fields | {"scale": 2}}, channels, 2 * size
+        target = size + draw(st.integers(-1, 2)) if size > 1 else 2
+        return {"upsample": fields | {"size": target}}, channels, target
+    if kind == "pad":  # top + bottom = left + right, so the map stays square
+        top, bottom = draw(st.integers(0, 1)), draw(st.integers(0, 1))
+        left = draw(st.integers(max(0, top + bottom - 1), min(1, top + bottom)))
+        return {"pad": {"padding": [top, bottom, left, top + bottom - left]}}, channels, size + top + bottom
+    out = draw(st.integers(1, size + 1))
+    return {"adaptivemaxpool": {"out": out}}, channels, out
 
 
 @st.composite
 def feature_layer(draw, channels: int, size: int):
-    """One layer (or an inline residual / concat block) on a (channels, size, size) map:
+    """One layer (or an inline residual / concat / product block) on a (channels, size, size) map:
     the entry, and the channels and size after it."""
-    kind = draw(st.sampled_from(["conv", "conv", "table", "pool", "pointwise", "pointwise", "branches"]))
+    kinds = ["conv", "conv", "table", "pool", "pointwise", "pointwise", "branches", "resample", "channels", "linear", "mul"]
+    kind = draw(st.sampled_from(kinds))
     if kind == "conv":
         groups = draw(st.sampled_from([g for g in (1, 2, 3) if channels % g == 0]))
         out, kernel = groups * draw(st.integers(1, 3)), draw(st.integers(1, min(3, size)))
@@ -141,36 +212,77 @@ def feature_layer(draw, channels: int, size: int):
         return {draw(st.sampled_from(["maxpool", "avgpool", "subsample"])): {"kernel": 2, "stride": 1}}, channels, size - 1
     if kind == "branches":
         merge = draw(st.sampled_from(["add", "concat"]))
-        branch = [{"conv": {"out": channels, "kernel": 1}}, draw(st.sampled_from(["relu", "bn", "tanh", "sigmoid"]))]
+        branch = [{"conv": {"out": channels, "kernel": 1}}, draw(st.sampled_from(["relu", "bn", "tanh", "sigmoid", "gelu", "layernorm"]))]
         return {merge: {"branches": [branch, "identity"]}}, channels * (2 if merge == "concat" else 1), size
-    op = draw(st.sampled_from(POINTWISE))
-    fields = {"dropout": {"p": draw(st.sampled_from([0.0, 0.5, 1.0]))}, "scale": {"factor": 0.5}, "lrn": {"size": draw(st.integers(1, 4))}}
-    return ({op: fields[op]} if op in fields else op), channels, size
+    if kind == "resample":
+        return draw(resampling_layer(channels, size))
+    if kind == "channels":
+        return draw(channel_layer(channels, size))
+    if kind == "linear":  # on the channels at each position (ConvNeXt's)
+        out = draw(st.integers(1, 4))
+        return {"linear": {"out": out, "bias": draw(st.booleans())}}, out, size
+    if kind == "mul":
+        return draw(product(channels)), channels, size
+    return draw(pointwise_layer(channels)), channels, size
+
+
+@st.composite
+def channel_layer(draw, channels: int, size: int):
+    """A slice or chunk of the channels, or a centred crop: (entry, channels, size after)."""
+    kind = draw(st.sampled_from(["slice", "chunk", "crop"]))
+    if kind == "slice":
+        start = draw(st.integers(0, channels - 1))
+        stop = draw(st.integers(start + 1, channels))
+        return {"slice": {"start": start, "stop": stop}}, stop - start, size
+    if kind == "chunk":
+        chunks = draw(st.integers(1, 3))
+        width = -(-channels // chunks)
+        index = draw(st.integers(0, -(-channels // width) - 1))
+        return {"chunk": {"chunks": chunks, "index": index}}, min(width, channels - index * width), size
+    target = draw(st.integers(1, size))
+    return {"crop": {"size": target}}, channels, target
 
 
 @st.composite
 def networks(draw):
     """Feature layers on a small map, a head (global or adaptive pooling, or none), flatten and
     fully connected layers; sometimes first a layer on the network input, which needs no gradient
-    (outside autograd without parameters; with them, subsampling keeps only its sums)."""
+    (outside autograd without parameters; with them, subsampling keeps only its sums; a product
+    with the input keeps it for the other factor's gradient only)."""
     first, start = draw(st.integers(1, 4)), draw(st.integers(3, 6))
     channels, size, layers = first, start, []
     if draw(st.booleans()):
         first_layers = [
-            "relu",
-            {"maxpool": {"kernel": 1}},
-            {"dropout": {"p": 0.5}},
-            {"subsample": {"kernel": 1}},
-            {"avgpool": {"kernel": 1}},
+            ("relu", first),
+            ({"maxpool": {"kernel": 1}}, first),
+            ({"dropout": {"p": 0.5}}, first),
+            ({"subsample": {"kernel": 1}}, first),
+            ({"avgpool": {"kernel": 1}}, first),
+            ("gelu", first),
+            ({"layernorm": {}}, first),
+            ({"prelu": {"per_channel": True}}, first),
+            ({"layerscale": {}}, first),
+            ({"upsample": {"size": start, "mode": "bilinear"}}, first),
+            ({"linear": {"out": 2}}, 2),
+            ({"convtranspose": {"out": 2, "kernel": 1}}, 2),
+            ({"mul": {"branches": [[{"conv": {"out": first, "kernel": 1}}], "identity"]}}, first),
         ]
-        layers.append(draw(st.sampled_from(first_layers)))
+        entry, channels = draw(st.sampled_from(first_layers))
+        layers.append(entry)
     for _ in range(draw(st.integers(1, 5))):
         entry, channels, size = draw(feature_layer(channels, size))
         layers.append(entry)
-    head = draw(st.sampled_from(["globalavgpool", {"adaptiveavgpool": {"out": draw(st.sampled_from([1, 2]))}}, None]))
+    heads = [
+        "globalavgpool",
+        {"adaptiveavgpool": {"out": draw(st.sampled_from([1, 2]))}},
+        {"adaptivemaxpool": {"out": draw(st.sampled_from([1, 2]))}},
+    ]
+    head = draw(st.sampled_from([*heads, None]))
     layers += [head] if head else []
     layers += ["flatten", {"linear": {"out": draw(st.integers(1, 4))}}]
-    layers.append(draw(st.sampled_from(["relu", "sigmoid", "softmax", "bn", {"rbf": {"out": 3}}, {"dropout": {"p": 0.5}}])))
+    ends = ["relu", "sigmoid", "softmax", "bn", {"rbf": {"out": 3}}, {"dropout": {"p": 0.5}}, "layernorm", {"prelu": {"per_channel": True}},
+            "mish", {"stochastic_depth": {"p": 0.5}}, {"layerscale": {}}, {"slice": {"stop": 1}}]  # fmt: skip
+    layers.append(draw(st.sampled_from(ends)))
     if draw(st.booleans()):
         layers.append({"linear": {"out": 2, "bias": False}})
     return {"name": "random", "input": [first, start, start], "layers": layers}
@@ -193,7 +305,7 @@ LENET = ROOT / "specs" / "lenet5.yaml"
 def test_run_training_checks_then_times_whole_steps(cli):
     result = cli("run", LENET, "--training", "--optimizer", "adamw", "--batch", "2", "--warmup", "1", "--iters", "2", "--format", "json")
     assert result.exit_code == 0, result.output
-    data = json.loads(result.output)
+    data = json.loads(result.stdout)  # a loaded machine's progress bar goes to stderr
     names = [check["name"] for check in data["checks"]]
     assert names == ["shapes", "params", "buffers", "macs", "saved", "backward input macs", "backward weight macs", "backward macs",
                      "gradients", "optimizer state"]  # fmt: skip

@@ -7,15 +7,36 @@ is never silently counted as zero.
 from __future__ import annotations
 
 from archcalc.errors import SpecError, suggest
-from archcalc.ops.activation import Dropout, Flatten, Identity, ReLU, Sigmoid, Softmax, Tanh
-from archcalc.ops.adaptive import AdaptiveAvgPool
-from archcalc.ops.base import Op, Shape, Window
+from archcalc.ops.activation import (
+    ELU,
+    GELU,
+    Dropout,
+    Flatten,
+    Hardsigmoid,
+    Hardswish,
+    Hardtanh,
+    Identity,
+    LeakyReLU,
+    Mish,
+    PReLU,
+    ReLU,
+    ReLU6,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    StochasticDepth,
+    Tanh,
+)
+from archcalc.ops.adaptive import AdaptiveAvgPool, AdaptiveMaxPool
+from archcalc.ops.base import Op, Resampling, Shape, Window
+from archcalc.ops.channels import ChannelShuffle, Chunk, Crop, Pad, Slice
 from archcalc.ops.conv import Conv
 from archcalc.ops.linear import RBF, Linear
-from archcalc.ops.merge import Add, Concat
-from archcalc.ops.norm import LRN, BatchNorm
+from archcalc.ops.merge import Add, Concat, Mul
+from archcalc.ops.norm import LRN, BatchNorm, GroupNorm, LayerNorm
 from archcalc.ops.pool import AvgPool, GlobalAvgPool, MaxPool, Subsample
-from archcalc.ops.scale import Scale
+from archcalc.ops.resample import ConvTranspose, Upsample
+from archcalc.ops.scale import LayerScale, Scale
 
 REGISTRY: dict[str, type[Op]] = {}
 
@@ -58,7 +79,31 @@ for _cls in (
     Concat,
     Add,
     Scale,
+    # issue 11: the vocabulary of networks since 2016
+    AdaptiveMaxPool,
+    ConvTranspose,
+    Upsample,
+    Mul,
+    ReLU6,
+    LeakyReLU,
+    PReLU,
+    ELU,
+    GELU,
+    SiLU,
+    Hardswish,
+    Hardsigmoid,
+    Mish,
+    Hardtanh,
+    LayerNorm,
+    GroupNorm,
+    LayerScale,
+    Slice,
+    Chunk,
+    ChannelShuffle,
+    Pad,
+    Crop,
+    StochasticDepth,
 ):
     register(_cls)
 
-__all__ = ["REGISTRY", "Op", "Shape", "Window", "lookup", "register"]
+__all__ = ["REGISTRY", "Op", "Resampling", "Shape", "Window", "lookup", "register"]

@@ -9,14 +9,17 @@ Shapes are tuples per sample: ``(C, H, W)`` for feature maps, ``(F,)`` for vecto
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, ClassVar
+from fractions import Fraction
+from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PositiveInt
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainValidator, PositiveInt
 
 from archcalc.derivation import SHAPE_SYMBOLS_3, Derivation, derive, passthrough_formulas, quantity_of, shape_values, stated
 from archcalc.errors import OpError, shape_text
-from archcalc.expressions import Value, ceildiv, definitely, floordiv, is_symbolic
+from archcalc.expressions import ExpressionError, Value, ceildiv, definitely, floordiv, is_symbolic, parse
 from archcalc.training.rules import TrainingRules, missing
 
 Shape = tuple  # tuple[Value, ...]
@@ -49,6 +52,40 @@ class Window:
     dilation: tuple[Value, Value] = (1, 1)
 
 
+@dataclass(frozen=True)
+class AxisMap:
+    """Along one axis, output unit i reads the input units first(i) … last(i), every ``step``.
+
+    The rules are plain functions of the unit index (an int, or a sympy expression when the
+    index itself is symbolic, e.g. the last unit of a symbolic size), defined for every
+    integer i: beyond the layer's own units they continue by the same formula, which is what
+    a later padded window reads (archcalc's fields are unclipped). ``ratio`` is the nominal
+    number of input units per output unit (a stride; 1/s for a transposed conv; H/out for
+    resampling), the factor the reported jump takes. ``monotone``: first and last never
+    decrease with i (every rule here but some dilated transposed convs); ``rule`` is the
+    text `explain` shows.
+    """
+
+    first: Callable[[Value], Value]
+    last: Callable[[Value], Value]
+    ratio: Value
+    rule: str
+    step: int = 1
+    monotone: bool = True
+    #: (kernel, stride, padding, dilation) when the rule is an ordinary sliding window, so a
+    #: lattice stays a lattice through it
+    sliding: tuple | None = None
+
+
+@dataclass(frozen=True)
+class Resampling:
+    """An irregular window (adaptive pools whose bins are uneven, upsampling, transposed
+    convs, group norm's whole-map statistics): an explicit index rule per axis (height, width)
+    in place of a kernel sliding with a whole stride."""
+
+    axes: tuple[AxisMap, AxisMap]
+
+
 class Op(BaseModel):
     """Fields common to every layer entry, and default (zero-cost, pass-through) rules."""
 
@@ -66,7 +103,11 @@ class Op(BaseModel):
     weighted: ClassVar[bool] = False
     #: the rank a pointwise op insists on (3: a (C, H, W) feature map), or None for any
     input_rank: ClassVar[int | None] = None
-    #: how many inputs the op takes: 1, or None for "two or more" (merges)
+    #: its output is (or may be) a view of its first input in eval mode (flatten, slice, …), so
+    #: an in-place op must not overwrite it while another layer still reads that input
+    aliases_input: ClassVar[bool] = False
+    #: how many inputs the op takes: 1, or None for "two or more" (merges); 2 for "one, or two
+    #: with a reference input" (SizedByReference, which checks the count itself)
     arity: ClassVar[int | None] = 1
     #: the elementwise-work kind its flops are filed under (see ``flops``)
     flop_kind: ClassVar[str] = "other"
@@ -171,8 +212,14 @@ class Op(BaseModel):
         """One addition per output element that gets a bias; none by default."""
         return 0
 
-    def window(self, inputs: list[Shape]) -> Window | None:
-        """The sliding window for the receptive field; None for pointwise ops."""
+    def data_inputs(self, count: int) -> int:
+        """How many of the ``count`` inputs carry values into the output (the first ones):
+        all of them, but for an op that only reads a reference input's size."""
+        return count
+
+    def window(self, inputs: list[Shape]) -> Window | Resampling | None:
+        """The window for the receptive field: a sliding Window, an irregular Resampling,
+        or None for pointwise ops."""
         return None
 
     def label(self) -> str:
@@ -195,6 +242,32 @@ class Op(BaseModel):
         as formulas (archcalc.training.rules). No default: an op without its own rules is an
         error under --training, never a silent zero."""
         raise missing(self.kind)
+
+
+class SizedByReference(Op):
+    """An op whose output size is given by its fields or, when they give none, by a second
+    input's spatial size: `from: [x, ref]` (a segmentation head resizing to its input, U-Net
+    cropping a skip connection to the upsampled map). Two inputs exactly in that case, one
+    otherwise; the graph checks ``arity`` 1, the op itself the pair."""
+
+    arity: ClassVar[int | None] = 2  # one or two: decided per instance by `takes_reference`
+
+    def takes_reference(self) -> bool:
+        """True when no field gives the size, so the second input must."""
+        raise NotImplementedError
+
+    def data_inputs(self, count: int) -> int:
+        return 1  # the reference gives its size only: no value of it reaches the output
+
+    def reference_size(self, inputs: list[Shape]) -> tuple[Value, Value]:
+        """The reference input's (H, W), after checking the number and ranks of the inputs."""
+        expected = 2 if self.takes_reference() else 1
+        if len(inputs) != expected:
+            what = "a size or scale, or `from: [x, ref]` to match ref's size" if expected == 2 else "one input when its size is given"
+            raise OpError(f"{self.kind} takes {what}; found {len(inputs)} input{'s' if len(inputs) != 1 else ''}")
+        for shape in inputs:
+            require_rank(shape, 3, self.kind)
+        return tuple(inputs[1][1:]) if expected == 2 else (None, None)
 
 
 def numel(shape: Shape) -> Value:
@@ -260,3 +333,39 @@ def kernel_text(kernel: tuple, stride: tuple | None = None) -> str:
     if stride and stride != (1, 1):
         text += f"/{stride[0]}" if stride[0] == stride[1] else f"/{stride[0]}×{stride[1]}"
     return text
+
+
+# --- shared field types of the op families ---------------------------------------------------
+def _rational(value: Any) -> int | Fraction:
+    """An exact positive rational: 2, 1.5 (read as the decimal 3/2, never a binary float) or "3/2"."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a positive number, found {value!r}")
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"expected a positive number, found {value!r}")
+        value = Fraction(str(value))
+    elif isinstance(value, str):
+        try:
+            value = parse(value)
+        except ExpressionError as error:
+            raise ValueError(str(error)) from None
+    if not isinstance(value, (int, Fraction)) or value <= 0:
+        raise ValueError(f"expected a positive whole or rational number (2, 1.5, 3/2), found {value!r}")
+    return int(value) if value == int(value) else Fraction(value)
+
+
+def _rational_pair(value: Any) -> tuple:
+    pair = _pair(value)
+    if len(pair) != 2:
+        raise ValueError(f"expected one number or [height, width], found {value!r}")
+    return tuple(_rational(item) for item in pair)
+
+
+#: an exact positive rational per axis: `2`, `1.5` or `[2, 3/2]`
+RationalPair = Annotated[tuple[Any, Any], PlainValidator(_rational_pair)]
+
+
+#: a probability, 0 … 1
+Probability = Annotated[float, Field(ge=0, le=1)]
+#: a real-valued hyper-parameter (a slope, an epsilon) that no count depends on
+Real = float

@@ -13,12 +13,15 @@ from archcalc.training.rules import WEIGHTED, Saved, TrainingRules
 
 
 class Linear(Op):
-    """Fully connected layer on a flat vector.
+    """Fully connected layer on a flat vector, or on the channels at each position of a
+    (C, H, W) input — as nn.Linear acts on a channels-last tensor (torchvision's ConvNeXt
+    block: Permute → LayerNorm → Linear → GELU → Linear → Permute), i.e. a 1×1 convolution.
 
-    shape:  (F,) → (out,)
-    params: F·out (+ out biases)
-    macs:   F·out
-    connections: (F + 1 if bias) · out
+    shape:  (F,) → (out,);  (C, H, W) → (out, H, W)
+    params: F·out (+ out biases), F = C on a feature map (nn.Linear's weight (out, F), bias (out,))
+    macs:   F·out, × H·W on a feature map
+    connections: (F + 1 if bias) · out, × H·W on a feature map
+    rf:     pointwise on a feature map
     """
 
     kind: Literal["linear"] = "linear"
@@ -27,6 +30,11 @@ class Linear(Op):
     bias: bool = True
 
     def derivation_formulas(self, inputs: list[Shape]) -> dict[str, str]:
+        if len(inputs[0]) == 3:
+            weights, bias = "C*C_out", " + C_out" if self.bias else ""
+            fan = "(C + 1)*C_out" if self.bias else "C*C_out"
+            return {"C_out": "n_out", "H_out": "H", "W_out": "W", "params": weights + bias, "buffers": "0",
+                    "macs": f"{weights}*H*W", "connections": f"{fan}*H*W"}  # fmt: skip
         if self.bias:
             return {"F_out": "n_out", "params": "F*F_out + F_out", "buffers": "0", "macs": "F*F_out", "connections": "(F + 1)*F_out"}
         return {"F_out": "n_out", "params": "F*F_out", "buffers": "0", "macs": "F*F_out", "connections": "F*F_out"}
@@ -35,28 +43,37 @@ class Linear(Op):
         return {**shape_values(inputs, out), "n_out": self.out}
 
     def output_shape(self, inputs: list[Shape]) -> Shape:
+        if len(inputs[0]) == 3:
+            return (self.out, *inputs[0][1:])
         require_rank(inputs[0], 1, self.kind)
         return (self.out,)
+
+    def _positions(self, out: Shape) -> Value:
+        return out[1] * out[2] if len(out) == 3 else 1
 
     def params(self, inputs: list[Shape], out: Shape) -> Value:
         return inputs[0][0] * self.out + (self.out if self.bias else 0)
 
     def macs(self, inputs: list[Shape], out: Shape) -> Value:
-        return inputs[0][0] * self.out
+        return inputs[0][0] * self.out * self._positions(out)
 
     def connections(self, inputs: list[Shape], out: Shape) -> Value:
-        return self.params(inputs, out)
+        return self.params(inputs, out) * self._positions(out)
 
     def bias_flops(self, inputs: list[Shape], out: Shape) -> Value:
-        return self.out if self.bias else 0
+        return self.out * self._positions(out) if self.bias else 0
 
     def label(self) -> str:
         return f"linear {self.out}"
 
     def to_torch(self, inputs: list[Shape], out: Shape):
+        """nn.Linear; on a feature map, its subclass applied to the channels at each position."""
         from torch import nn
 
-        return nn.Linear(inputs[0][0], self.out, self.bias)
+        from archcalc.torch_backend import modules
+
+        cls = modules.ChannelLinear if len(out) == 3 else nn.Linear
+        return cls(inputs[0][0], self.out, self.bias)
 
     def training_rules(self, inputs: list[Shape], out: Shape) -> TrainingRules:
         """saved: the input (for the weight gradient). backward: N·macs for each gradient."""

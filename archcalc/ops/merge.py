@@ -1,8 +1,9 @@
-"""Merges of several branches: channel concatenation and element-wise addition.
+"""Merges of several branches: channel concatenation, element-wise addition and product.
 
-Both can be written with `from: [a, b]`, or with inline branches:
+Each can be written with `from: [a, b]`, or with inline branches:
 ``concat: [[conv: …], [maxpool: …, conv: …]]`` (an empty branch or ``identity`` passes
-the input through, as a residual shortcut does).
+the input through, as a residual shortcut does; a squeeze-and-excitation gate is
+``mul: [[globalavgpool, conv: …, relu, conv: …, sigmoid], identity]``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from archcalc.derivation import passthrough_formulas, shape_values
 from archcalc.errors import OpError, shape_text
 from archcalc.expressions import Value, equal
 from archcalc.ops.base import Op, Shape, numel, require_rank
-from archcalc.training.rules import saves_nothing
+from archcalc.training.rules import Saved, TrainingRules, saves_nothing
 
 
 class _Merge(Op):
@@ -93,3 +94,69 @@ class Add(_Merge):
         return modules.Add()
 
     training_rules = saves_nothing
+
+
+class Mul(_Merge):
+    """Element-wise product of two or more inputs, broadcasting as PyTorch does: along each
+    axis every input has the same size or 1, and the output takes the size that is not 1 —
+    (C, 1, 1) × (C, H, W) for a squeeze-and-excitation gate, (1, H, W) × (C, H, W) for spatial
+    attention. Inputs must have the same rank.
+
+    shape: per axis, the common size (a size-1 input axis is broadcast)
+    flops: (n − 1) multiplies per output element under "mul"; no macs (no weights:
+           FlopCounterMode counts none either)
+    rf:    the union of the inputs' fields, as for add; a broadcast input's single unit is read
+           by every output unit
+    """
+
+    kind: Literal["mul"] = "mul"
+    minor = True
+    flop_kind = "mul"
+
+    def derivation_formulas(self, inputs: list[Shape]) -> dict[str, str]:
+        return passthrough_formulas(inputs[0]) if all(shape == inputs[0] for shape in inputs) else {}
+
+    def output_shape(self, inputs: list[Shape]) -> Shape:
+        reference = inputs[0]
+        for index, shape in enumerate(inputs[1:], start=1):
+            if len(shape) != len(reference):
+                raise OpError(
+                    f"mul inputs must have the same rank: input 0 is {shape_text(reference)}, input {index} is {shape_text(shape)}"
+                )
+        return tuple(self._broadcast(inputs, axis) for axis in range(len(reference)))
+
+    def _broadcast(self, inputs: list[Shape], axis: int) -> Value:
+        sizes = [shape[axis] for shape in inputs]
+        wide = [size for size in sizes if not (isinstance(size, int) and size == 1)]
+        for size in wide[1:]:
+            if equal(size, wide[0]) is False:
+                found = ", ".join(shape_text(shape) for shape in inputs)
+                raise OpError(f"mul inputs do not broadcast: along axis {axis} each must be {wide[0]} or 1, found {found}")
+        return wide[0] if wide else 1
+
+    def derivation_values(self, inputs: list[Shape], out: Shape) -> dict[str, Value]:
+        """The shape names, and P_k: the elements per sample of the partial product of inputs
+        0 … k (k = 1 … n − 2), the tensors a product of three or more makes on the way."""
+        partial = {f"P_{k}": numel(self.output_shape(inputs[: k + 1])) for k in range(1, len(inputs) - 1)}
+        return {**shape_values(inputs, out), **partial}
+
+    def elementwise_flops(self, inputs: list[Shape], out: Shape) -> Value:
+        return (len(inputs) - 1) * numel(out)
+
+    def to_torch(self, inputs: list[Shape], out: Shape):
+        from archcalc.torch_backend import modules
+
+        return modules.Mul()
+
+    def training_rules(self, inputs: list[Shape], out: Shape) -> TrainingRules:
+        """PyTorch multiplies left to right, t_k = t_(k−1) · x_k (t_0 = x_0), and each product
+        keeps each factor for the other's gradient — so only when the other needs one. saved: x_k
+        (input k, as it is: a broadcast (C, 1, 1) gate keeps its C values per sample, not the
+        expanded map) when one of x_0 … x_(k−1) needs a gradient, and t_(k−1) when x_k does —
+        input 0 for k = 1, else the partial product, N·P_(k−1) elements of --dtype."""
+        saved = []
+        for k in range(1, len(inputs)):
+            saved.append(Saved(f"input{k}", for_grad_of=tuple(range(k))))
+            left = Saved("input", for_grad_of=(k,)) if k == 1 else Saved(f"product{k - 1}", f"N*P_{k - 1}", for_grad_of=(k,))
+            saved.append(left)
+        return TrainingRules(tuple(saved))

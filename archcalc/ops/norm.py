@@ -1,4 +1,4 @@
-"""Normalisation: batch norm and AlexNet's local response normalisation."""
+"""Normalisation: batch norm, AlexNet's local response normalisation, layer norm and group norm."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ from typing import Literal
 
 from pydantic import PositiveFloat, PositiveInt
 
-from archcalc.expressions import Value
-from archcalc.ops.base import Op, Shape, numel
+from archcalc.errors import OpError
+from archcalc.expressions import Value, equal
+from archcalc.ops.base import AxisMap, Op, Real, Resampling, Shape, numel
 from archcalc.training.rules import Saved, TrainingRules, channels, elements
 
 
@@ -88,3 +89,113 @@ class LRN(Op):
                 Saved("denominator", elements(out)),
             )
         )
+
+
+def _affine_flops(affine: bool, count: Value) -> Value:
+    """5 per element (Σx, x − μ, (x − μ)², Σ(x − μ)², × 1/σ), + 2 with affine (× γ, + β)."""
+    return (7 if affine else 5) * count
+
+
+class LayerNorm(Op):
+    """Layer normalisation (Ba et al. 2016), over the features of one position of one sample:
+    for a (C, H, W) input, over its C channels at each position (ConvNeXt's LayerNorm2d, and the
+    nn.LayerNorm it applies channels-last after a Permute); for a flat (F,) input, over the F
+    features. Statistics are computed at inference too (nothing folds away, unlike bn).
+
+    params: 2·C (γ and β of shape (C,): nn.LayerNorm's `weight` and `bias`); C with
+            `bias: false`; 0 with `affine: false`
+    flops:  under "norm", 5 per element (Σx, x − μ, (x − μ)², Σ(x − μ)², × 1/σ) and 2 more with
+            affine (× γ, + β); the per-position divisions by C and the square root are not counted
+    rf:     pointwise (one position's channels)
+    """
+
+    kind: Literal["layernorm"] = "layernorm"
+    minor = True
+    eps: Real = 1e-5
+    affine: bool = True
+    bias: bool = True
+    flop_kind = "norm"
+
+    def derivation_formulas(self, inputs: list[Shape]) -> dict[str, str]:
+        c = "C" if len(inputs[0]) == 3 else "F"
+        return {"params": f"2*{c}" if self.affine and self.bias else c if self.affine else "0"}
+
+    def params(self, inputs: list[Shape], out: Shape) -> Value:
+        if not self.affine:
+            return 0
+        return inputs[0][0] * (2 if self.bias else 1)
+
+    def elementwise_flops(self, inputs: list[Shape], out: Shape) -> Value:
+        return _affine_flops(self.affine, numel(out))
+
+    def to_torch(self, inputs: list[Shape], out: Shape):
+        from torch import nn
+
+        from archcalc.torch_backend import modules
+
+        cls = modules.LayerNorm2d if len(out) == 3 else nn.LayerNorm
+        return cls(out[0], eps=self.eps, elementwise_affine=self.affine, bias=self.bias)
+
+    def training_rules(self, inputs: list[Shape], out: Shape) -> TrainingRules:
+        """saved: the input (LayerNorm2d's channels-last view of it: the same storage) and the
+        mean and inverse standard deviation of each position of each sample, N·H·W (N on a flat
+        input), of --dtype; weight and bias are parameters."""
+        positions = "N*H*W" if len(out) == 3 else "N"
+        return TrainingRules((Saved("input"), Saved("mean", positions), Saved("rstd", positions)))
+
+
+class GroupNorm(Op):
+    """Group normalisation (Wu & He 2018): the C channels in `groups` groups, each normalised
+    over its C/groups channels and every position of the sample.
+
+    params: 2·C with affine (nn.GroupNorm's `weight` and `bias`, shape (C,))
+    flops:  under "norm", 5 per element and 2 more with affine, as `layernorm`
+    rf:     every output unit depends on every position of its input (the statistics span the
+            whole map): each unit's field is the union of the input's fields, and the nominal
+            jump is unchanged (unit i still sits at input unit i)
+    """
+
+    kind: Literal["groupnorm"] = "groupnorm"
+    minor = True
+    input_rank = 3
+    groups: PositiveInt
+    eps: Real = 1e-5
+    affine: bool = True
+    flop_kind = "norm"
+
+    def derivation_formulas(self, inputs: list[Shape]) -> dict[str, str]:
+        return {"params": "2*C" if self.affine else "0"}
+
+    def output_shape(self, inputs: list[Shape]) -> Shape:
+        shape = super().output_shape(inputs)
+        if equal(shape[0] % self.groups, 0) is False:
+            raise OpError(f"groups must divide the channels: expected a divisor of {shape[0]}, found groups={self.groups}")
+        return shape
+
+    def params(self, inputs: list[Shape], out: Shape) -> Value:
+        return 2 * out[0] if self.affine else 0
+
+    def elementwise_flops(self, inputs: list[Shape], out: Shape) -> Value:
+        return _affine_flops(self.affine, numel(out))
+
+    def window(self, inputs: list[Shape]) -> Resampling:
+        return Resampling(tuple(whole_map(size) for size in inputs[0][1:]))
+
+    def label(self) -> str:
+        return f"groupnorm {self.groups}"
+
+    def to_torch(self, inputs: list[Shape], out: Shape):
+        from torch import nn
+
+        return nn.GroupNorm(self.groups, out[0], eps=self.eps, affine=self.affine)
+
+    def training_rules(self, inputs: list[Shape], out: Shape) -> TrainingRules:
+        """saved: the input, and the mean and inverse standard deviation of each group of each
+        sample, N·groups, of --dtype."""
+        per_group = f"N*{self.groups}"
+        return TrainingRules((Saved("input"), Saved("mean", per_group), Saved("rstd", per_group)))
+
+
+def whole_map(size: Value) -> AxisMap:
+    """Every unit reads every input unit 0 … size − 1 (statistics over the whole map)."""
+    return AxisMap(first=lambda i: 0, last=lambda i: size - 1, ratio=1, rule="0 … H − 1 (the whole map)")

@@ -1,5 +1,11 @@
 """The PyTorch modules that have no ready-made ``torch.nn`` form: merges, LeNet-5's
-connection-table conv, trainable subsampling and RBF output.
+connection-table conv, trainable subsampling and RBF output, resizing and cropping, channel
+slices, and the channels-last layers of ConvNeXt (LayerNorm2d, Linear on each position,
+layer scale).
+
+Parameter names and shapes are torchvision's (``weight``/``bias`` of nn.Linear and
+nn.LayerNorm, a (C, 1, 1) layer scale), so a torchvision state dict maps onto a spec-built
+model layer by layer.
 
 Each is written so that ``sum(p.numel() for p in parameters())`` equals the op's static
 params and ``FlopCounterMode`` / 2 equals its static macs, exactly: the work that archcalc
@@ -121,3 +127,92 @@ class Scale(nn.Module):
 
     def forward(self, x):
         return x * self.factor
+
+
+class Mul(nn.Module):
+    """Element-wise product of two or more tensors, with PyTorch's broadcasting (an SE gate)."""
+
+    def forward(self, *xs):
+        out = xs[0] * xs[1]
+        for x in xs[2:]:
+            out = out * x
+        return out
+
+
+class Resize(nn.Module):
+    """F.interpolate to a fixed size, or to the spatial size of a second input."""
+
+    def __init__(self, size: tuple | None, mode: str, align_corners: bool | None):
+        super().__init__()
+        self.size, self.mode, self.align_corners = size, mode, align_corners
+
+    def forward(self, x, reference=None):
+        size = self.size if reference is None else reference.shape[-2:]
+        return F.interpolate(x, size=size, mode=self.mode, align_corners=self.align_corners)
+
+
+class Crop(nn.Module):
+    """x[:, :, top:top + height, left:left + width]; a second input only gave the size."""
+
+    def __init__(self, top: int, left: int, height: int, width: int):
+        super().__init__()
+        self.top, self.left, self.height, self.width = top, left, height, width
+
+    def forward(self, x, reference=None):
+        return x[:, :, self.top : self.top + self.height, self.left : self.left + self.width]
+
+
+class Slice(nn.Module):
+    """Channels start … stop − 1 (a view)."""
+
+    def __init__(self, start: int, stop: int):
+        super().__init__()
+        self.start, self.stop = start, stop
+
+    def forward(self, x):
+        return x[:, self.start : self.stop]
+
+
+class Chunk(nn.Module):
+    """x.chunk(chunks, dim=1)[index], ShuffleNetV2's split (a view)."""
+
+    def __init__(self, chunks: int, index: int):
+        super().__init__()
+        self.chunks, self.index = chunks, index
+
+    def forward(self, x):
+        return x.chunk(self.chunks, dim=1)[self.index]
+
+
+class LayerNorm2d(nn.LayerNorm):
+    """LayerNorm over the channels at each position of an (N, C, H, W) tensor, as torchvision's
+    ConvNeXt writes it (channels last, F.layer_norm, channels first): ``weight``, ``bias`` (C,)."""
+
+    def forward(self, x):
+        x = x.permute(0, 2, 3, 1)
+        x = F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+        return x.permute(0, 3, 1, 2)
+
+
+class ChannelLinear(nn.Linear):
+    """nn.Linear applied to the channels at each position of an (N, C, H, W) tensor, as on a
+    channels-last one (ConvNeXt's block): ``weight`` (out, C), ``bias`` (out,) — computed as the
+    1×1 convolution it is. A convolution keeps its input for the backward whatever its memory
+    layout; F.linear on the permuted tensor keeps the input itself when it is channels last
+    (after a LayerNorm2d) but a channels-last copy of an NCHW one (N·C·H·W more), which no
+    static rule could tell apart (archcalc.training)."""
+
+    def forward(self, x):
+        return F.conv2d(x, self.weight[:, :, None, None], self.bias)
+
+
+class LayerScale(nn.Module):
+    """y = weight · x, one learnt factor per channel; ``weight`` is (C, 1, 1) as torchvision's
+    ConvNeXt stores its ``layer_scale`` (or (F,) on a flat input)."""
+
+    def __init__(self, shape: tuple, init: float):
+        super().__init__()
+        self.weight = nn.Parameter(torch.full(shape, float(init)))
+
+    def forward(self, x):
+        return self.weight * x

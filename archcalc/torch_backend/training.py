@@ -57,10 +57,9 @@ def make_optimizer(name: str, parameters):
 
 
 def loss_of(output):
-    """Σ of each output's mean: every output (GoogLeNet's auxiliary heads too) gets a gradient."""
-    if isinstance(output, dict):  # declared outputs by label, training-only sinks beside them
-        output = tuple(output.values())
-    outputs = output if isinstance(output, tuple) else (output,)
+    """Σ of each output's mean: every output (GoogLeNet's auxiliary heads too) gets a gradient.
+    The built module returns one tensor, or a dict label → tensor when it has several."""
+    outputs = tuple(output.values()) if isinstance(output, dict) else output if isinstance(output, tuple) else (output,)
     return sum(o.float().mean() for o in outputs)
 
 

@@ -21,6 +21,8 @@ def layer_lines(training: Training, name: str, params) -> list[str]:
     lines = [_saved_line(item, values, layer) for item in layer.saved]
     if not layer.saved:
         lines.append("saved: nothing" + (" (its output is a view of its input)" if rules.view_of is not None else ""))
+    if not layer.backward:
+        return [*lines, "no backward: its values reach no output (only its size does, as a crop's or an upsampling's reference)"]
     if any(layer.inputs_need_grad):
         lines.append(derive("grad_input_macs", rules.input_grad_macs, values, quantity="training").text())
     else:
@@ -62,7 +64,7 @@ def total_lines(training: Training, names: list[str] | None = None) -> list[str]
     t = training
     terms = [t.param_bytes, t.buffer_bytes, t.grad_bytes, t.optimizer_state_bytes, t.live_bytes, t.transient_bytes]
     lines += [
-        f"optimizer_state_bytes = {_copies(t)} × param_bytes = {to_text(t.optimizer_state_bytes, separators=False)}   ({t.optimizer})",
+        f"optimizer_state_bytes = {_copies(t)} × grad_bytes = {to_text(t.optimizer_state_bytes, separators=False)}   ({t.optimizer})",
         "peak = params + buffers + gradients + optimizer state + live at the end of the forward pass + largest backward transient"
         f" = {' + '.join(to_text(v, separators=False) for v in terms)} = {to_text(t.peak_bytes, separators=False)} bytes",
     ]

@@ -123,7 +123,8 @@ def analyse_training(
         param_bytes=params,
         buffer_bytes=vsum(s.buffers for s in analysis.layers) * act,
         grad_bytes=vsum(layer.grad_bytes for layer in layers),
-        optimizer_state_bytes=OPTIMIZERS[optimizer] * params,
+        # a state per parameter that gets a gradient (torch.optim makes none for a .grad of None)
+        optimizer_state_bytes=OPTIMIZERS[optimizer] * vsum(layer.grad_bytes for layer in layers),
         transient_bytes=transient,
         transient_layer=where,
     )
@@ -148,7 +149,7 @@ def _transient(layers: list[LayerTraining], blocks: dict[str, list[str]]) -> tup
     by_name = {layer.name: layer for layer in layers}
     own = {}
     for layer in layers:
-        if layer.requires_grad:
+        if layer.requires_grad and layer.backward:
             grads = [by_name[s].output_bytes for s, need in zip(layer.inputs, layer.inputs_need_grad, strict=True) if need]
             own[layer.name] = vsum([layer.output_bytes, *grads])
     candidates = {name: value for name, value in own.items() if by_name[name].checkpoint is None}

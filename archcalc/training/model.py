@@ -7,7 +7,8 @@ tracks whose storage each output lives in: a view (flatten, identity) or an in-p
 (ReLU, Add, where archcalc.inplace allows it) shares its input's, anything else allocates its
 own. A tensor needs a gradient when it depends on a parameter: the network input does not, so
 the first layer computes no input gradient, and a layer fed only by the input that has no
-parameters of its own is outside autograd and keeps nothing.
+parameters of its own is outside autograd and keeps nothing. An input that gives only its size
+(``Op.data_inputs``: crop or upsample to match a reference) passes no gradient on.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ class LayerTraining:
     forward_macs: Value = 0  # whole batch: what recomputing it costs
     inplace: int | None = None  # the input it overwrites
     checkpoint: str | None = None  # the checkpointed block it is in
+    backward: bool = True  # a gradient reaches its output (False: its values feed only sizes, of crop or upsample)
 
     @property
     def backward_macs(self) -> Value:
@@ -142,7 +144,26 @@ def walk(network: Network, analysis: Analysis, batch: Value, device: str) -> Wal
         requires[stats.name] = entry.requires_grad
         saved.update(s.storage for s in entry.saved)
         result.layers.append(entry)
+    live = reached(result.layers, network, {output.layer for output in analysis.outputs})
+    result.layers[:] = [
+        layer if layer.name in live or not layer.requires_grad
+        else replace(layer, backward_input_macs=0, backward_weight_macs=0, grad_bytes=0, backward=False)
+        for layer in result.layers
+    ]  # fmt: skip
     return result
+
+
+def reached(layers: list[LayerTraining], network: Network, outputs: set[str]) -> set[str]:
+    """The layers whose values reach a loss — a declared output, or a layer nothing reads (an
+    auxiliary head) — through inputs that carry values. A layer read only as a size reference (crop or
+    upsample to match it) has no backward: autograd keeps what it saved, but no gradient
+    reaches it, nor its parameters."""
+    read = {source for layer in layers for source in layer.inputs}
+    live = outputs | {layer.name for layer in layers if layer.name not in read}
+    for layer in reversed(layers):  # topological order: every reader comes after what it reads
+        if layer.name in live:
+            live.update(layer.inputs[: network.layers[layer.name].op.data_inputs(len(layer.inputs))])
+    return live
 
 
 def _layer(
@@ -150,29 +171,28 @@ def _layer(
 ) -> LayerTraining:
     inputs = [shapes[source] for source in stats.inputs]
     out = stats.output_shape
-    needs = tuple(requires[source] for source in stats.inputs)
+    data = op.data_inputs(len(stats.inputs))  # a reference input (crop, upsample to match) gives its size only: no gradient
+    needs = tuple(requires[source] and index < data for index, source in enumerate(stats.inputs))
     act = DTYPE_BYTES[dtype]
     count = batch * numel(out)
     output = Storage(count, dtype, count * act)
-    if not any(needs) and stats.params == 0:  # outside autograd: a plain tensor op
-        storages.record(stats.name, None)
-        result.storages[stats.name] = output
-        return LayerTraining(
-            stats.name, stats.kind, stats.inputs, False, needs, (), 0, 0, 0, output.bytes, stats.name, batch * op.macs(inputs, out)
-        )
     rules = op.training_rules(inputs, out)
+    if not any(needs) and stats.params == 0:  # outside autograd: a plain tensor op (a view still shares its input's storage)
+        storages.record(stats.name, stats.inputs[rules.view_of] if rules.view_of is not None else None, rules.one_of_views)
+        if rules.view_of is None:
+            result.storages[stats.name] = output
+        owner = storages.owner(stats.name)
+        return LayerTraining(
+            stats.name, stats.kind, stats.inputs, False, needs, (), 0, 0, 0, output.bytes, owner, batch * op.macs(inputs, out)
+        )
     values = {**op.derivation_values(inputs, out), "N": batch, "macs": op.macs(inputs, out)}
     result.rules[stats.name], result.values[stats.name] = rules, values
     inplace = storages.overwritable(stats.inputs, saved) if type(op).overwrites_input else None
     view = stats.inputs[inplace] if inplace is not None else stats.inputs[rules.view_of] if rules.view_of is not None else None
-    storages.record(stats.name, view)
+    storages.record(stats.name, view, rules.one_of_views)
     if view is None:
         result.storages[stats.name] = output
-    kept = [
-        _saved(item, stats, inputs, out, storages, result, values, device, dtype)
-        for item in rules.saved
-        if any(needs) or not item.needs_input_grad
-    ]
+    kept = [_saved(item, stats, inputs, out, storages, result, values, device, dtype) for item in rules.saved if item.kept(needs)]
     return LayerTraining(
         name=stats.name,
         kind=stats.kind,

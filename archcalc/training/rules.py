@@ -15,6 +15,11 @@ An op states, per layer, as formulas over its ``derivation_values`` plus ``N`` (
   forward). The model drops the input part where no input needs a gradient.
 - ``view_of``: the input whose storage the output shares (flatten, identity): no new memory.
 
+A tensor kept for one input's gradient only says so: ``needs_input_grad`` (kept only when
+some input needs a gradient: a summing pool's input, which only the pool's own backward
+reads), or ``for_grad_of`` (kept only when one of the inputs it names needs a gradient: a
+product keeps each factor for the *other* factor's gradient, as PyTorch's ``mul`` does).
+
 A layer whose inputs need no gradient and which has no parameters is outside autograd: it keeps
 nothing whatever its rules say (the model knows this; rules need not).
 """
@@ -39,6 +44,13 @@ class Saved:
     elements: str | None = None  # a formula (for the op's own tensors; inputs and outputs have their shape)
     dtype: str = "activation"  # activation | index | mask
     needs_input_grad: bool = False  # kept only when the input needs a gradient
+    for_grad_of: tuple[int, ...] = ()  # kept only when one of these inputs needs a gradient (a product's factors)
+
+    def kept(self, needs: tuple[bool, ...]) -> bool:
+        """Whether autograd keeps it, given which inputs need a gradient."""
+        if self.needs_input_grad and not any(needs):
+            return False
+        return not self.for_grad_of or any(needs[index] for index in self.for_grad_of)
 
     @property
     def own(self) -> bool:
@@ -61,6 +73,9 @@ class TrainingRules:
     input_grad_macs: str = "0"
     weight_grad_macs: str = "0"
     view_of: int | None = None  # the output is a view of this input
+    #: the output is one of several views one PyTorch call returns (x.chunk): autograd refuses
+    #: to let an in-place op overwrite it, so none does in training
+    one_of_views: bool = False
 
 
 #: the rules of a layer with weights: both gradients make as many products as the forward

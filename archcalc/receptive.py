@@ -1,0 +1,245 @@
+"""Receptive fields, exact for every output unit, regular lattices or not.
+
+Along one axis, unit i of a layer sees the input pixels lo(i) … hi(i) (an interval: the hull
+of every pixel that can reach it; unclipped, so padding and units beyond a layer's edge
+continue each rule rather than stopping at the image). Three kinds of field describe
+lo and hi for every integer i:
+
+* ``Lattice``: lo(i) = low + jump·i, hi(i) = high + jump·i — what sliding windows with whole
+  strides give (convolution and pooling chains): every unit's field has the same size and
+  they are ``jump`` pixels apart. A window with kernel k, stride s, padding p, dilation d
+  turns it into low − p·jump, high + (d(k−1) − p)·jump, jump·s.
+* ``Mapped``: an op's own index rule (``AxisMap``: output unit i reads input units
+  first(i) … last(i)) over the input's field: lo(i) = lo_in(first(i)), hi(i) = hi_in(last(i))
+  — adaptive pools with uneven bins, upsampling, transposed convs, whole-map statistics.
+* ``Merged``: the union at a merge, lo(i) = min over the inputs, hi(i) = max; an input of
+  size 1 along an axis that the merge broadcasts is read at its unit 0 by every unit.
+
+A layer reports, per axis (``ReceptiveField``):
+
+* ``size`` = hi(0) − lo(0) + 1 and ``start`` = (lo(0) + hi(0))/2: the field of the first
+  output unit, its size and its centre (input pixels counted from 0);
+* ``jump``: the nominal distance in input pixels between neighbouring output units — the
+  product along the path of each op's ratio (a stride s; 1/s for a transposed conv; H/out for
+  an adaptive pool or a resize). On a lattice it is the exact spacing of the units' fields;
+  where a rule is irregular the actual spacing varies around it (GoogLeNet's auxiliary pool
+  14 → 4: bins start at rows 0, 3, 7, 10 for a nominal 3.5), and each unit's exact interval
+  is ``ReceptiveField.unit(axis, i)``. A union over units (``flatten``, global pooling, what a
+  fully connected layer sees) is therefore exact: it is lo(0) … hi(n − 1) of the units read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from archcalc.errors import OpError
+from archcalc.expressions import Value, equal, exact_div, is_symbolic, to_exact, vmax, vmin
+from archcalc.ops.base import AxisMap, Resampling, Window
+
+
+class _Field:
+    """lo(i), hi(i) for any integer i, memoised (a residual network shares each field between
+    a block's branches, which would otherwise be walked once per path)."""
+
+    jump: Value
+    monotone: bool = True
+
+    def lo(self, i: Value) -> Value:
+        key = ("lo", i)
+        if key not in self._cache:
+            self._cache[key] = to_exact(self._lo(i))
+        return self._cache[key]
+
+    def hi(self, i: Value) -> Value:
+        key = ("hi", i)
+        if key not in self._cache:
+            self._cache[key] = to_exact(self._hi(i))
+        return self._cache[key]
+
+
+@dataclass(frozen=True, eq=False)
+class Lattice(_Field):
+    low: Value
+    high: Value
+    jump: Value
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    def _lo(self, i: Value) -> Value:
+        return self.low + self.jump * i
+
+    def _hi(self, i: Value) -> Value:
+        return self.high + self.jump * i
+
+
+@dataclass(frozen=True, eq=False)
+class Mapped(_Field):
+    inner: Any  # a field
+    map: AxisMap
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def jump(self) -> Value:
+        return to_exact(self.inner.jump * self.map.ratio)
+
+    @property
+    def monotone(self) -> bool:
+        return self.map.monotone and self.inner.monotone
+
+    def _lo(self, i: Value) -> Value:
+        if self.inner.monotone:  # the lowest of the units read is the first one's
+            return self.inner.lo(self.map.first(i))
+        return vmin(*[self.inner.lo(u) for u in self._units(i)])
+
+    def _hi(self, i: Value) -> Value:
+        if self.inner.monotone:
+            return self.inner.hi(self.map.last(i))
+        return vmax(*[self.inner.hi(u) for u in self._units(i)])
+
+    def _units(self, i: Value) -> range:
+        """Every unit read, where the input field is not monotone (after some dilated
+        transposed convs): then the extremes alone do not bound the union."""
+        first, last = self.map.first(i), self.map.last(i)
+        if is_symbolic(first) or is_symbolic(last):
+            raise OpError("the receptive field after a dilated transposed conv whose taps interleave needs numeric sizes")
+        return range(first, last + 1, self.map.step)
+
+
+@dataclass(frozen=True, eq=False)
+class Merged(_Field):
+    parts: tuple
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def jump(self) -> Value:
+        return vmax(*[part.jump for part in self.parts])
+
+    @property
+    def monotone(self) -> bool:
+        return all(part.monotone for part in self.parts)
+
+    def _lo(self, i: Value) -> Value:
+        return vmin(*[part.lo(i) for part in self.parts])
+
+    def _hi(self, i: Value) -> Value:
+        return vmax(*[part.hi(i) for part in self.parts])
+
+
+#: a merge input broadcast along an axis (size 1 there): every output unit reads its unit 0
+BROADCAST = AxisMap(first=lambda i: 0, last=lambda i: 0, ratio=0, rule="0 (broadcast)")
+
+
+@dataclass(frozen=True)
+class ReceptiveField:
+    """Per axis (height, width): ``size`` and ``start`` of the first output unit's field and
+    the nominal ``jump`` (see the module's docstring); ``axes`` holds every unit's field."""
+
+    size: tuple[Value, Value]
+    jump: tuple[Value, Value]
+    start: tuple[Value, Value]
+    #: every unit's field per axis; None for a field given by its numbers alone (a lattice)
+    fields: tuple | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def axes(self) -> tuple:
+        if self.fields is not None:
+            return self.fields
+        half = [exact_div(size - 1, 2) for size in self.size]
+        return tuple(Lattice(to_exact(c - h), to_exact(c + h), j) for c, h, j in zip(self.start, half, self.jump, strict=True))
+
+    def unit(self, axis: int, index: Value) -> tuple[Value, Value]:
+        """The exact pixels lo … hi that output unit ``index`` sees along ``axis`` (0: height, 1: width)."""
+        return self.axes[axis].lo(index), self.axes[axis].hi(index)
+
+    @property
+    def regular(self) -> tuple[bool, bool]:
+        """Per axis: a lattice (every unit's field the first one's, moved by i·jump)."""
+        return tuple(isinstance(axis, Lattice) for axis in self.axes)
+
+
+def summarise(axes: tuple) -> ReceptiveField:
+    size, jump, start = [], [], []
+    for axis in axes:
+        low, high = axis.lo(0), axis.hi(0)
+        size.append(to_exact(high - low + 1))
+        jump.append(to_exact(axis.jump))
+        start.append(to_exact(exact_div(low + high, 2)))
+    return ReceptiveField(tuple(size), tuple(jump), tuple(start), tuple(axes))
+
+
+INPUT_RF = summarise((Lattice(0, 0, 1), Lattice(0, 0, 1)))
+
+
+def receptive_field(
+    inputs: list[ReceptiveField | None], window: Window | Resampling | None, shapes: list | None = None, out: tuple | None = None
+) -> ReceptiveField | None:
+    """The output's field: the inputs' fields merged (broadcast inputs read at unit 0), then
+    stepped through the op's window. ``shapes`` and ``out`` (the inputs' and the output's
+    shapes) are needed only to see broadcasting."""
+    if any(rf is None for rf in inputs):
+        return None
+    axes = []
+    for axis in (0, 1):
+        merged = inputs[0].axes[axis] if len(inputs) == 1 else _merge(inputs, axis, shapes, out)
+        axes.append(step(merged, window, axis))
+    return summarise(tuple(axes))
+
+
+def _merge(inputs: list[ReceptiveField], axis: int, shapes: list | None, out: tuple | None):
+    parts = []
+    for index, rf in enumerate(inputs):
+        part = rf.axes[axis]
+        if shapes is not None and out is not None and len(out) == 3 and _broadcast(shapes[index], out, axis):
+            part = Mapped(part, BROADCAST)
+        parts.append(part)
+    lattices = [part for part in parts if isinstance(part, Lattice)]
+    if len(lattices) == len(parts) and all(equal(part.jump, parts[0].jump) is True for part in parts):
+        # lattices a whole number of units apart stay one lattice: the union of their first units, moved together
+        return Lattice(vmin(*[p.low for p in parts]), vmax(*[p.high for p in parts]), parts[0].jump)
+    return Merged(tuple(parts))
+
+
+def _broadcast(shape: tuple, out: tuple, axis: int) -> bool:
+    """A (C, H, W) input of size 1 along an axis where the output is wider: broadcast there."""
+    return len(shape) == 3 and shape[1 + axis] == 1 and equal(out[1 + axis], 1) is not True
+
+
+def step(field_: Any, window: Window | Resampling | None, axis: int):
+    """One axis of a field through one window."""
+    if window is None:
+        return field_
+    if isinstance(window, Resampling):
+        rule = window.axes[axis]
+        if rule.sliding is None:
+            return Mapped(field_, rule)
+        k, s, p, d = rule.sliding
+    else:
+        k, s, p, d = window.kernel[axis], window.stride[axis], window.padding[axis], window.dilation[axis]
+    if isinstance(field_, Lattice):
+        j = field_.jump
+        return Lattice(field_.low - p * j, field_.high + (d * (k - 1) - p) * j, j * s)
+    return Mapped(field_, sliding(k, s, p, d))
+
+
+def sliding(k: Value, s: Value, p: Value, d: Value) -> AxisMap:
+    """A sliding window as an index rule: unit i reads s·i − p … s·i − p + d(k−1), every d."""
+    return AxisMap(
+        first=lambda i: s * i - p,
+        last=lambda i: s * i - p + d * (k - 1),
+        ratio=s,
+        rule=f"{_affine(s, -p)} … {_affine(s, d * (k - 1) - p)}",
+        step=d if isinstance(d, int) else 1,
+        sliding=(k, s, p, d),
+    )
+
+
+def _affine(scale: Value, offset: Value) -> str:
+    """s·i + c as a person writes it: i, 2·i − 1, i + 3."""
+    text = "i" if scale == 1 else f"{scale}·i"
+    if offset == 0:
+        return text
+    negative = not is_symbolic(offset) and offset < 0
+    return f"{text} {'−' if negative else '+'} {-offset if negative else offset}"
+
+
+__all__ = ["INPUT_RF", "BROADCAST", "Lattice", "Mapped", "Merged", "ReceptiveField", "receptive_field", "sliding", "step", "summarise"]

@@ -1,0 +1,209 @@
+"""convtranspose and upsample against PyTorch: shapes, params, FlopCounterMode macs, the links
+a transposed conv makes, which input rows each resized row reads; misuse is a located error."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch.utils.flop_counter import FlopCounterMode
+
+from archcalc.errors import ArchcalcError
+from archcalc.expressions import substitute, symbol
+from archcalc.ops import REGISTRY
+from tests.test_torch_differential import assert_torch_agrees
+
+ConvTranspose, Upsample = REGISTRY["convtranspose"], REGISTRY["upsample"]
+
+
+@st.composite
+def transposed(draw):
+    groups = draw(st.integers(1, 3))
+    fields = {"out": groups * draw(st.integers(1, 3)), "groups": groups, "bias": draw(st.booleans())}
+    for name in ("kernel", "stride", "padding", "output_padding", "dilation"):
+        fields[name] = []
+    for _ in range(2):
+        k, s, d = draw(st.integers(1, 5)), draw(st.integers(1, 4)), draw(st.integers(1, 3))
+        fields["kernel"].append(k), fields["stride"].append(s), fields["dilation"].append(d)
+        fields["padding"].append(draw(st.integers(0, (d * (k - 1)) // 2)))
+        fields["output_padding"].append(draw(st.integers(0, max(s, d) - 1)))
+    return fields, (groups * draw(st.integers(1, 2)), draw(st.integers(1, 6)), draw(st.integers(1, 6)))
+
+
+def _links(size: int, k: int, s: int, p: int, d: int, extra: int) -> int:
+    """PyTorch's count of (input row, tap) pairs that land in the output: push each one-hot row
+    through a one-channel transposed conv with unit weights and count the rows it reaches."""
+    conv = torch.nn.ConvTranspose2d(1, 1, (k, 1), (s, 1), (p, 0), (extra, 0), bias=False, dilation=(d, 1))
+    torch.nn.init.ones_(conv.weight)
+    rows = torch.eye(size).view(size, 1, size, 1)
+    with torch.no_grad():
+        return int((conv(rows) != 0).sum())
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(transposed())
+def test_convtranspose_counts_are_pytorchs(case):
+    fields, shape = case
+    op = ConvTranspose(**fields)
+    out = op.output_shape([shape])
+    assert all(size > 0 for size in out)
+    module = op.to_torch([shape], out)
+    counter = FlopCounterMode(display=False)
+    with counter:
+        runtime = module(torch.randn(1, *shape))
+    assert (op.out, *out[1:]) == tuple(runtime.shape[1:])
+    assert op.params([shape], out) == sum(p.numel() for p in module.parameters())
+    assert op.macs([shape], out) == counter.get_total_flops() // 2
+    # LeCun's links: every (input unit, tap) pair landing inside the output, per output channel
+    # and input channel of its group, plus one bias link per output
+    axes = [_links(shape[1 + a], *(fields[n][a] for n in ("kernel", "stride", "padding", "dilation", "output_padding"))) for a in (0, 1)]
+    expected = op.out * (shape[0] // op.groups) * axes[0] * axes[1] + (op.out * out[1] * out[2] if op.bias else 0)
+    assert op.connections([shape], out) == expected
+
+
+def test_convtranspose_by_hand():
+    # U-Net's up-convolution: 2×2/2 doubles 28 → 56, weight (1024, 512, 2, 2) + 512 biases
+    op = ConvTranspose(out=512, kernel=2, stride=2)
+    out = op.output_shape([(1024, 28, 28)])
+    assert out == (512, 56, 56)
+    assert op.params([(1024, 28, 28)], out) == 1024 * 512 * 4 + 512
+    # every input unit times every tap: 28·28·1024·512·4
+    assert op.macs([(1024, 28, 28)], out) == 28 * 28 * 1024 * 512 * 4
+    assert op.label() == "convtranspose 2×2/2, 512"
+
+
+def test_convtranspose_symbolic_counts_substitute():
+    op = ConvTranspose(out=3, kernel=4, stride=2, padding=1)
+    h, w = symbol("H"), symbol("W")
+    out = op.output_shape([(2, h, w)])
+    symbolic = op.connections([(2, h, w)], out)
+    for size in [(1, 1), (2, 5), (7, 3)]:
+        concrete = op.output_shape([(2, *size)])
+        assert substitute(symbolic, {"H": size[0], "W": size[1]}) == op.connections([(2, *size)], concrete)
+        assert tuple(substitute(v, {"H": size[0], "W": size[1]}) for v in out) == concrete
+
+
+# --- upsample --------------------------------------------------------------------------------
+@pytest.mark.parametrize("scale", [2, 3, Fraction(3, 2), Fraction(5, 4), Fraction(1, 2)])
+@pytest.mark.parametrize("size", [(5, 7), (8, 3)])
+def test_upsample_sizes_are_pytorchs(scale, size):
+    op = Upsample(scale=scale)
+    out = op.output_shape([(2, *size)])
+    # PyTorch's ⌊H·scale⌋ (dyadic scales: exact in its double arithmetic too)
+    expected = F.interpolate(torch.zeros(1, 2, *size), scale_factor=float(scale), recompute_scale_factor=True).shape[1:]
+    assert out == tuple(expected)
+
+
+@pytest.mark.parametrize("mode", ["nearest", "bilinear"])
+@pytest.mark.parametrize("align_corners", [None, False, True])
+def test_a_whole_scale_is_nn_upsample(mode, align_corners):
+    if mode == "nearest" and align_corners is not None:
+        return
+    op = Upsample(scale=2, mode=mode, align_corners=align_corners)
+    module = op.to_torch([(3, 5, 4)], op.output_shape([(3, 5, 4)]))
+    x = torch.randn(2, 3, 5, 4)
+    reference = torch.nn.Upsample(scale_factor=2, mode=mode, align_corners=align_corners)
+    assert torch.equal(module(x), reference(x))
+
+
+def test_upsample_to_match_a_reference(analyse_text):
+    text = """
+        name: head
+        input: [3, {h}, {w}]
+        layers:
+          - conv: {{name: a, out: 4, kernel: 3, stride: 2}}
+          - conv: {{name: b, from: input, out: 2, kernel: 9, padding: 4}}
+          - upsample: {{name: out, from: [a, b], mode: bilinear}}
+        """
+    symbolic = analyse_text(text.format(h="H", w="W")).layers[-1]
+    assert symbolic.output_shape == (4, symbol("H"), symbol("W"))  # b's size, a name: the spec stays symbolic
+    assert symbolic.label == "upsample bilinear to match"
+    out = analyse_text(text.format(h=11, w=9)).layers[-1]
+    # only a's values reach the output: unit 0 reads a's unit 0 (x = max(½·5/11 − ½, 0) = 0), pixels 0 … 2 —
+    # not the union with b's 9-pixel field
+    assert (out.rf.size, out.rf.start) == ((3, 3), (1, 1))
+    spec = {"name": "head", "input": [3, 11, 9], "layers": [
+        {"conv": {"out": 2, "kernel": 3, "stride": 2}}, {"upsample": {"from": ["conv1", "input"], "mode": "bilinear"}}]}  # fmt: skip
+    assert_torch_agrees(spec)
+
+
+def _reads(size: int, out: int, mode: str, align_corners: bool | None) -> list[tuple[int, int]]:
+    """For each output row, the first and last input row PyTorch's F.interpolate reads (its
+    weight non-zero), found by resizing the one-hot rows."""
+    eye = torch.eye(size, dtype=torch.float64).view(size, 1, size, 1)
+    extra = {"align_corners": align_corners} if mode == "bilinear" else {}
+    weights = F.interpolate(eye, size=(out, 1), mode=mode, **extra)[:, 0, :, 0]
+    return [(rows[0], rows[-1]) for rows in (weights[:, i].nonzero().flatten().tolist() for i in range(out))]
+
+
+@pytest.mark.parametrize(("mode", "align_corners"), [("nearest", None), ("bilinear", False), ("bilinear", True)])
+def test_each_row_reads_pytorchs_rows_up_to_float32(mode, align_corners):
+    """Sizes 1…24 → 1…40: every row reads what PyTorch reads, but where the exact source
+    position is a whole number and PyTorch's float32 arithmetic rounds it off — nearest then
+    takes the row below, bilinear gives the next row a weight of ~1e-8 — the documented deviation."""
+    deviations = []
+    for size in range(1, 25):
+        for out in range(1, 41):
+            op = Upsample(size=[out, 1], mode=mode, align_corners=align_corners)
+            rule = op.window([(1, size, 1)]).axes[0]
+            for i, (first, last) in enumerate(_reads(size, out, mode, align_corners)):
+                if (first, last) == (rule.first(i), rule.last(i)):
+                    continue
+                if mode == "nearest":  # exact ⌊i·H/H_out⌋ is whole-valued there: PyTorch's is one lower
+                    assert (i * size) % out == 0 and first == last == rule.first(i) - 1
+                else:  # x whole: the exact rule reads row x alone, PyTorch x and x + 1
+                    x = Fraction(i * (size - 1), out - 1) if align_corners else max(Fraction(2 * i + 1, 2 * out) * size - Fraction(1, 2), 0)
+                    assert x.denominator == 1 and rule.first(i) == rule.last(i) == first == last - 1
+                deviations.append((size, out, i))
+    assert len(deviations) < 0.01 * sum(range(1, 41)) * 24  # rare: under 1% of the rows
+
+
+def test_the_nearest_float32_deviation_is_pinned():
+    # 26 → 22: output row 11 is ⌊11·26/22⌋ = 13 exactly; PyTorch's float32 ⌊11·fl(26/22)⌋ reads 12
+    assert _reads(26, 22, "nearest", None)[11] == (12, 12)
+    assert Upsample(size=[22, 1]).window([(1, 26, 1)]).axes[0].first(11) == 13
+
+
+def test_bilinear_flops_and_labels():
+    op = Upsample(scale="3/2", mode="bilinear", align_corners=True)
+    out = op.output_shape([(2, 4, 6)])
+    assert out == (2, 6, 9)
+    assert op.flops([(2, 4, 6)], out) == {"resample": 7 * 2 * 6 * 9}  # 4 weighted products + 3 additions each
+    assert Upsample(scale=2).flops([(2, 4, 6)], (2, 8, 12)) == {}  # nearest copies
+    assert op.label() == "upsample bilinear ×3/2, align corners"
+    assert Upsample(size=[7, 5]).label() == "upsample nearest → 7×5"
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ("upsample: {scale: 2, size: 8}", "`scale` or `size`, not both"),
+        ("upsample: {scale: 2, align_corners: true}", "align_corners applies to bilinear"),
+        ("upsample: {scale: 0}", "positive"),
+        ("upsample: {scale: -1.5}", "positive"),
+        ("upsample: {scale: true}", "positive number"),
+        ("upsample: {scale: .nan}", "positive number"),
+        ("upsample: {scale: 2x}", "cannot parse"),
+        ("upsample: {scale: 2, mode: bicubic}", "mode"),
+        ("upsample", "takes a size or scale, or `from: .x, ref.` to match ref.s size; found 1 input"),
+        ("upsample: {scale: 2, from: [conv1, input]}", "takes one input when its size is given; found 2"),
+        ("upsample: {scale: 0.1}", "output size must be positive"),
+        ("convtranspose: {out: 4, kernel: 3, stride: 2, output_padding: 2}", "output_padding must be smaller"),
+        ("convtranspose: {out: 3, kernel: 3, groups: 3}", "groups must divide the input channels: expected a divisor of 4"),
+        ("convtranspose: {kernel: 3}", "missing required field 'out'"),
+    ],
+)
+def test_misuse_is_a_located_error(analyse_text, entry, message):
+    with pytest.raises(ArchcalcError, match=message) as error:
+        analyse_text(f"name: bad\ninput: [3, 8, 8]\nlayers:\n  - conv: {{out: 4, kernel: 3}}\n  - {entry}\n")
+    assert "net.yaml:5" in str(error.value)
+
+
+def test_a_reference_must_be_a_feature_map(analyse_text):
+    with pytest.raises(ArchcalcError, match=r"upsample expects a \(C, H, W\) feature map, found \(48,\)") as error:
+        analyse_text("name: bad\ninput: [3, 4, 4]\nlayers:\n  - flatten\n  - upsample: {from: [input, flatten1]}\n")
+    assert "net.yaml:5" in str(error.value)

@@ -1,0 +1,183 @@
+"""Receptive fields, exact per output unit, against PyTorch's input gradients: every new op,
+the adaptive-pool fix at the issue's sizes, and the definitions of size, jump and start."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import pytest
+import torch
+
+from archcalc.analysis import analyse_file
+from archcalc.errors import OpError
+from tests.conftest import ROOT, by_name
+from tests.gradient_fields import positive, spec_hulls
+
+CONV = {"conv": {"out": 3, "kernel": 3, "stride": 2}}  # a field of 3 pixels, 2 apart, before the op
+
+CASES = {
+    "convtranspose_3s2p1op1": [{"convtranspose": {"out": 2, "kernel": 3, "stride": 2, "padding": 1, "output_padding": 1}}],
+    "convtranspose_4s2p1": [CONV, {"convtranspose": {"out": 2, "kernel": 4, "stride": 2, "padding": 1}}],
+    "convtranspose_2s2_unet": [CONV, {"convtranspose": {"out": 2, "kernel": 2, "stride": 2}}, {"conv": {"out": 2, "kernel": 3}}],
+    # taps (o − 3t)/4 interleave: unit 0 reads 0 and −3, unit 1 only −1 — the field after it is not monotone
+    "convtranspose_dilated_interleaved": (
+        [
+            {"conv": {"out": 2, "kernel": 3, "stride": 3}},  # 4×3 units that read every pixel: a small output
+            {"convtranspose": {"out": 2, "kernel": 5, "stride": 4, "dilation": 3}},
+            {"conv": {"out": 2, "kernel": 3}},
+        ],
+        [2, 12, 9],
+    ),
+    # padding 2 makes every output read a real input unit (with less, the first ones read only units before the edge)
+    "convtranspose_dilated": [CONV, {"convtranspose": {"out": 2, "kernel": 3, "stride": 3, "dilation": 2, "padding": 2}}],
+    "convtranspose_mixed_strides": [{"convtranspose": {"out": 2, "kernel": [3, 2], "stride": [1, 2], "padding": [2, 0]}}],
+    "upsample_nearest_2": [CONV, {"upsample": {"scale": 2}}, {"conv": {"out": 2, "kernel": 3}}],
+    "upsample_nearest_3_2": [CONV, {"upsample": {"scale": "3/2"}}],
+    "upsample_nearest_down": [{"upsample": {"size": [7, 5]}}],
+    "upsample_bilinear_2": [CONV, {"upsample": {"scale": 2, "mode": "bilinear"}}, {"conv": {"out": 2, "kernel": 3}}],
+    "upsample_bilinear_align": [CONV, {"upsample": {"size": [9, 7], "mode": "bilinear", "align_corners": True}}],
+    "upsample_bilinear_down": [{"upsample": {"scale": "1/3", "mode": "bilinear"}}],
+    # a segmentation head: back to the input's size
+    "upsample_to_input": [CONV, CONV, {"upsample": {"from": ["conv2", "input"], "mode": "bilinear"}}],
+    "adaptiveavgpool_uneven": [CONV, {"adaptiveavgpool": {"out": [4, 3]}}],
+    "adaptiveavgpool_more_cells": [CONV, {"adaptiveavgpool": {"out": [8, 7]}}],
+    "pad": [{"pad": {"padding": [1, 2, 0, 3]}}, {"conv": {"out": 2, "kernel": 3}}],
+    "crop": [CONV, {"crop": {"size": [4, 3]}}],
+    "crop_to_match": [
+        {"conv": {"name": "a", "out": 2, "kernel": 5}},
+        {"conv": {"out": 2, "kernel": 3}},
+        {"crop": {"from": ["a", "conv1"]}},
+    ],
+    "slice": [CONV, {"slice": {"start": 1, "stop": 3}}],
+    "chunk": [CONV, {"chunk": {"chunks": 2, "index": 1}}],
+    "channel_shuffle": [{"conv": {"out": 4, "kernel": 3}}, {"channel_shuffle": {"groups": 2}}],
+    "mul_squeeze_excitation": [CONV, {"mul": [[{"globalavgpool": None}, {"conv": {"out": 3, "kernel": 1}}, "sigmoid"], "identity"]}],
+    "mul_spatial_attention": [CONV, {"mul": [[{"conv": {"out": 1, "kernel": 3, "padding": 1}}, "sigmoid"], "identity"]}],
+    "groupnorm": [CONV, {"groupnorm": {"groups": 3}}],
+    "layernorm": [CONV, "layernorm"],
+    "linear_on_maps": [CONV, {"linear": {"out": 2}}],
+    "layerscale": [CONV, "layerscale"],
+    "stochastic_depth": [CONV, {"stochastic_depth": {"p": 0.5}}],
+    "activations": [CONV, {"prelu": {"per_channel": True}}, "gelu", "silu", "mish", "elu", {"leakyrelu": {"slope": 0.2}}, "hardswish"],
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_every_units_field_is_what_pytorch_sees(case):
+    layers, shape = CASES[case] if isinstance(CASES[case], tuple) else (CASES[case], [2, 13, 11])
+    measured, static, _ = spec_hulls({"name": case, "input": shape, "layers": layers})
+    assert measured == static
+
+
+def test_an_adaptive_max_pool_has_the_average_pools_bins(analyse_text):
+    # max pooling routes a gradient to one pixel: its field is the average pool's, checked above
+    spec = "name: t\ninput: [2, 13, 11]\nlayers: [conv: {{out: 3, kernel: 3, stride: 2}}, {kind}: {{out: [4, 3]}}]\n"
+    average, maximum = (analyse_text(spec.format(kind=kind)).layers[-1].rf for kind in ("adaptiveavgpool", "adaptivemaxpool"))
+    for axis, cells in ((0, 4), (1, 3)):
+        assert [maximum.unit(axis, i) for i in range(cells)] == [average.unit(axis, i) for i in range(cells)]
+    # 6 conv rows → 4 cells: cell 2 reads rows ⌊12/4⌋ = 3 … ⌈18/4⌉ − 1 = 4, i.e. pixels 2·3 … 2·4 + 2
+    assert maximum.unit(0, 2) == (6, 10)
+
+
+def test_size_jump_and_start_on_an_irregular_axis(analyse_text):
+    analysis = analyse_text(
+        """
+        name: t
+        input: [1, 14, 14]
+        layers:
+          - adaptiveavgpool: {name: pool, out: 4}
+          - convtranspose: {name: up, out: 1, kernel: 3, stride: 2, padding: 1}
+          - flatten
+        """
+    )
+    pool, up, flat = (by_name(analysis)[name] for name in ("pool", "up", "flatten1"))
+    # bins 14 → 4: rows [0, 3] [3, 6] [7, 10] [10, 13]; size and start are cell 0's, jump the nominal 14/4
+    assert [pool.rf.unit(0, i) for i in range(4)] == [(0, 3), (3, 6), (7, 10), (10, 13)]
+    assert (pool.rf.size[0], pool.rf.start[0], pool.rf.jump[0]) == (4, Fraction(3, 2), Fraction(7, 2))
+    assert pool.rf.regular == (False, False)
+    # up: o reads cells ⌈(o + 1 − 2)/2⌉ … ⌊(o + 1)/2⌋: o = 0 → cell 0; o = 1 → cells 0, 1; jump 7/2 · 1/2
+    assert up.rf.unit(0, 0) == (0, 3) and up.rf.unit(0, 1) == (0, 6)
+    assert up.rf.jump[0] == Fraction(7, 4)
+    # flatten sees the union over the 7 units: rows 0 … 13
+    assert (flat.rf.size[0], flat.rf.start[0]) == (14, Fraction(13, 2))
+
+
+def test_lattices_stay_lattices(analyse_text):
+    analysis = analyse_text("name: t\ninput: [1, 16, 16]\nlayers: [conv: {out: 1, kernel: 3, stride: 2}, adaptiveavgpool: {out: 7}]\n")
+    conv, pool = analysis.layers
+    # 7 does not divide 7? it does: ⌊(16 − 3)/2⌋ + 1 = 7 rows → 7 cells of one row each, an ordinary window
+    assert pool.rf.regular == (True, True) and pool.rf.size == conv.rf.size and pool.rf.jump == (2, 2)
+
+
+def test_an_output_position_no_tap_reaches_is_refused(analyse_text):
+    # kernel 1, stride 2: odd output rows are the bias alone
+    with pytest.raises(OpError, match="no tap reaches output position 1"):
+        analyse_text("name: t\ninput: [1, 5, 5]\nlayers: [convtranspose: {out: 1, kernel: 1, stride: 2}]\n")
+
+
+# --- the adaptive-pool fix at the issue's sizes, on torchvision's own models -----------------
+def _torchvision(builder, **kwargs) -> torch.nn.Module:
+    """The model built on the meta device (its own init is skipped: `positive` sets every weight),
+    with average pooling for max."""
+    with torch.device("meta"):
+        model = builder(weights=None, **kwargs)
+    model = model.to_empty(device="cpu")
+    for module in model.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.reset_running_stats()
+    for parent in list(model.modules()):
+        for name, child in parent.named_children():
+            if isinstance(child, torch.nn.MaxPool2d):
+                setattr(parent, name, torch.nn.AvgPool2d(child.kernel_size, child.stride, child.padding, child.ceil_mode))
+    return positive(model).float()
+
+
+def test_googlenet_aux_pool_unit_2():
+    analysis = analyse_file(ROOT / "specs/torchvision/googlenet.yaml")
+    pool = next(s for s in analysis.layers if s.name.startswith("aux1.") and s.kind == "adaptiveavgpool")
+    # the issue's figure: cell 2 of 14 → 4 averages rows 7 … 10 of inception4a, which see [73, 227]
+    # (the old window of 4 stepping 3 read rows 6 … 9: [57, 211])
+    assert pool.rf.unit(0, 2) == (73, 227) and pool.rf.unit(1, 2) == (73, 227)
+    from torchvision.models import googlenet
+
+    model = _torchvision(googlenet, aux_logits=True, init_weights=False)
+    stem = [model.conv1, model.maxpool1, model.conv2, model.conv3, model.maxpool2, model.inception3a, model.inception3b]
+    to_4a = torch.nn.Sequential(*stem, model.maxpool3, model.inception4a)
+    x = (torch.rand(1, 3, 224, 224) + 0.5).requires_grad_(True)
+    # torchvision's InceptionAux pools inception4a's output functionally: the same call here
+    cell = torch.nn.functional.adaptive_avg_pool2d(to_4a(x), (4, 4))[0, :, 2, 2].sum()
+    (grad,) = torch.autograd.grad(cell, x)
+    rows = grad.abs().sum(dim=(0, 1, 3)).nonzero().flatten()
+    cols = grad.abs().sum(dim=(0, 1, 2)).nonzero().flatten()
+    # the image ends at 223: PyTorch's gradient is the field, clipped
+    assert (rows.min().item(), rows.max().item(), cols.min().item(), cols.max().item()) == (73, 223, 73, 223)
+
+
+def test_alexnet_first_fully_connected_layer_at_355_by_387():
+    analysis = by_name(analyse_file(ROOT / "specs/torchvision/alexnet.yaml", input_shape="3,355,387"))
+    fc = analysis["classifier.1"]
+    # features: conv1 11/4 p2 → 88×96, pool 3/2 → 43×47, conv2 → 43×47, pool → 21×23, conv3–5 → 21×23, pool → 10×11;
+    # field of features' unit r: size 195, jump 32, start 31, i.e. [32r − 66, 32r + 128].
+    # The adaptive pool 10 → 6 and 11 → 6 reads every row and column, so fc1 sees rows
+    # [−66, 32·9 + 128] and columns [−66, 32·10 + 128] (the old model stopped at 32·7 + 128 = 352 on both)
+    assert fc.rf.unit(0, 0) == (-66, 32 * 9 + 128) == (-66, 416)
+    assert fc.rf.unit(1, 0) == (-66, 32 * 10 + 128) == (-66, 448)
+    from torchvision.models import alexnet
+
+    model = _torchvision(alexnet)
+    head = torch.nn.Sequential(model.features, model.avgpool, torch.nn.Flatten(), model.classifier[1])
+    x = (torch.rand(1, 3, 355, 387) + 0.5).requires_grad_(True)
+    (grad,) = torch.autograd.grad(head(x).sum(), x)
+    rows = grad.abs().sum(dim=(0, 1, 3)).nonzero().flatten()
+    cols = grad.abs().sum(dim=(0, 1, 2)).nonzero().flatten()
+    # PyTorch's gradient, clipped by the image and by floor-mode pooling, reaches row 352 and column 384:
+    # inside the field, and past the old field's column 352
+    assert (rows.min().item(), rows.max().item(), cols.min().item(), cols.max().item()) == (0, 352, 0, 384)
+
+
+def test_a_field_given_by_its_numbers_is_a_lattice():
+    from archcalc.receptive import ReceptiveField
+
+    # size 3, jump 2, start 1: unit i sees 2i … 2i + 2
+    rf = ReceptiveField((3, 5), (2, 4), (1, 2))
+    assert rf.unit(0, 2) == (4, 6) and rf.unit(1, 1) == (4, 8) and rf.regular == (True, True)
