@@ -30,7 +30,7 @@ from tests.conftest import ROOT
 SPECS = ROOT / "tests" / "language_specs"
 #: families that moved to specs/torchvision/ as bundled specs (their builders are tested
 #: there by the parity and transplant tests; here only their other arguments)
-MOVED = {"mobilenet_v2": ROOT / "specs" / "torchvision" / "mobilenet_v2.yaml"}
+MOVED = {name: ROOT / "specs" / "torchvision" / f"{name}.yaml" for name in ("mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small")}
 
 # torchvision's builders (regnet.py, densenet.py, mnasnet.py) and their arguments
 REGNET_X = {
@@ -50,6 +50,12 @@ DENSENET = {
 }
 MNASNET = {"mnasnet0_5": 0.5, "mnasnet0_75": 0.75, "mnasnet1_0": 1.0, "mnasnet1_3": 1.3}
 MOBILENET_V2 = (0.35, 0.5, 0.75, 1.4)
+#: torchvision's MobileNetV3 options that its classification builders leave off
+MOBILENET_V3 = {
+    "mobilenet_v3_large_x0_75": ("mobilenet_v3_large", {"width_mult": 0.75}),
+    "mobilenet_v3_large_reduced_dilated": ("mobilenet_v3_large", {"reduced_tail": True, "dilated": True}),
+    "mobilenet_v3_small_x1_25_reduced": ("mobilenet_v3_small", {"width_mult": 1.25, "reduced_tail": True}),
+}
 
 
 def regnet(args: dict):
@@ -62,6 +68,10 @@ CASES = {
     **{f"mobilenet_v2_x{w}": ("mobilenet_v2", {"width_mult": w}, functools.partial(MobileNetV2, width_mult=w)) for w in MOBILENET_V2},
     **{name: ("regnet_x", args, functools.partial(regnet, args)) for name, args in REGNET_X.items()},
     **{name: ("densenet", args, functools.partial(torchvision.models.get_model, name)) for name, args in DENSENET.items()},
+    **{
+        name: (family, args, functools.partial(torchvision.models.get_model, family, **args))
+        for name, (family, args) in MOBILENET_V3.items()
+    },
     **{name: ("mnasnet", {"alpha": a}, functools.partial(torchvision.models.get_model, name)) for name, a in MNASNET.items()},
 }
 SIZES = {"standard": (224, 224), "other": (256, 320)}
@@ -133,7 +143,9 @@ def test_the_variants_differ():
     assert len(set(params.values())) == len(params)
 
 
-@pytest.mark.parametrize("case", ["densenet121", "mnasnet0_5", "regnet_x_400mf", "mobilenet_v2_x0.35"])
+@pytest.mark.parametrize(
+    "case", ["densenet121", "mnasnet0_5", "regnet_x_400mf", "mobilenet_v2_x0.35", "mobilenet_v3_large_reduced_dilated"]
+)
 def test_torchvisions_weights_load_and_compute_the_same(case, tmp_path):
     """The function, not only the counts: the spec-built module takes the torchvision model's
     state dict as it is (the same paths, the same shapes) and computes the same output
