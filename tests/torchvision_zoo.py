@@ -68,6 +68,9 @@ MODELS: dict[str, Builder] = {
     "wide_resnet101_2": Builder((224, 224), (192, 160)),
     "squeezenet1_0": Builder((224, 224), (256, 240)),
     "squeezenet1_1": Builder((224, 224), (256, 240)),
+    "mobilenet_v2": Builder((224, 224), (200, 264)),
+    "mobilenet_v3_large": Builder((224, 224), (200, 264)),
+    "mobilenet_v3_small": Builder((224, 224), (200, 264)),
 }
 
 #: torchvision's CNN builders that have no spec yet (issue 12): each leaves this set for a
@@ -78,7 +81,6 @@ PENDING = frozenset(
     | {f"efficientnet_b{index}" for index in range(8)}
     | {f"efficientnet_v2_{size}" for size in "sml"}
     | {f"mnasnet{width}" for width in ("0_5", "0_75", "1_0", "1_3")}
-    | {"mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small"}
     | {f"regnet_x_{flops}" for flops in ("400mf", "800mf", "1_6gf", "3_2gf", "8gf", "16gf", "32gf")}
     | {f"regnet_y_{flops}" for flops in ("400mf", "800mf", "1_6gf", "3_2gf", "8gf", "16gf", "32gf", "128gf")}
     | {f"shufflenet_v2_x{width}" for width in ("0_5", "1_0", "1_5", "2_0")}
