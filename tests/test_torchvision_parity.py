@@ -57,7 +57,7 @@ from tests.torchvision_zoo import MODELS, PENDING, SPECS, build, cnn_builders, o
 torch.set_num_threads(2)
 
 SIZES = ["standard", "other"]
-POINTWISE = {"relu", "bn", "dropout", "identity"}
+POINTWISE = {"relu", "bn", "dropout", "identity", "channel_shuffle"}  # a layer with its input's shape
 
 
 def size_of(name: str, which: str) -> tuple[int, int]:

@@ -68,6 +68,10 @@ MODELS: dict[str, Builder] = {
     "wide_resnet101_2": Builder((224, 224), (192, 160)),
     "squeezenet1_0": Builder((224, 224), (256, 240)),
     "squeezenet1_1": Builder((224, 224), (256, 240)),
+    "shufflenet_v2_x0_5": Builder((224, 224), (256, 320)),
+    "shufflenet_v2_x1_0": Builder((224, 224), (256, 320)),
+    "shufflenet_v2_x1_5": Builder((224, 224), (256, 320)),
+    "shufflenet_v2_x2_0": Builder((224, 224), (256, 320)),
 }
 
 #: torchvision's CNN builders that have no spec yet (issue 12): each leaves this set for a
@@ -81,7 +85,6 @@ PENDING = frozenset(
     | {"mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small"}
     | {f"regnet_x_{flops}" for flops in ("400mf", "800mf", "1_6gf", "3_2gf", "8gf", "16gf", "32gf")}
     | {f"regnet_y_{flops}" for flops in ("400mf", "800mf", "1_6gf", "3_2gf", "8gf", "16gf", "32gf", "128gf")}
-    | {f"shufflenet_v2_x{width}" for width in ("0_5", "1_0", "1_5", "2_0")}
     | SEGMENTATION
 )
 
