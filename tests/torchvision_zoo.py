@@ -72,13 +72,16 @@ MODELS: dict[str, Builder] = {
     "shufflenet_v2_x1_0": Builder((224, 224), (256, 320)),
     "shufflenet_v2_x1_5": Builder((224, 224), (256, 320)),
     "shufflenet_v2_x2_0": Builder((224, 224), (256, 320)),
+    "densenet121": Builder((224, 224), (256, 320)),
+    "densenet161": Builder((224, 224), (256, 320)),
+    "densenet169": Builder((224, 224), (256, 320)),
+    "densenet201": Builder((224, 224), (256, 320)),
 }
 
 #: torchvision's CNN builders that have no spec yet (issue 12): each leaves this set for a
 #: line in MODELS when its spec lands
 PENDING = frozenset(
     {f"convnext_{size}" for size in ("tiny", "small", "base", "large")}
-    | {f"densenet{depth}" for depth in (121, 161, 169, 201)}
     | {f"efficientnet_b{index}" for index in range(8)}
     | {f"efficientnet_v2_{size}" for size in "sml"}
     | {f"mnasnet{width}" for width in ("0_5", "0_75", "1_0", "1_3")}
