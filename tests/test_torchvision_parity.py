@@ -57,7 +57,7 @@ from tests.torchvision_zoo import MODELS, PENDING, SPECS, build, cnn_builders, o
 torch.set_num_threads(2)
 
 SIZES = ["standard", "other"]
-POINTWISE = {"relu", "bn", "dropout", "identity"}
+POINTWISE = {"relu", "bn", "dropout", "identity", "channel_shuffle"}  # a layer with its input's shape
 
 
 def size_of(name: str, which: str) -> tuple[int, int]:
@@ -291,6 +291,8 @@ def _through_consumer(stats, static: Analysis, found: dict, record: Record) -> d
             if after is not None:
                 same = numel(stats.output_shape) == numel(after)
                 return {stats.name: stats.output_shape if same else ("flattens to", after), consumer.name: after}
+    if stats.kind in POINTWISE and len(stats.inputs) == 1 and stats.inputs[0] in found:  # DenseNet's F.relu before a functional pool
+        return {stats.name: found[stats.inputs[0]]}
     return {}
 
 

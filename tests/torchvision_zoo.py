@@ -71,19 +71,25 @@ MODELS: dict[str, Builder] = {
     "mobilenet_v2": Builder((224, 224), (200, 264)),
     "mobilenet_v3_large": Builder((224, 224), (200, 264)),
     "mobilenet_v3_small": Builder((224, 224), (200, 264)),
+    "shufflenet_v2_x0_5": Builder((224, 224), (256, 320)),
+    "shufflenet_v2_x1_0": Builder((224, 224), (256, 320)),
+    "shufflenet_v2_x1_5": Builder((224, 224), (256, 320)),
+    "shufflenet_v2_x2_0": Builder((224, 224), (256, 320)),
+    "densenet121": Builder((224, 224), (256, 320)),
+    "densenet161": Builder((224, 224), (256, 320)),
+    "densenet169": Builder((224, 224), (256, 320)),
+    "densenet201": Builder((224, 224), (256, 320)),
 }
 
 #: torchvision's CNN builders that have no spec yet (issue 12): each leaves this set for a
 #: line in MODELS when its spec lands
 PENDING = frozenset(
     {f"convnext_{size}" for size in ("tiny", "small", "base", "large")}
-    | {f"densenet{depth}" for depth in (121, 161, 169, 201)}
     | {f"efficientnet_b{index}" for index in range(8)}
     | {f"efficientnet_v2_{size}" for size in "sml"}
     | {f"mnasnet{width}" for width in ("0_5", "0_75", "1_0", "1_3")}
     | {f"regnet_x_{flops}" for flops in ("400mf", "800mf", "1_6gf", "3_2gf", "8gf", "16gf", "32gf")}
     | {f"regnet_y_{flops}" for flops in ("400mf", "800mf", "1_6gf", "3_2gf", "8gf", "16gf", "32gf", "128gf")}
-    | {f"shufflenet_v2_x{width}" for width in ("0_5", "1_0", "1_5", "2_0")}
     | SEGMENTATION
 )
 
