@@ -71,6 +71,10 @@ MODELS: dict[str, Builder] = {
     "mobilenet_v2": Builder((224, 224), (200, 264)),
     "mobilenet_v3_large": Builder((224, 224), (200, 264)),
     "mobilenet_v3_small": Builder((224, 224), (200, 264)),
+    "mnasnet0_5": Builder((224, 224), (200, 264)),
+    "mnasnet0_75": Builder((224, 224), (200, 264)),
+    "mnasnet1_0": Builder((224, 224), (200, 264)),
+    "mnasnet1_3": Builder((224, 224), (200, 264)),
 }
 
 #: torchvision's CNN builders that have no spec yet (issue 12): each leaves this set for a
@@ -80,7 +84,6 @@ PENDING = frozenset(
     | {f"densenet{depth}" for depth in (121, 161, 169, 201)}
     | {f"efficientnet_b{index}" for index in range(8)}
     | {f"efficientnet_v2_{size}" for size in "sml"}
-    | {f"mnasnet{width}" for width in ("0_5", "0_75", "1_0", "1_3")}
     | {f"regnet_x_{flops}" for flops in ("400mf", "800mf", "1_6gf", "3_2gf", "8gf", "16gf", "32gf")}
     | {f"regnet_y_{flops}" for flops in ("400mf", "800mf", "1_6gf", "3_2gf", "8gf", "16gf", "32gf", "128gf")}
     | {f"shufflenet_v2_x{width}" for width in ("0_5", "1_0", "1_5", "2_0")}
