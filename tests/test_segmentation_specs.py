@@ -11,7 +11,7 @@ import torchvision
 
 from archcalc.analysis import analyse, load_network
 from tests.test_torchvision_parity import run
-from tests.torchvision_zoo import SPECS, on_meta
+from tests.torchvision_zoo import SPECS, build, on_meta
 
 
 def _yaml(flags: list[bool]) -> str:
@@ -41,3 +41,17 @@ def test_dilated_resnet_is_torchvisions(depth, dilate, tmp_path):
     assert static.totals.params == sum(p.numel() for p in model.parameters())
     assert static.totals.macs == record.flops // 2
     assert static.layers[-1].output_shape == record.outputs["fc"]
+
+
+@pytest.mark.parametrize("name", ["fcn_resnet50", "fcn_resnet101", "deeplabv3_resnet50", "deeplabv3_resnet101"])
+def test_every_convolution_has_torchvisions_fields(name):
+    """Stride, padding and dilation of every convolution: the parity test's shapes and macs
+    cannot tell ASPP's rate 24 from 36 (each pads as it dilates), nor can the transplant
+    test's small input, where those taps fall in the padding."""
+    network = load_network(SPECS / f"{name}.yaml")
+    model = build(name)
+    convs = {path: m for path, m in model.named_modules() if isinstance(m, torch.nn.Conv2d)}
+    assert list(convs) == [layer for layer, spec in network.layers.items() if spec.op.kind == "conv"]
+    for path, module in convs.items():
+        op = network.layers[path].op
+        assert (op.kernel, op.stride, op.padding, op.dilation) == (module.kernel_size, module.stride, module.padding, module.dilation)

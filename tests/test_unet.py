@@ -89,8 +89,8 @@ def test_valid_tiles_are_16k_plus_124_from_188():
     output = analysis.layers[-1].output_shape[1]
 
     def valid(h: int) -> bool:
-        sizes = [heights[name].subs(H, h) for name in pooled]
-        return all(size > 0 and size % 2 == 0 for size in sizes) and output.subs(H, h) > 0
+        sizes = [heights[name].xreplace({H: sympy.Integer(h)}) for name in pooled]
+        return all(size > 0 and size % 2 == 0 for size in sizes) and output.xreplace({H: sympy.Integer(h)}) > 0
 
     assert [h for h in range(1, 800) if valid(h)] == [h for h in range(188, 800) if h % 16 == 12]
     k = sympy.Symbol("k", integer=True)

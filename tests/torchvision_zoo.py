@@ -24,6 +24,17 @@ SEGMENTATION = frozenset(torchvision.models.list_models(module=torchvision.model
 
 
 @dataclass(frozen=True)
+class Documented:
+    """The configuration that torchvision's weights document, where it is not the builder's
+    default: what a spec extending NAME.yaml overrides (YAML) and the builder's arguments.
+    The segmentation weights come with the auxiliary head (loading them sets aux_loss=True),
+    so their num_params and _ops count it."""
+
+    spec: str
+    kwargs: dict
+
+
+@dataclass(frozen=True)
 class Builder:
     """How a builder is tested.
 
@@ -32,7 +43,9 @@ class Builder:
     top-level modules of its auxiliary heads (training-only layers in the spec); kwargs:
     builder arguments beyond ``weights=None``; small: the input of the transplant test
     (float64, so as small as the model allows while every stage still sees a non-square map;
-    VGG and AlexNet: large enough that the classifier's flatten sees more than one position).
+    VGG and AlexNet: large enough that the classifier's flatten sees more than one position;
+    the segmentation models: large enough that the first atrous rate, 12, reaches into the
+    map); documented: the configuration the weights' documentation counts, if not this one.
     """
 
     standard: Size
@@ -40,8 +53,11 @@ class Builder:
     aux: tuple[str, ...] = ()
     kwargs: dict = field(default_factory=dict)
     small: Size = (32, 48)
+    documented: Documented | None = None
 
 
+#: a segmentation spec's aux head turned on: its second output, as torchvision returns {"out", "aux"}
+SEGMENTATION_AUX = Documented("args: {aux_loss: true}\noutputs: {out: upsample1, aux: upsample2}\n", {"aux_loss": True})
 AUX_ON = {"aux_logits": True, "init_weights": False}  # GoogLeNet and Inception-v3 with their aux heads
 
 MODELS: dict[str, Builder] = {
@@ -76,6 +92,10 @@ MODELS: dict[str, Builder] = {
     "mnasnet1_0": Builder((224, 224), (200, 264)),
     "mnasnet1_3": Builder((224, 224), (200, 264)),
     "lraspp_mobilenet_v3_large": Builder((520, 520), (200, 264)),
+    "fcn_resnet50": Builder((520, 520), (375, 500), small=(64, 128), documented=SEGMENTATION_AUX),
+    "fcn_resnet101": Builder((520, 520), (375, 500), small=(64, 128), documented=SEGMENTATION_AUX),
+    "deeplabv3_resnet50": Builder((520, 520), (375, 500), small=(64, 128), documented=SEGMENTATION_AUX),
+    "deeplabv3_resnet101": Builder((520, 520), (375, 500), small=(64, 128), documented=SEGMENTATION_AUX),
 }
 
 #: torchvision's CNN builders that have no spec yet (issue 12): each leaves this set for a
@@ -88,7 +108,7 @@ PENDING = frozenset(
     | {f"regnet_x_{flops}" for flops in ("400mf", "800mf", "1_6gf", "3_2gf", "8gf", "16gf", "32gf")}
     | {f"regnet_y_{flops}" for flops in ("400mf", "800mf", "1_6gf", "3_2gf", "8gf", "16gf", "32gf", "128gf")}
     | {f"shufflenet_v2_x{width}" for width in ("0_5", "1_0", "1_5", "2_0")}
-    | SEGMENTATION - {"lraspp_mobilenet_v3_large"}
+    | (SEGMENTATION - {"fcn_resnet50", "fcn_resnet101", "deeplabv3_resnet50", "deeplabv3_resnet101", "lraspp_mobilenet_v3_large"})
 )
 
 
