@@ -92,6 +92,7 @@ MODELS: dict[str, Builder] = {
     "mnasnet1_0": Builder((224, 224), (200, 264)),
     "mnasnet1_3": Builder((224, 224), (200, 264)),
     "lraspp_mobilenet_v3_large": Builder((520, 520), (200, 264)),
+    "deeplabv3_mobilenet_v3_large": Builder((520, 520), (375, 500), small=(64, 128), documented=SEGMENTATION_AUX),
     "fcn_resnet50": Builder((520, 520), (375, 500), small=(64, 128), documented=SEGMENTATION_AUX),
     "fcn_resnet101": Builder((520, 520), (375, 500), small=(64, 128), documented=SEGMENTATION_AUX),
     "deeplabv3_resnet50": Builder((520, 520), (375, 500), small=(64, 128), documented=SEGMENTATION_AUX),
@@ -108,7 +109,17 @@ PENDING = frozenset(
     | {f"regnet_x_{flops}" for flops in ("400mf", "800mf", "1_6gf", "3_2gf", "8gf", "16gf", "32gf")}
     | {f"regnet_y_{flops}" for flops in ("400mf", "800mf", "1_6gf", "3_2gf", "8gf", "16gf", "32gf", "128gf")}
     | {f"shufflenet_v2_x{width}" for width in ("0_5", "1_0", "1_5", "2_0")}
-    | (SEGMENTATION - {"fcn_resnet50", "fcn_resnet101", "deeplabv3_resnet50", "deeplabv3_resnet101", "lraspp_mobilenet_v3_large"})
+    | (
+        SEGMENTATION
+        - {
+            "fcn_resnet50",
+            "fcn_resnet101",
+            "deeplabv3_resnet50",
+            "deeplabv3_resnet101",
+            "lraspp_mobilenet_v3_large",
+            "deeplabv3_mobilenet_v3_large",
+        }
+    )
 )
 
 
