@@ -1,10 +1,12 @@
 """The language writes torchvision's families once, as torchvision builds them: the specs in
-tests/language_specs/ (and specs/torchvision/mobilenet_v2.yaml at the width multipliers that
-no builder of torchvision uses: the builder's own 1.0 is tests/test_torchvision_parity.py's)
-against the torchvision models themselves (the independent source).
+tests/language_specs/, and the bundled specs/torchvision/mobilenet_v2.yaml and
+mobilenet_v3_large/small.yaml with arguments that no builder of torchvision uses (the
+builders themselves are tests/test_torchvision_parity.py's; MNASNet's family, once here,
+is specs/torchvision/mnasnet1_0.yaml, all four of its builders tested there), against the
+torchvision models themselves (the independent source).
 
-Each spec is one family (MobileNetV2's (t, c, n, s) table with width multipliers, RegNetX's
-quantized linear widths, MNASNet's scaled stacks); a builder's
+Each spec is one family (MobileNetV2's (t, c, n, s) table with width multipliers,
+MobileNetV3's width, reduced tail and dilation, RegNetX's quantized linear widths); a builder's
 variant is the spec with other network arguments (an `extends:` file). For every variant:
 params equal ``sum(p.numel())``, buffers the BatchNorm running statistics, inference macs
 ``FlopCounterMode``'s total / 2, every spec layer named after a module has that module's own
@@ -33,7 +35,7 @@ SPECS = ROOT / "tests" / "language_specs"
 #: there by the parity and transplant tests; here only their other arguments)
 MOVED = {name: ROOT / "specs" / "torchvision" / f"{name}.yaml" for name in ("mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small")}
 
-# torchvision's builders (regnet.py, mnasnet.py) and their arguments
+# torchvision's builder (regnet.py) and its arguments
 REGNET_X = {
     "regnet_x_400mf": {"depth": 22, "w_0": 24, "w_a": 24.48, "w_m": 2.54, "group_width": 16},
     "regnet_x_800mf": {"depth": 16, "w_0": 56, "w_a": 35.73, "w_m": 2.28, "group_width": 16},
@@ -43,7 +45,6 @@ REGNET_X = {
     "regnet_x_16gf": {"depth": 22, "w_0": 216, "w_a": 55.59, "w_m": 2.1, "group_width": 128},
     "regnet_x_32gf": {"depth": 23, "w_0": 320, "w_a": 69.86, "w_m": 2.0, "group_width": 168},
 }
-MNASNET = {"mnasnet0_5": 0.5, "mnasnet0_75": 0.75, "mnasnet1_0": 1.0, "mnasnet1_3": 1.3}
 MOBILENET_V2 = (0.35, 0.5, 0.75, 1.4)
 #: torchvision's MobileNetV3 options that its classification builders leave off
 MOBILENET_V3 = {
@@ -66,7 +67,6 @@ CASES = {
         name: (family, args, functools.partial(torchvision.models.get_model, family, **args))
         for name, (family, args) in MOBILENET_V3.items()
     },
-    **{name: ("mnasnet", {"alpha": a}, functools.partial(torchvision.models.get_model, name)) for name, a in MNASNET.items()},
 }
 SIZES = {"standard": (224, 224), "other": (256, 320)}
 
@@ -137,7 +137,7 @@ def test_the_variants_differ():
     assert len(set(params.values())) == len(params)
 
 
-@pytest.mark.parametrize("case", ["mnasnet0_5", "regnet_x_400mf", "mobilenet_v2_x0.35", "mobilenet_v3_large_reduced_dilated"])
+@pytest.mark.parametrize("case", ["regnet_x_400mf", "mobilenet_v2_x0.35", "mobilenet_v3_large_reduced_dilated"])
 def test_torchvisions_weights_load_and_compute_the_same(case, tmp_path):
     """The function, not only the counts: the spec-built module takes the torchvision model's
     state dict as it is (the same paths, the same shapes) and computes the same output

@@ -43,7 +43,11 @@ def test_dilated_resnet_is_torchvisions(depth, dilate, tmp_path):
     assert static.layers[-1].output_shape == record.outputs["fc"]
 
 
-@pytest.mark.parametrize("name", ["fcn_resnet50", "fcn_resnet101", "deeplabv3_resnet50", "deeplabv3_resnet101"])
+SEGMENTATION_SPECS = ["fcn_resnet50", "fcn_resnet101", "deeplabv3_resnet50", "deeplabv3_resnet101"]
+SEGMENTATION_SPECS += ["lraspp_mobilenet_v3_large", "deeplabv3_mobilenet_v3_large"]  # the dilated MobileNetV3 backbone too
+
+
+@pytest.mark.parametrize("name", SEGMENTATION_SPECS)
 def test_every_convolution_has_torchvisions_fields(name):
     """Stride, padding and dilation of every convolution: the parity test's shapes and macs
     cannot tell ASPP's rate 24 from 36 (each pads as it dilates), nor can the transplant

@@ -36,7 +36,9 @@ container, which is hooked). A layer without a module is compared with the input
 consumer receives (a forward pre-hook on the next hooked layer); before a flatten, by
 element count with the flattened input of the layer after it; a branch that only feeds a
 torch.cat (InceptionB/D's functional max pool), as the concatenation's channels minus
-those of its other inputs, at its H and W.
+those of its other inputs, at its H and W; a functional sum or product that feeds no
+module (LR-ASPP's ``x * s``, resized before its classifier reads it), as PyTorch's
+broadcast of its inputs' shapes.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ torch.set_num_threads(2)
 
 SIZES = ["standard", "other"]
 POINTWISE = {"relu", "bn", "dropout", "identity", "channel_shuffle"}  # a layer with its input's shape
+MERGES = {"add", "mul"}
 
 
 def size_of(name: str, which: str) -> tuple[int, int]:
@@ -251,6 +254,9 @@ def check_shapes(static: Analysis, record: Record, training: bool) -> None:
     for stats in reversed(layers):  # consumers come later: walk back so chains resolve
         if stats.name not in found:
             found.update(_through_consumer(stats, static, found, record))
+    for stats in layers:  # a functional product or sum that feeds no module (LR-ASPP's x * s before its resize)
+        if stats.name not in found and stats.kind in MERGES and all(name in found for name in stats.inputs):
+            found[stats.name] = tuple(torch.broadcast_shapes(*(found[name] for name in stats.inputs)))
     for stats in layers:
         assert stats.name in found, f"{stats.name}: no module, container or consumer in torch to compare with"
         assert stats.output_shape == found[stats.name], f"{stats.name}: archcalc {stats.output_shape}, torch {found[stats.name]}"

@@ -95,6 +95,12 @@ MODELS: dict[str, Builder] = {
     "densenet161": Builder((224, 224), (256, 320)),
     "densenet169": Builder((224, 224), (256, 320)),
     "densenet201": Builder((224, 224), (256, 320)),
+    "mnasnet0_5": Builder((224, 224), (200, 264)),
+    "mnasnet0_75": Builder((224, 224), (200, 264)),
+    "mnasnet1_0": Builder((224, 224), (200, 264)),
+    "mnasnet1_3": Builder((224, 224), (200, 264)),
+    "lraspp_mobilenet_v3_large": Builder((520, 520), (200, 264)),
+    "deeplabv3_mobilenet_v3_large": Builder((520, 520), (375, 500), small=(64, 128), documented=SEGMENTATION_AUX),
     "fcn_resnet50": Builder((520, 520), (375, 500), small=(64, 128), documented=SEGMENTATION_AUX),
     "fcn_resnet101": Builder((520, 520), (375, 500), small=(64, 128), documented=SEGMENTATION_AUX),
     "deeplabv3_resnet50": Builder((520, 520), (375, 500), small=(64, 128), documented=SEGMENTATION_AUX),
@@ -107,10 +113,19 @@ PENDING = frozenset(
     {f"convnext_{size}" for size in ("tiny", "small", "base", "large")}
     | {f"efficientnet_b{index}" for index in range(8)}
     | {f"efficientnet_v2_{size}" for size in "sml"}
-    | {f"mnasnet{width}" for width in ("0_5", "0_75", "1_0", "1_3")}
     | {f"regnet_x_{flops}" for flops in ("400mf", "800mf", "1_6gf", "3_2gf", "8gf", "16gf", "32gf")}
     | {f"regnet_y_{flops}" for flops in ("400mf", "800mf", "1_6gf", "3_2gf", "8gf", "16gf", "32gf", "128gf")}
-    | (SEGMENTATION - {"fcn_resnet50", "fcn_resnet101", "deeplabv3_resnet50", "deeplabv3_resnet101"})
+    | (
+        SEGMENTATION
+        - {
+            "fcn_resnet50",
+            "fcn_resnet101",
+            "deeplabv3_resnet50",
+            "deeplabv3_resnet101",
+            "lraspp_mobilenet_v3_large",
+            "deeplabv3_mobilenet_v3_large",
+        }
+    )
 )
 
 
