@@ -1,15 +1,16 @@
 """The language writes torchvision's families once, as torchvision builds them: the specs in
 tests/language_specs/ against the torchvision models themselves (the independent source).
 
-Each spec is one family (MobileNetV2's (t, c, n, s) table with width multipliers, RegNetX's
-quantized linear widths, MNASNet's scaled stacks); a builder's
-variant is the spec with other network arguments (an `extends:` file). For every variant:
+Each spec is one family (MobileNetV2's (t, c, n, s) table with width multipliers, MNASNet's
+scaled stacks); a builder's variant is the spec with other network arguments (an `extends:`
+file). For every variant:
 params equal ``sum(p.numel())``, buffers the BatchNorm running statistics, inference macs
 ``FlopCounterMode``'s total / 2, every spec layer named after a module has that module's own
 params and output shape, and every module with weights is a spec layer (so the names are
 torchvision's module paths). Models are built and run on the ``meta`` device: shapes and
-flop counts without arithmetic. (DenseNet's dense blocks, once here, are
-specs/torchvision/densenet121.yaml now: the parity and transplant tests check them.)
+flop counts without arithmetic. (DenseNet's dense blocks and RegNetX's quantized
+linear widths, once here, are specs/torchvision/densenet121.yaml and regnet_x_400mf.yaml
+now: the parity and transplant tests check them and their variants.)
 """
 
 from __future__ import annotations
@@ -21,36 +22,19 @@ import torch
 import torchvision
 from torch.utils.flop_counter import FlopCounterMode
 from torchvision.models.mobilenetv2 import MobileNetV2
-from torchvision.models.regnet import BlockParams, RegNet
 
 from archcalc.analysis import analyse_file
 from tests.conftest import ROOT
 
 SPECS = ROOT / "tests" / "language_specs"
 
-# torchvision's builders (regnet.py, mnasnet.py) and their arguments
-REGNET_X = {
-    "regnet_x_400mf": {"depth": 22, "w_0": 24, "w_a": 24.48, "w_m": 2.54, "group_width": 16},
-    "regnet_x_800mf": {"depth": 16, "w_0": 56, "w_a": 35.73, "w_m": 2.28, "group_width": 16},
-    "regnet_x_1_6gf": {"depth": 18, "w_0": 80, "w_a": 34.01, "w_m": 2.25, "group_width": 24},
-    "regnet_x_3_2gf": {"depth": 25, "w_0": 88, "w_a": 26.31, "w_m": 2.25, "group_width": 48},
-    "regnet_x_8gf": {"depth": 23, "w_0": 80, "w_a": 49.56, "w_m": 2.88, "group_width": 120},
-    "regnet_x_16gf": {"depth": 22, "w_0": 216, "w_a": 55.59, "w_m": 2.1, "group_width": 128},
-    "regnet_x_32gf": {"depth": 23, "w_0": 320, "w_a": 69.86, "w_m": 2.0, "group_width": 168},
-}
+# torchvision's builders (mnasnet.py) and their arguments
 MNASNET = {"mnasnet0_5": 0.5, "mnasnet0_75": 0.75, "mnasnet1_0": 1.0, "mnasnet1_3": 1.3}
 MOBILENET_V2 = (1.0, 0.35, 0.5, 0.75, 1.4)
 
 
-def regnet(args: dict):
-    """RegNet's block parameters are computed with real tensors, so before the meta device."""
-    params = BlockParams.from_init_params(**args)
-    return functools.partial(RegNet, params, norm_layer=functools.partial(torch.nn.BatchNorm2d, eps=1e-05, momentum=0.1))
-
-
 CASES = {
     **{f"mobilenet_v2_x{w}": ("mobilenet_v2", {"width_mult": w}, functools.partial(MobileNetV2, width_mult=w)) for w in MOBILENET_V2},
-    **{name: ("regnet_x", args, functools.partial(regnet, args)) for name, args in REGNET_X.items()},
     **{name: ("mnasnet", {"alpha": a}, functools.partial(torchvision.models.get_model, name)) for name, a in MNASNET.items()},
 }
 SIZES = {"standard": (224, 224), "other": (256, 320)}
@@ -69,7 +53,6 @@ def measured(case: str, size: tuple) -> dict:
     """Run the torchvision model once on the meta device: per module path, its own params and
     output shape; the whole pass's flops; the total params and running-statistics buffers."""
     build = CASES[case][2]
-    build = build() if build.func is regnet else build
     with torch.device("meta"):
         model = build().eval()
     shapes: dict[str, tuple] = {}
@@ -122,7 +105,7 @@ def test_the_variants_differ():
     assert len(set(params.values())) == len(params)
 
 
-@pytest.mark.parametrize("case", ["mnasnet0_5", "regnet_x_400mf"])
+@pytest.mark.parametrize("case", ["mnasnet0_5"])
 def test_torchvisions_weights_load_and_compute_the_same(case, tmp_path):
     """The function, not only the counts: the spec-built module takes the torchvision model's
     state dict as it is (the same paths, the same shapes) and computes the same output. (The
@@ -132,7 +115,7 @@ def test_torchvisions_weights_load_and_compute_the_same(case, tmp_path):
 
     family, args, factory = CASES[case]
     torch.manual_seed(0)
-    reference = (factory() if factory.func is regnet else factory)().eval()
+    reference = factory().eval()
     for module in reference.modules():  # running statistics that are not the identity
         if isinstance(module, torch.nn.BatchNorm2d):
             module.running_mean.uniform_(-0.5, 0.5)

@@ -76,6 +76,21 @@ MODELS: dict[str, Builder] = {
     "densenet161": Builder((224, 224), (256, 320)),
     "densenet169": Builder((224, 224), (256, 320)),
     "densenet201": Builder((224, 224), (256, 320)),
+    "regnet_x_400mf": Builder((224, 224), (256, 320)),
+    "regnet_x_800mf": Builder((224, 224), (256, 320)),
+    "regnet_x_1_6gf": Builder((224, 224), (256, 320)),
+    "regnet_x_3_2gf": Builder((224, 224), (256, 320)),
+    "regnet_x_8gf": Builder((224, 224), (256, 320)),
+    "regnet_x_16gf": Builder((224, 224), (256, 320)),
+    "regnet_x_32gf": Builder((224, 224), (256, 320)),
+    "regnet_y_400mf": Builder((224, 224), (256, 320)),
+    "regnet_y_800mf": Builder((224, 224), (256, 320)),
+    "regnet_y_1_6gf": Builder((224, 224), (256, 320)),
+    "regnet_y_3_2gf": Builder((224, 224), (256, 320)),
+    "regnet_y_8gf": Builder((224, 224), (256, 320)),
+    "regnet_y_16gf": Builder((224, 224), (256, 320)),
+    "regnet_y_32gf": Builder((224, 224), (256, 320)),
+    "regnet_y_128gf": Builder((224, 224), (256, 320)),
 }
 
 #: torchvision's CNN builders that have no spec yet (issue 12): each leaves this set for a
@@ -86,8 +101,6 @@ PENDING = frozenset(
     | {f"efficientnet_v2_{size}" for size in "sml"}
     | {f"mnasnet{width}" for width in ("0_5", "0_75", "1_0", "1_3")}
     | {"mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small"}
-    | {f"regnet_x_{flops}" for flops in ("400mf", "800mf", "1_6gf", "3_2gf", "8gf", "16gf", "32gf")}
-    | {f"regnet_y_{flops}" for flops in ("400mf", "800mf", "1_6gf", "3_2gf", "8gf", "16gf", "32gf", "128gf")}
     | SEGMENTATION
 )
 
