@@ -25,7 +25,11 @@ def verdicts():
 
 def test_exactly_these_claims_are_false(verdicts):
     # Xie et al.'s Table 1 prints ResNet-50's 25.56×10⁶ parameters as 25.5×10⁶: cut, not rounded
-    assert {i for i, v in verdicts.items() if not v.holds} == {"resnext-table1-resnet50-params"}
+    false = {"resnext-table1-resnet50-params"}
+    # ShuffleNet V2 0.5×'s 40.48 M multiply-adds printed as 41 M (rounded up); torchvision's
+    # RegNetX-400MF rounds its last stage's 24.5 groups up, the paper's (pycls) to the even 24
+    false |= {"shufflenet-v2-0-5x-flops", "regnetx-400mf-params-torchvision"}
+    assert {i for i, v in verdicts.items() if not v.holds} == false
 
 
 def _torch_count(name: str, quantity: str) -> int:
@@ -46,7 +50,7 @@ def test_archcalcs_side_is_torchvisions_count(verdicts):
             name = spec.removeprefix("specs/torchvision/").removesuffix(".yaml")
             assert verdicts[claim.id].derived == _torch_count(name, claim.of.quantity), claim.id
             checked += 1
-    assert checked == 4
+    assert checked == 4 + 5  # ResNeXt/ResNet-50; DenseNet-201, ResNet-101 (Huang et al.), RegNetX/Y-400MF
 
 
 def test_rounding_to_tens_of_powers_is_exact_and_half_up():
