@@ -1,19 +1,15 @@
-"""The language writes torchvision's families once, as torchvision builds them: the specs in
-tests/language_specs/, and the bundled specs/torchvision/mobilenet_v2.yaml and
-mobilenet_v3_large/small.yaml with arguments that no builder of torchvision uses (the
-builders themselves are tests/test_torchvision_parity.py's; MNASNet's family, once here,
-is specs/torchvision/mnasnet1_0.yaml, all four of its builders tested there), against the
-torchvision models themselves (the independent source).
+"""The language writes torchvision's families once, as torchvision builds them: the bundled
+specs/torchvision/mobilenet_v2.yaml and mobilenet_v3_large/small.yaml with arguments that no
+builder of torchvision uses, against the torchvision models built with those arguments (the
+independent source). The builders themselves are tests/test_torchvision_parity.py's and
+tests/test_transplant.py's; the families once written here as language demos (MNASNet,
+DenseNet, RegNetX) are bundled specs now and tested there, all their builders included.
 
-Each spec is one family (MobileNetV2's (t, c, n, s) table with width multipliers,
-MobileNetV3's width, reduced tail and dilation, RegNetX's quantized linear widths); a builder's
-variant is the spec with other network arguments (an `extends:` file). For every variant:
-params equal ``sum(p.numel())``, buffers the BatchNorm running statistics, inference macs
-``FlopCounterMode``'s total / 2, every spec layer named after a module has that module's own
-params and output shape, and every module with weights is a spec layer (so the names are
-torchvision's module paths). Models are built and run on the ``meta`` device: shapes and
-flop counts without arithmetic. (DenseNet's dense blocks, once here, are
-specs/torchvision/densenet121.yaml now: the parity and transplant tests check them.)
+For every variant: params equal ``sum(p.numel())``, buffers the BatchNorm running
+statistics, inference macs ``FlopCounterMode``'s total / 2, every spec layer named after a
+module has that module's own params and output shape, and every module with weights is a
+spec layer (so the names are torchvision's module paths). Models are built and run on the
+``meta`` device: shapes and flop counts without arithmetic.
 """
 
 from __future__ import annotations
@@ -25,26 +21,14 @@ import torch
 import torchvision
 from torch.utils.flop_counter import FlopCounterMode
 from torchvision.models.mobilenetv2 import MobileNetV2
-from torchvision.models.regnet import BlockParams, RegNet
 
 from archcalc.analysis import analyse_file
 from tests.conftest import ROOT
 
-SPECS = ROOT / "tests" / "language_specs"
 #: families that moved to specs/torchvision/ as bundled specs (their builders are tested
 #: there by the parity and transplant tests; here only their other arguments)
 MOVED = {name: ROOT / "specs" / "torchvision" / f"{name}.yaml" for name in ("mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small")}
 
-# torchvision's builder (regnet.py) and its arguments
-REGNET_X = {
-    "regnet_x_400mf": {"depth": 22, "w_0": 24, "w_a": 24.48, "w_m": 2.54, "group_width": 16},
-    "regnet_x_800mf": {"depth": 16, "w_0": 56, "w_a": 35.73, "w_m": 2.28, "group_width": 16},
-    "regnet_x_1_6gf": {"depth": 18, "w_0": 80, "w_a": 34.01, "w_m": 2.25, "group_width": 24},
-    "regnet_x_3_2gf": {"depth": 25, "w_0": 88, "w_a": 26.31, "w_m": 2.25, "group_width": 48},
-    "regnet_x_8gf": {"depth": 23, "w_0": 80, "w_a": 49.56, "w_m": 2.88, "group_width": 120},
-    "regnet_x_16gf": {"depth": 22, "w_0": 216, "w_a": 55.59, "w_m": 2.1, "group_width": 128},
-    "regnet_x_32gf": {"depth": 23, "w_0": 320, "w_a": 69.86, "w_m": 2.0, "group_width": 168},
-}
 MOBILENET_V2 = (0.35, 0.5, 0.75, 1.4)
 #: torchvision's MobileNetV3 options that its classification builders leave off
 MOBILENET_V3 = {
@@ -54,15 +38,8 @@ MOBILENET_V3 = {
 }
 
 
-def regnet(args: dict):
-    """RegNet's block parameters are computed with real tensors, so before the meta device."""
-    params = BlockParams.from_init_params(**args)
-    return functools.partial(RegNet, params, norm_layer=functools.partial(torch.nn.BatchNorm2d, eps=1e-05, momentum=0.1))
-
-
 CASES = {
     **{f"mobilenet_v2_x{w}": ("mobilenet_v2", {"width_mult": w}, functools.partial(MobileNetV2, width_mult=w)) for w in MOBILENET_V2},
-    **{name: ("regnet_x", args, functools.partial(regnet, args)) for name, args in REGNET_X.items()},
     **{
         name: (family, args, functools.partial(torchvision.models.get_model, family, **args))
         for name, (family, args) in MOBILENET_V3.items()
@@ -73,7 +50,7 @@ SIZES = {"standard": (224, 224), "other": (256, 320)}
 
 def spec_for(tmp_path, family: str, args: dict):
     """The family's spec with the builder's arguments (an `extends:` file, as a user writes one)."""
-    text = f"extends: {MOVED.get(family, SPECS / f'{family}.yaml')}\nname: {family} variant\nargs: {args}\n"
+    text = f"extends: {MOVED[family]}\nname: {family} variant\nargs: {args}\n"
     path = tmp_path / f"{family}_variant.yaml"
     path.write_text(text.replace("'", ""))
     return path
@@ -84,7 +61,6 @@ def measured(case: str, size: tuple) -> dict:
     """Run the torchvision model once on the meta device: per module path, its own params and
     output shape; the whole pass's flops; the total params and running-statistics buffers."""
     build = CASES[case][2]
-    build = build() if build.func is regnet else build
     with torch.device("meta"):
         model = build().eval()
     shapes: dict[str, tuple] = {}
@@ -137,7 +113,7 @@ def test_the_variants_differ():
     assert len(set(params.values())) == len(params)
 
 
-@pytest.mark.parametrize("case", ["regnet_x_400mf", "mobilenet_v2_x0.35", "mobilenet_v3_large_reduced_dilated"])
+@pytest.mark.parametrize("case", ["mobilenet_v2_x0.35", "mobilenet_v3_large_reduced_dilated"])
 def test_torchvisions_weights_load_and_compute_the_same(case, tmp_path):
     """The function, not only the counts: the spec-built module takes the torchvision model's
     state dict as it is (the same paths, the same shapes) and computes the same output
@@ -147,7 +123,7 @@ def test_torchvisions_weights_load_and_compute_the_same(case, tmp_path):
 
     family, args, factory = CASES[case]
     torch.manual_seed(0)
-    reference = (factory() if factory.func is regnet else factory)().eval()
+    reference = factory().eval()
     for module in reference.modules():  # running statistics that are not the identity
         if isinstance(module, torch.nn.BatchNorm2d):
             module.running_mean.uniform_(-0.5, 0.5)

@@ -105,6 +105,21 @@ MODELS: dict[str, Builder] = {
     "fcn_resnet101": Builder((520, 520), (375, 500), small=(64, 128), documented=SEGMENTATION_AUX),
     "deeplabv3_resnet50": Builder((520, 520), (375, 500), small=(64, 128), documented=SEGMENTATION_AUX),
     "deeplabv3_resnet101": Builder((520, 520), (375, 500), small=(64, 128), documented=SEGMENTATION_AUX),
+    "regnet_x_400mf": Builder((224, 224), (256, 320)),
+    "regnet_x_800mf": Builder((224, 224), (256, 320)),
+    "regnet_x_1_6gf": Builder((224, 224), (256, 320)),
+    "regnet_x_3_2gf": Builder((224, 224), (256, 320)),
+    "regnet_x_8gf": Builder((224, 224), (256, 320)),
+    "regnet_x_16gf": Builder((224, 224), (256, 320)),
+    "regnet_x_32gf": Builder((224, 224), (256, 320)),
+    "regnet_y_400mf": Builder((224, 224), (256, 320)),
+    "regnet_y_800mf": Builder((224, 224), (256, 320)),
+    "regnet_y_1_6gf": Builder((224, 224), (256, 320)),
+    "regnet_y_3_2gf": Builder((224, 224), (256, 320)),
+    "regnet_y_8gf": Builder((224, 224), (256, 320)),
+    "regnet_y_16gf": Builder((224, 224), (256, 320)),
+    "regnet_y_32gf": Builder((224, 224), (256, 320)),
+    "regnet_y_128gf": Builder((224, 224), (256, 320)),
 }
 
 #: torchvision's CNN builders that have no spec yet (issue 12): each leaves this set for a
@@ -113,8 +128,6 @@ PENDING = frozenset(
     {f"convnext_{size}" for size in ("tiny", "small", "base", "large")}
     | {f"efficientnet_b{index}" for index in range(8)}
     | {f"efficientnet_v2_{size}" for size in "sml"}
-    | {f"regnet_x_{flops}" for flops in ("400mf", "800mf", "1_6gf", "3_2gf", "8gf", "16gf", "32gf")}
-    | {f"regnet_y_{flops}" for flops in ("400mf", "800mf", "1_6gf", "3_2gf", "8gf", "16gf", "32gf", "128gf")}
     | (
         SEGMENTATION
         - {
