@@ -31,6 +31,7 @@ A layer reports, per axis (``ReceptiveField``):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from archcalc.errors import OpError
@@ -78,11 +79,13 @@ class Mapped(_Field):
     map: AxisMap
     _cache: dict = field(default_factory=dict, repr=False)
 
-    @property
+    # cached, as lo and hi are: fields after a squeeze-and-excitation gate share their inputs
+    # through every later block, and walking them once per path is exponential in depth
+    @cached_property
     def jump(self) -> Value:
         return to_exact(self.inner.jump * self.map.ratio)
 
-    @property
+    @cached_property
     def monotone(self) -> bool:
         return self.map.monotone and self.inner.monotone
 
@@ -110,11 +113,11 @@ class Merged(_Field):
     parts: tuple
     _cache: dict = field(default_factory=dict, repr=False)
 
-    @property
+    @cached_property
     def jump(self) -> Value:
         return vmax(*[part.jump for part in self.parts])
 
-    @property
+    @cached_property
     def monotone(self) -> bool:
         return all(part.monotone for part in self.parts)
 
