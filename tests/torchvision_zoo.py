@@ -68,6 +68,14 @@ MODELS: dict[str, Builder] = {
     "wide_resnet101_2": Builder((224, 224), (192, 160)),
     "squeezenet1_0": Builder((224, 224), (256, 240)),
     "squeezenet1_1": Builder((224, 224), (256, 240)),
+    "efficientnet_b0": Builder((224, 224), (256, 320)),
+    "efficientnet_b1": Builder((240, 240), (256, 320)),
+    "efficientnet_b2": Builder((288, 288), (256, 320)),
+    "efficientnet_b3": Builder((300, 300), (256, 320)),
+    "efficientnet_b4": Builder((380, 380), (256, 320)),
+    "efficientnet_b5": Builder((456, 456), (256, 320)),
+    "efficientnet_b6": Builder((528, 528), (256, 320)),
+    "efficientnet_b7": Builder((600, 600), (256, 320)),
 }
 
 #: torchvision's CNN builders that have no spec yet (issue 12): each leaves this set for a
@@ -75,7 +83,6 @@ MODELS: dict[str, Builder] = {
 PENDING = frozenset(
     {f"convnext_{size}" for size in ("tiny", "small", "base", "large")}
     | {f"densenet{depth}" for depth in (121, 161, 169, 201)}
-    | {f"efficientnet_b{index}" for index in range(8)}
     | {f"efficientnet_v2_{size}" for size in "sml"}
     | {f"mnasnet{width}" for width in ("0_5", "0_75", "1_0", "1_3")}
     | {"mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small"}
