@@ -76,6 +76,9 @@ MODELS: dict[str, Builder] = {
     "efficientnet_b5": Builder((456, 456), (256, 320)),
     "efficientnet_b6": Builder((528, 528), (256, 320)),
     "efficientnet_b7": Builder((600, 600), (256, 320)),
+    "efficientnet_v2_s": Builder((384, 384), (256, 320)),
+    "efficientnet_v2_m": Builder((480, 480), (256, 320)),
+    "efficientnet_v2_l": Builder((480, 480), (256, 320)),
 }
 
 #: torchvision's CNN builders that have no spec yet (issue 12): each leaves this set for a
@@ -83,7 +86,6 @@ MODELS: dict[str, Builder] = {
 PENDING = frozenset(
     {f"convnext_{size}" for size in ("tiny", "small", "base", "large")}
     | {f"densenet{depth}" for depth in (121, 161, 169, 201)}
-    | {f"efficientnet_v2_{size}" for size in "sml"}
     | {f"mnasnet{width}" for width in ("0_5", "0_75", "1_0", "1_3")}
     | {"mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small"}
     | {f"regnet_x_{flops}" for flops in ("400mf", "800mf", "1_6gf", "3_2gf", "8gf", "16gf", "32gf")}
