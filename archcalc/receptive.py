@@ -81,6 +81,8 @@ class Mapped(_Field):
     map: AxisMap
     _cache: dict = field(default_factory=dict, repr=False)
 
+    # cached, as lo and hi are: fields after a squeeze-and-excitation gate share their inputs
+    # through every later block, and walking them once per path is exponential in depth
     @cached_property
     def jump(self) -> Value:
         return to_exact(self.inner.jump * self.map.ratio)

@@ -210,3 +210,34 @@ def test_a_chain_of_gates_walks_each_field_once():
     assert axis.jump == 2 and axis.monotone
     assert (axis.lo(0), axis.hi(0)) == (0, 2)
     assert _Counted.asked <= 4
+class _CountingField:
+    """An input field that counts how often its jump is read."""
+
+    monotone = True
+
+    def __init__(self):
+        self.reads = 0
+
+    @property
+    def jump(self):
+        self.reads += 1
+        return 1
+
+    def lo(self, i):
+        return i
+
+    def hi(self, i):
+        return i
+
+
+def test_a_shared_field_is_walked_once_not_once_per_path():
+    """A squeeze-and-excitation gate merges a broadcast (whole-map) field with the map's own,
+    and every later block shares both: 16 such blocks are 2^16 paths to the input. Each
+    field's jump and monotonicity are computed once (EfficientNet-B0 took minutes before)."""
+    from archcalc.receptive import BROADCAST, Mapped, Merged
+
+    base = field_ = _CountingField()
+    for _ in range(16):
+        field_ = Merged((Mapped(field_, BROADCAST), field_))
+    assert field_.jump == 1 and field_.monotone
+    assert base.reads == 2  # once by each of the two fields that hold it (2**16 uncached)

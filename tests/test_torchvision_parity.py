@@ -51,6 +51,7 @@ import pytest
 import torch
 import torchvision
 from torch.utils.flop_counter import FlopCounterMode
+from torchvision.ops.misc import Permute
 
 from archcalc.analysis import Analysis, analyse_file
 from archcalc.ops.base import numel
@@ -77,6 +78,10 @@ class Record:
     outputs: dict[str, tuple] = field(default_factory=dict)
     calls: dict[str, int] = field(default_factory=dict)
     leaves: set[str] = field(default_factory=set)
+    permutes: set[str] = field(default_factory=set)
+    #: between a Permute to channels last and the Permute back (ConvNeXt's block): shapes
+    #: are recorded channels first, as the spec's layers have them
+    channels_last: bool = False
 
 
 def run(model: torch.nn.Module, size: tuple, train: bool) -> Record:
@@ -86,8 +91,10 @@ def run(model: torch.nn.Module, size: tuple, train: bool) -> Record:
     for path, module in model.named_modules():
         if not any(True for _ in module.children()):
             record.leaves.add(path)
+        if isinstance(module, Permute):
+            record.permutes.add(path)
         handles.append(module.register_forward_pre_hook(_pre_hook(record, path)))
-        handles.append(module.register_forward_hook(_hook(record, path)))
+        handles.append(module.register_forward_hook(_hook(record, path, module)))
     model.train(train)
     device = next(model.parameters()).device  # the meta device: shapes and counts, no compute
     try:
@@ -107,21 +114,35 @@ def run(model: torch.nn.Module, size: tuple, train: bool) -> Record:
 def _pre_hook(record: Record, path: str):
     def hook(module, args):
         if args and isinstance(args[0], torch.Tensor):  # LRASPP's head takes the backbone's dict of maps
-            record.inputs[path] = tuple(args[0].shape[1:])
+            record.inputs[path] = _channels_first(record, tuple(args[0].shape[1:]))
 
     return hook
 
 
-def _hook(record: Record, path: str):
-    def hook(module, args, output):
+def _hook(record: Record, path: str, module: torch.nn.Module):
+    def hook(module_, args, output):
         if isinstance(output, dict):  # segmentation models and their backbones: {"out": …, "aux": …}
             output = output.get("out")
         if not isinstance(output, torch.Tensor):  # the whole model in train mode returns (logits, aux…)
             return
-        record.outputs[path] = tuple(output.shape[1:])
+        if isinstance(module, Permute):
+            record.channels_last = _to_channels_last(module.dims)
+        record.outputs[path] = _channels_first(record, tuple(output.shape[1:]))
         record.calls[path] = record.calls.get(path, 0) + 1
 
     return hook
+
+
+def _to_channels_last(dims: list[int]) -> bool:
+    if list(dims) not in ([0, 2, 3, 1], [0, 3, 1, 2]):
+        raise AssertionError(f"a Permute to {dims}: the parity test knows only NCHW ↔ NHWC")
+    return list(dims) == [0, 2, 3, 1]
+
+
+def _channels_first(record: Record, shape: tuple) -> tuple:
+    """(H, W, C) → (C, H, W) inside a channels-last span, where archcalc's layers (a layernorm
+    or linear over the channels at each position) keep the (C, H, W) layout."""
+    return (shape[-1], *shape[:-1]) if record.channels_last and len(shape) == 3 else shape
 
 
 @pytest.fixture(scope="module", params=list(MODELS))
@@ -183,6 +204,7 @@ def test_every_layer_params_and_macs_equal_its_modules(model):
     name, net, measure = model
     size = MODELS[name].standard
     modules = dict(net.named_modules())
+    held = dict(net.named_parameters())  # a parameter a module holds directly (ConvNeXt's layer_scale)
     for training, batch in ((False, 1), (True, 2)):
         layers = [s for s in analysis(name, size, batch=batch).layers if s.training_only == training]
         if not layers:
@@ -192,6 +214,8 @@ def test_every_layer_params_and_macs_equal_its_modules(model):
             if stats.name in modules:
                 assert stats.params == sum(p.numel() for p in modules[stats.name].parameters(recurse=False)), stats.name
                 assert stats.macs == record.flops_by_module.get(stats.name, 0) // 2, stats.name
+            elif stats.name in held:  # a layer of its own in the spec: that parameter's elements, no macs
+                assert stats.params == held[stats.name].numel() and stats.macs == 0, stats.name
             else:
                 assert stats.params == 0 and stats.macs == 0, f"{stats.name} has weights but no module"
         counted = {p for p in record.flops_by_module if p in modules and not any(True for _ in modules[p].children())}
@@ -261,7 +285,8 @@ def check_shapes(static: Analysis, record: Record, training: bool) -> None:
         assert stats.name in found, f"{stats.name}: no module, container or consumer in torch to compare with"
         assert stats.output_shape == found[stats.name], f"{stats.name}: archcalc {stats.output_shape}, torch {found[stats.name]}"
     mode = set(_mode_scopes(layers))
-    missing = [p for p in record.leaves if record.calls.get(p) == 1 and p not in names and p.split(".")[0] in mode]
+    ran = record.leaves - record.permutes  # a Permute changes the memory layout only: no layer of its own
+    missing = [p for p in ran if record.calls.get(p) == 1 and p not in names and p.split(".")[0] in mode]
     assert not missing, f"modules that ran but no spec layer matches: {missing}"
 
 
@@ -379,3 +404,16 @@ def test_transform_input_changes_no_count(name):
     assert sum(p.numel() for p in net.parameters()) == static.inference_totals.params
     assert record.flops // 2 == static.inference_totals.macs
     assert record.outputs["fc"] == static.layers[-1].output_shape
+
+
+def test_a_channels_last_span_is_recorded_channels_first():
+    """ConvNeXt's CNBlock permutes to (N, H, W, C) for its LayerNorm and Linears and back:
+    the recorder gives those modules' shapes channels first, as the spec's layers have them,
+    and knows the two Permutes (which have no layer of their own)."""
+    from torchvision.models.convnext import CNBlock
+
+    record = run(CNBlock(3, layer_scale=0.5, stochastic_depth_prob=0.0), (5, 7), train=False)
+    assert record.permutes == {"block.1", "block.6"}
+    assert record.inputs["block.2"] == record.outputs["block.2"] == (3, 5, 7)
+    assert record.outputs["block.3"] == record.outputs["block.4"] == (12, 5, 7)
+    assert record.outputs["block.6"] == record.outputs[""] == (3, 5, 7) and not record.channels_last

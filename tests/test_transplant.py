@@ -11,7 +11,7 @@ relative. The spec-built model is made on the meta device and takes torchvision'
 as they are (``assign=True``): no second copy, no initialisation.
 
 A module of torchvision that holds a parameter directly, where the spec has a layer of its
-own, needs a key rename: ``RENAMES`` lists those per model (none so far).
+own, needs a key rename: ``RENAMES`` lists those per model (ConvNeXt's layer scale).
 """
 
 from __future__ import annotations
@@ -31,9 +31,11 @@ from tests.torchvision_zoo import MODELS, SPECS, build
 #: models with more parameters than this are not transplanted (float64 copies, CI time)
 LIMIT = 150_000_000
 #: per model, (pattern, replacement) rewriting torchvision's state_dict keys into the spec's
-#: layer paths, for a parameter held directly by a torchvision module (ConvNeXt's CNBlock
-#: holds `layer_scale`; a spec would have a layer for it): none of the specs needs one yet
-RENAMES: dict[str, list[tuple[str, str]]] = {}
+#: layer paths, for a parameter held directly by a torchvision module: ConvNeXt's CNBlock
+#: holds `layer_scale`, which the spec makes a layer of that name (a `layerscale`, weight)
+RENAMES: dict[str, list[tuple[str, str]]] = {
+    f"convnext_{size}": [(r"\.layer_scale$", ".layer_scale.weight")] for size in ("tiny", "small", "base", "large")
+}
 RTOL = 1e-6
 
 

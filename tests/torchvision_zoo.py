@@ -120,14 +120,23 @@ MODELS: dict[str, Builder] = {
     "regnet_y_16gf": Builder((224, 224), (256, 320)),
     "regnet_y_32gf": Builder((224, 224), (256, 320)),
     "regnet_y_128gf": Builder((224, 224), (256, 320)),
+    "efficientnet_b0": Builder((224, 224), (256, 320)),
+    "efficientnet_b1": Builder((240, 240), (256, 320)),
+    "efficientnet_b2": Builder((288, 288), (256, 320)),
+    "efficientnet_b3": Builder((300, 300), (256, 320)),
+    "efficientnet_b4": Builder((380, 380), (256, 320)),
+    "efficientnet_b5": Builder((456, 456), (256, 320)),
+    "efficientnet_b6": Builder((528, 528), (256, 320)),
+    "efficientnet_b7": Builder((600, 600), (256, 320)),
+    "efficientnet_v2_s": Builder((384, 384), (256, 320)),
+    "efficientnet_v2_m": Builder((480, 480), (256, 320)),
+    "efficientnet_v2_l": Builder((480, 480), (256, 320)),
 }
 
 #: torchvision's CNN builders that have no spec yet (issue 12): each leaves this set for a
 #: line in MODELS when its spec lands
 PENDING = frozenset(
     {f"convnext_{size}" for size in ("tiny", "small", "base", "large")}
-    | {f"efficientnet_b{index}" for index in range(8)}
-    | {f"efficientnet_v2_{size}" for size in "sml"}
     | (
         SEGMENTATION
         - {
