@@ -135,6 +135,8 @@ CASES = {
         # no stride: PyTorch's default is the kernel, ⌊(6 − 2)/2⌋ + 1 = 3, ⌊(5 − 2)/2⌋ + 1 = 2; padding 1 → ⌊6/2⌋ + 1 = 4, ⌊5/2⌋ + 1 = 3
         Row({"kernel": 2}, [(3, 6, 5)], (3, 3, 2), flops={"pool": 4 * 18}, rf=sliding(3, 2, (2, 2), (2, 2))),
         Row({"kernel": 2, "padding": 1}, [(1, 6, 5)], (1, 4, 3), flops={"pool": 4 * 12}, rf=sliding(4, 3, (2, 2), (2, 2), (1, 1))),
+        # a 2×3 window, stride [2, 1]: ⌊(5 − 2)/2⌋ + 1 = 2, ⌊(6 − 3)/1⌋ + 1 = 4; 2·3 = 6 per output
+        Row({"kernel": [2, 3], "stride": [2, 1]}, [(1, 5, 6)], (1, 2, 4), flops={"pool": 6 * 8}, rf=sliding(2, 4, (2, 3), (2, 1))),
     ],
     "globalavgpool": [
         # H·W = 30 reads per channel; one window over the whole 6×5 map
@@ -408,6 +410,28 @@ def test_op_receptive_field_step_against_hand_arithmetic(kind, index):
     axes, jumps = expected
     stretched = tuple([(2 * lo - 1, 2 * hi + 2) for lo, hi in units] for units in axes), tuple(2 * j for j in jumps)
     assert _field_units(op, row, wide) == stretched
+
+
+#: the quantities an op's rule computes without a formula to substitute into (`explain` says so):
+#: ops that check their shape themselves, and a product that broadcasts
+STATED = {
+    ("channel_shuffle", 0): {"C_out", "H_out", "W_out"},
+    ("groupnorm", 0): {"C_out", "H_out", "W_out"},
+    ("groupnorm", 1): {"C_out", "H_out", "W_out"},
+    ("mul", 0): {"C_out", "H_out", "W_out"},
+}
+
+
+@pytest.mark.parametrize(("kind", "index"), CASE_IDS)
+def test_op_derivations_give_the_hand_numbers(kind, index):
+    """What `explain` prints: each quantity's formula, substituted, gives the row's number."""
+    row, op = _case(kind, index)
+    derivations = op.derivations(row.inputs, row.shape)
+    symbols = ("C_out", "H_out", "W_out") if len(row.shape) == 3 else ("F_out",)
+    expected = dict(zip(symbols, row.shape, strict=True))
+    expected.update(params=row.params, buffers=row.buffers, macs=row.macs, connections=row.connections)
+    assert {d.symbol: d.result for d in derivations} == expected
+    assert {d.symbol for d in derivations if not d.substituted} == STATED.get((kind, index), set())
 
 
 def _torch_counts(op, row: Row):
