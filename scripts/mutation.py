@@ -246,9 +246,8 @@ def run_tests(tree: Path, tests: list[str], timeout: float, log: Path) -> tuple[
             import pytest
 
             code = pytest.main(["-x", "-q", "-rf", "-p", "no:cacheprovider", *tests])
-            import archcalc
-
-            if not Path(archcalc.__file__).resolve().is_relative_to(tree.resolve()):
+            archcalc = sys.modules.get("archcalc") if (tree / "archcalc").is_dir() else None
+            if archcalc is not None and not Path(archcalc.__file__).resolve().is_relative_to(tree.resolve()):
                 print(f"mutants: archcalc was imported from {archcalc.__file__}, not the copy", flush=True)
                 code = 99
         except BaseException as error:  # noqa: BLE001 — the child must never return into the runner
@@ -277,10 +276,14 @@ def run_tests(tree: Path, tests: list[str], timeout: float, log: Path) -> tuple[
     return "error", f"rc {code}: {last[:160]}"
 
 
-def preload() -> None:
+def preload(root: Path) -> None:
     """The heavy libraries, imported once before any fork (never archcalc: each child imports
     the mutated copy)."""
     sys.dont_write_bytecode = True  # a stale .pyc must never stand in for a mutated file
+    if not (root / "archcalc").is_dir():
+        return
+    if "archcalc" in sys.modules:
+        raise SystemExit("mutants: archcalc is already imported here, so the children would not see the mutants")
     for name in ("torch", "torchvision", "sympy", "networkx", "pydantic", "yaml", "hypothesis", "click", "pytest"):
         try:
             __import__(name)
@@ -302,7 +305,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"mutants: {len(mutants)} mutants of {len(files)} files", flush=True)
     if not mutants:
         return 0
-    preload()
+    preload(root)
     started, counts, survivors = time.monotonic(), {"killed": 0, "survived": 0, "equivalent": 0, "not run": 0}, []
     with tempfile.TemporaryDirectory(prefix="archcalc-mutants-") as folder:
         tree, log = copy_tree(root, Path(folder) / "tree"), Path(folder) / "log.txt"
