@@ -67,6 +67,7 @@ class Mutant:
     line: int
     description: str
     source_line: str
+    function: str = ""  # the function it is in ("" at class or module level)
 
     def key(self) -> tuple[str, str, str]:
         return (self.path, self.source_line, self.description)
@@ -94,10 +95,10 @@ class _Points(ast.NodeTransformer):
     makes the change at that number."""
 
     def __init__(self, apply: int | None = None):
-        self.apply, self.count, self.points = apply, 0, []
+        self.apply, self.count, self.points, self.functions = apply, 0, [], [""]
 
     def _point(self, node: ast.AST, description: str) -> bool:
-        self.points.append((node.lineno, description))
+        self.points.append((node.lineno, description, self.functions[-1]))
         self.count += 1
         return self.count - 1 == self.apply
 
@@ -109,7 +110,9 @@ class _Points(ast.NodeTransformer):
     def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.AST:
         if node.name in SKIPPED_FUNCTIONS:
             return node
+        self.functions.append(node.name)
         node.body = self._body(node.body)
+        self.functions.pop()
         node.args.defaults = [self.visit(d) for d in node.args.defaults]
         return node
 
@@ -193,7 +196,7 @@ def mutants_of(root: Path, path: str) -> list[Mutant]:
     points = _Points()
     points.visit(ast.parse(source))
     lines = source.splitlines()
-    return [Mutant(path, index, line, description, lines[line - 1].strip()) for index, (line, description) in enumerate(points.points)]
+    return [Mutant(path, i, line, text, lines[line - 1].strip(), function) for i, (line, text, function) in enumerate(points.points)]
 
 
 def mutated_source(root: Path, mutant: Mutant) -> str:
@@ -215,7 +218,10 @@ def target_files(root: Path, only: list[str] | None) -> list[str]:
     return [f for f in files if f not in NOT_RULES or only]
 
 
-def tests_for(path: str) -> list[str]:
+def tests_for(mutant: Mutant) -> list[str]:
+    path = mutant.path
+    if mutant.function == "training_rules":  # an op's training rules: what the training tests check
+        return TESTS["archcalc/training"]
     if path.startswith("archcalc/ops/"):
         return OPS_TESTS[:1] + FAMILY_TESTS.get(Path(path).name, []) + OPS_TESTS[1:]
     for target, tests in TESTS.items():
@@ -256,15 +262,18 @@ def run_tests(tree: Path, tests: list[str], timeout: float, log: Path) -> tuple[
         sys.stdout.flush()
         os._exit(int(code))
     deadline = time.monotonic() + timeout
-    while True:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            break
-        if time.monotonic() > deadline:
-            os.killpg(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-            return "timeout", f"over {timeout:.0f} s"
-        time.sleep(0.05)
+    try:
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            if time.monotonic() > deadline:
+                _kill(pid)
+                return "timeout", f"over {timeout:.0f} s"
+            time.sleep(0.05)
+    except BaseException:  # interrupted: the child and its own children go too
+        _kill(pid)
+        raise
     code = os.waitstatus_to_exitcode(status)
     text = log.read_text(errors="replace")
     if code == 0:
@@ -274,6 +283,15 @@ def run_tests(tree: Path, tests: list[str], timeout: float, log: Path) -> tuple[
         return "failed", failed.group(1) if failed else "a test failed"
     last = text.strip().splitlines()[-1] if text.strip() else ""
     return "error", f"rc {code}: {last[:160]}"
+
+
+def _kill(pid: int) -> None:
+    os.killpg(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt  # so that the temporary copy is removed on the way out
 
 
 def preload(root: Path) -> None:
@@ -306,12 +324,13 @@ def run(args: argparse.Namespace) -> int:
     if not mutants:
         return 0
     preload(root)
+    signal.signal(signal.SIGTERM, _interrupt)
     started, counts, survivors = time.monotonic(), {"killed": 0, "survived": 0, "equivalent": 0, "not run": 0}, []
     with tempfile.TemporaryDirectory(prefix="archcalc-mutants-") as folder:
         tree, log = copy_tree(root, Path(folder) / "tree"), Path(folder) / "log.txt"
         baseline = {}
         for mutant in mutants:
-            tests = args.tests or tests_for(mutant.path)
+            tests = args.tests or tests_for(mutant)
             if tuple(tests) not in baseline:  # the unmutated tree must pass, and sets the timeout
                 began = time.monotonic()
                 outcome, detail = run_tests(tree, tests, args.timeout or 1800, log)
