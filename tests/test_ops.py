@@ -122,6 +122,15 @@ CASES = {
             flops={"pool": 3 * 9},
             rf=sliding(3, 3, (2, 2), (2, 2), (1, 1)),
         ),
+        # the same on 5×6: rows drop their 4th window as above; columns ⌈(6 + 2 − 2)/2⌉ + 1 = 4, whose
+        # last window starts at 6 < 6 + 1: kept
+        Row(
+            {"kernel": 2, "stride": 2, "padding": 1, "ceil_mode": True},
+            [(1, 5, 6)],
+            (1, 3, 4),
+            flops={"pool": 3 * 12},
+            rf=sliding(3, 4, (2, 2), (2, 2), (1, 1)),
+        ),
     ],
     "avgpool": [
         # ceil_mode: ⌈(10 − 3)/2⌉ + 1 = 5 (the last window starts at 8 < 10); k² = 9 per output
@@ -178,6 +187,17 @@ CASES = {
             connections=5 * 48,
             flops={"mac": 96, "pool": 3 * 48, "bias": 48},
             rf=sliding(4, 4, (2, 2), (2, 2)),
+        ),
+        # a 2×3 window (stride = kernel): 2 rows, 2 columns; (6 + 1) links and 6 − 1 window additions per output
+        Row(
+            {"kernel": [2, 3]},
+            [(2, 4, 6)],
+            (2, 2, 2),
+            params=4,
+            macs=8,
+            connections=7 * 8,
+            flops={"mac": 16, "pool": 5 * 8, "bias": 8},
+            rf=sliding(2, 2, (2, 3), (2, 3)),
         ),
     ],
     "linear": [
@@ -473,3 +493,51 @@ def test_unknown_op_is_an_error_with_a_suggestion():
 def test_registering_a_kind_twice_is_an_error():
     with pytest.raises(ValueError, match="registered twice"):
         register(Conv)
+
+
+@pytest.mark.parametrize("symbolic_axis", [1, 2])
+def test_ceil_mode_on_a_symbolic_size_is_stated_not_derived(symbolic_axis):
+    """With ceil_mode, a symbolic height or width makes the size piecewise (the last window may
+    start in the padding): `explain` states the rule's result instead of a formula. 2×2/2 with
+    padding 1 on 5 gives 3 (PyTorch drops the window that would start at 6 ≥ 5 + 1)."""
+    from archcalc.expressions import substitute, symbol
+
+    op = REGISTRY["maxpool"](kernel=2, stride=2, padding=1, ceil_mode=True)
+    shape = [1, 5, 5]
+    shape[symbolic_axis] = symbol("H")
+    out = op.output_shape([tuple(shape)])
+    derivations = {d.symbol: d for d in op.derivations([tuple(shape)], out)}
+    assert {s for s, d in derivations.items() if not d.substituted} == {"H_out", "W_out"}
+    assert [substitute(derivations[s].result, {"H": 5}) for s in ("C_out", "H_out", "W_out")] == [1, 3, 3]
+
+
+def test_pool_defaults_compute_pytorchs_function():
+    """The defaults no count depends on but the torch module computes: average pooling counts
+    the zero padding in its divisor (PyTorch's count_include_pad=True), and stride defaults to
+    the kernel, as nn.AvgPool2d's and nn.MaxPool2d's do."""
+    import torch
+
+    x = torch.randn(1, 2, 5, 6)
+    for kind, reference in (("avgpool", torch.nn.AvgPool2d(2, padding=1)), ("maxpool", torch.nn.MaxPool2d(2, padding=1))):
+        op = REGISTRY[kind](kernel=2, padding=1)
+        out = op.output_shape([(2, 5, 6)])
+        assert torch.equal(op.to_torch([(2, 5, 6)], out)(x), reference(x)), kind
+
+
+def test_the_ops_flags():
+    """The class flags that change what archcalc prints or plans. weighted: a layer the papers
+    count in a network's depth (LeNet-5's 7 are C1, S2, C3, S4, C5, F6 and the RBF output);
+    minor: no weights and no window of its own, drawn small and left out of block summaries;
+    aliases_input: the output may be a view of the input (an in-place op must not overwrite
+    it); overwrites_input: PyTorch may run it in place (ReLU(inplace=True), `out += identity`)."""
+    flags = lambda name: {kind for kind, cls in REGISTRY.items() if getattr(cls, name)}  # noqa: E731
+    assert flags("weighted") == {"conv", "convtranspose", "subsample", "linear", "rbf"}
+    windows = {"maxpool", "avgpool", "globalavgpool", "adaptiveavgpool", "adaptivemaxpool"}
+    assert set(REGISTRY) - flags("minor") == flags("weighted") | windows
+    assert flags("aliases_input") == {"dropout", "stochastic_depth", "identity", "flatten", "slice", "chunk", "channel_shuffle", "crop"}
+    assert flags("overwrites_input") == {"relu", "add"}
+    assert {kind for kind, cls in REGISTRY.items() if cls.input_rank == 3} == {"lrn", "groupnorm", "channel_shuffle", "pad"}
+    assert {kind: cls.arity for kind, cls in REGISTRY.items() if cls.arity != 1} == {
+        **{kind: None for kind in ("concat", "add", "mul")},  # two or more
+        **{kind: 2 for kind in ("upsample", "crop")},  # one, or two with a reference input
+    }
