@@ -541,3 +541,114 @@ def test_the_ops_flags():
         **{kind: None for kind in ("concat", "add", "mul")},  # two or more
         **{kind: 2 for kind in ("upsample", "crop")},  # one, or two with a reference input
     }
+
+
+# --- refusals: every rule's limits, each by hand -------------------------------------------------
+REFUSED_SHAPES = [
+    # 4 output maps in 3 groups; 6 input maps in 4 groups
+    ("conv", {"out": 4, "kernel": 1, "groups": 3}, [(6, 4, 4)], "groups must divide the output channels: expected a divisor of 4"),
+    ("conv", {"out": 4, "kernel": 1, "groups": 4}, [(6, 4, 4)], "groups must divide the input channels: expected a divisor of 6"),
+    ("conv", {"kernel": 1, "connection_table": [[0], [3]]}, [(3, 4, 4)], "reads input map 3, but the input has 3 maps"),
+    # a 3×3 kernel dilated by 2 spans 5 rows; the input has 4 (its width, 9, would do)
+    (
+        "conv",
+        {"out": 1, "kernel": 3, "dilation": 2},
+        [(1, 4, 9)],
+        r"larger than the padded input along height: expected at most 4 \+ 2×0 = 4, found 5",
+    ),
+    ("conv", {"out": 1, "kernel": 3}, [(1, 9, 2)], r"along width: expected at most 2 \+ 2×0 = 2, found 3"),
+    ("avgpool", {"kernel": 5}, [(1, 9, 4)], "along width: expected at most 4"),
+    ("conv", {"out": 1, "kernel": 1}, [(10,)], r"conv expects a \(C, H, W\) feature map, found \(10,\)"),
+    ("globalavgpool", {}, [(10,)], "expects a"),
+    ("adaptiveavgpool", {"out": 2}, [(10,)], "expects a"),
+    ("subsample", {"kernel": 2}, [(10,)], "expects a"),
+    ("linear", {"out": 2}, [(3, 4)], r"linear expects a flat \(features,\) vector, found \(3, 4\); add `flatten` before it"),
+    ("rbf", {"out": 2}, [(3, 4, 4)], "rbf expects a flat"),
+    ("lrn", {}, [(10,)], "lrn expects a"),
+    ("groupnorm", {"groups": 3}, [(8, 2, 2)], "groups must divide the channels: expected a divisor of 8, found groups=3"),
+    ("channel_shuffle", {"groups": 4}, [(6, 2, 2)], "groups must divide the channels: expected a divisor of 6"),
+    ("pad", {"padding": 1}, [(10,)], "pad expects a"),
+    ("slice", {"start": 2, "stop": 9}, [(8, 2, 2)], "slice 2:9 is outside the input's 8 channels"),
+    ("slice", {"start": 8}, [(8, 2, 2)], "slice 8:8 is outside"),
+    ("slice", {"start": 1}, [(2, 3)], r"expects a \(C, H, W\) feature map or a flat vector"),
+    # 6 channels in chunks of 2 make chunks 0, 1, 2
+    ("chunk", {"chunks": 4, "index": 3}, [(6, 2, 2)], "chunk 3 does not exist: 6 channels in chunks of 2 make 3 chunks"),
+    ("crop", {"size": [5, 2]}, [(1, 4, 4)], "cannot grow the height: expected at most 4, found 5"),
+    ("crop", {"size": [2, 5]}, [(1, 4, 4)], "cannot grow the width: expected at most 4, found 5"),
+    ("crop", {}, [(1, 4, 4)], "found 1 input$"),
+    ("crop", {"size": 2}, [(1, 4, 4), (1, 2, 2)], "one input when its size is given; found 2 inputs"),
+    ("upsample", {}, [(1, 4, 4)], "found 1 input$"),
+    ("upsample", {"scale": 2}, [(1, 4, 4), (1, 8, 8)], "found 2 inputs"),
+    ("upsample", {}, [(1, 4, 4), (16,)], "expects a"),
+    (
+        "concat",
+        {},
+        [(1, 4, 4), (1, 4, 5)],
+        r"concat needs matching spatial sizes: expected \(1, 4, 4\) \(input 0\), found \(1, 4, 5\) \(input 1\)",
+    ),
+    ("concat", {}, [(1, 4, 4), (4,)], "concat expects a"),
+    ("add", {}, [(1, 4, 4), (2, 4, 4)], "add needs matching channels"),
+    ("add", {}, [(1, 4, 4), (1, 4, 4), (1, 3, 4)], r"add needs matching spatial sizes: .* \(input 2\)"),
+    ("add", {}, [(1, 4, 4), (16,)], "add inputs must have the same rank"),
+    ("mul", {}, [(2, 4, 4), (3, 4, 4)], "mul inputs do not broadcast: along axis 0 each must be 2 or 1"),
+    ("mul", {}, [(2, 1, 4), (2, 3, 4), (2, 5, 4)], "along axis 1 each must be 3 or 1"),
+    ("mul", {}, [(2, 4, 4), (2, 4)], "mul inputs must have the same rank"),
+    ("convtranspose", {"out": 4, "kernel": 1, "groups": 3}, [(6, 4, 4)], "groups must divide the output channels"),
+    ("convtranspose", {"out": 4, "kernel": 1, "groups": 4}, [(6, 4, 4)], "groups must divide the input channels"),
+    # kernel 1, stride 2: odd outputs are reached by no tap; kernel 2, stride 2, dilation 2: nor are they
+    ("convtranspose", {"out": 2, "kernel": 1, "stride": 2}, [(1, 4, 4)], r"no tap reaches output position 1 \(mod 2\) along axis 0"),
+    ("convtranspose", {"out": 2, "kernel": 2, "stride": [1, 2], "dilation": 2}, [(1, 4, 4)], "along axis 1"),
+]
+
+
+@pytest.mark.parametrize(("kind", "fields", "inputs", "message"), REFUSED_SHAPES)
+def test_ops_refuse_inputs_outside_their_rules(kind, fields, inputs, message):
+    from archcalc.errors import OpError
+
+    op = REGISTRY[kind](**fields)
+    with pytest.raises(OpError, match=message):
+        op.window(inputs) if op.output_shape(inputs) else None
+
+
+REFUSED_FIELDS = [
+    # PyTorch's limits: padding at most half the kernel, output_padding below stride or dilation
+    ("maxpool", {"kernel": 3, "padding": 2}, "padding may be at most half the kernel: expected ≤ 1, found 2"),
+    ("avgpool", {"kernel": [4, 2], "padding": [2, 2]}, "expected ≤ 1, found 2"),
+    (
+        "convtranspose",
+        {"out": 1, "kernel": 2, "stride": 2, "output_padding": 2},
+        "output_padding must be smaller than the stride or the dilation",
+    ),
+    ("convtranspose", {"out": 1, "kernel": 2, "stride": [3, 2], "output_padding": [2, 2]}, "found 2"),
+    ("hardtanh", {"min": 1, "max": 1}, "hardtanh needs min < max"),
+    ("upsample", {"scale": 2, "size": 4}, "upsample takes `scale` or `size`, not both"),
+    ("upsample", {"align_corners": True}, "align_corners applies to bilinear resizing only"),
+    ("slice", {"start": 3, "stop": 3}, "slice needs start < stop"),
+    ("chunk", {"chunks": 2, "index": 2}, r"chunk index must be below chunks \(2\)"),
+    ("conv", {"kernel": 1}, "conv needs `out`"),
+    ("conv", {"kernel": 1, "connection_table": []}, "needs at least one output map"),
+    ("conv", {"kernel": 1, "connection_table": [[0, 0]]}, "must list distinct input maps"),
+    ("conv", {"kernel": 1, "connection_table": [[0], []]}, r"connection_table\[1\] must list distinct input maps"),
+    ("conv", {"kernel": 1, "connection_table": [[-1]]}, "must list distinct input maps"),
+    ("conv", {"kernel": 1, "out": 3, "connection_table": [[0]]}, "out is 3 but the connection table lists 1 output maps"),
+    ("conv", {"kernel": 1, "groups": 2, "connection_table": [[0]]}, "a connection table replaces groups"),
+]
+
+
+@pytest.mark.parametrize(("kind", "fields", "message"), REFUSED_FIELDS)
+def test_ops_refuse_fields_outside_their_rules(kind, fields, message):
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match=message):
+        REGISTRY[kind](**fields)
+
+
+def test_the_limits_themselves_are_accepted():
+    """Each refusal's boundary, on the accepted side: padding exactly half the kernel, an
+    output_padding one below the stride, a window exactly as large as the padded input."""
+    assert REGISTRY["maxpool"](kernel=2, padding=1).output_shape([(1, 1, 1)]) == (1, 1, 1)  # ⌊(1 + 2 − 2)/2⌋ + 1
+    assert REGISTRY["convtranspose"](out=1, kernel=2, stride=2, output_padding=1).output_shape([(1, 2, 2)]) == (1, 5, 5)
+    assert REGISTRY["conv"](out=1, kernel=3, padding=1).output_shape([(1, 1, 1)]) == (1, 1, 1)
+    assert REGISTRY["slice"](start=7).output_shape([(8, 1, 1)]) == (1, 1, 1)
+    assert REGISTRY["crop"](size=[4, 4]).output_shape([(1, 4, 4)]) == (1, 4, 4)
+    assert REGISTRY["chunk"](chunks=4, index=2).output_shape([(6, 2, 2)]) == (2, 2, 2)
