@@ -58,6 +58,17 @@ EVERY_ACTIVATION = ["relu", "tanh", "sigmoid", "relu6", "silu", "hardswish", "ha
 
 CASES = {
     "conv": [
+        # groups 2: each of the 4 output maps sees 6/2 = 3 maps; ⌊(5 + 2 − 3)/2⌋ + 1 = 3
+        Row(
+            {"out": 4, "kernel": 3, "stride": 2, "padding": 1, "groups": 2},
+            [(6, 5, 5)],
+            (4, 3, 3),
+            params=4 * 3 * 9 + 4,
+            macs=4 * 3 * 9 * 9,
+            connections=(27 + 1) * 36,
+            flops={"mac": 2 * 108 * 9, "bias": 36},
+            rf=sliding(3, 3, (3, 3), (2, 2), (1, 1)),
+        ),
         # ⌊(10 + 2 − 3)/2⌋ + 1 = 5; params 4·3·3·8 + 8; macs 5·5·8·(4·9); bias one add per output
         Row(
             {"out": 8, "kernel": 3, "stride": 2, "padding": 1},
@@ -334,6 +345,8 @@ CASES = {
         # one learnt slope per channel, or one in all
         Row({"per_channel": True}, [(3, 4, 4)], (3, 4, 4), params=3, flops={"activation": 48}),
         Row({}, [(3, 4, 4)], (3, 4, 4), params=1, flops={"activation": 48}),
+        # per channel on a flat vector: one per feature
+        Row({"per_channel": True}, [(6,)], (6,), params=6, flops={"activation": 6}, rf=None),
     ],
     "elu": [Row({"alpha": 0.5}, [(3, 4, 4)], (3, 4, 4), flops={"activation": 48})],
     "gelu": [
@@ -366,6 +379,8 @@ CASES = {
     "pad": [
         # top 1, bottom 2, left 3, right 4: 5 + 3 = 8 rows, 5 + 7 = 12 columns; unit i is pixel i − top (i − left)
         Row({"padding": [1, 2, 3, 4]}, [(2, 5, 5)], (2, 8, 12), rf=sliding(8, 12, (1, 1), padding=(1, 3))),
+        # one number: every side; 2 + 2 rows, 3 + 2 columns
+        Row({"padding": 1}, [(1, 2, 3)], (1, 4, 5), rf=sliding(4, 5, (1, 1), padding=(1, 1))),
         # [h, w]: top = bottom = 1, left = right = 2
         Row({"padding": [1, 2]}, [(1, 4, 4)], (1, 6, 8), rf=sliding(6, 8, (1, 1), padding=(1, 2))),
     ],
