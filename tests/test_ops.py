@@ -667,3 +667,23 @@ def test_the_limits_themselves_are_accepted():
     assert REGISTRY["slice"](start=7).output_shape([(8, 1, 1)]) == (1, 1, 1)
     assert REGISTRY["crop"](size=[4, 4]).output_shape([(1, 4, 4)]) == (1, 4, 4)
     assert REGISTRY["chunk"](chunks=4, index=2).output_shape([(6, 2, 2)]) == (2, 2, 2)
+
+
+@pytest.mark.parametrize(
+    ("fields", "channels", "formula"),
+    [
+        ({"out": 2, "kernel": 3}, 3, "C_out·C·k_h·k_w + C_out"),
+        ({"out": 2, "kernel": 3, "bias": False}, 3, "C_out·C·k_h·k_w"),
+        ({"out": 2, "kernel": 3, "groups": 2}, 4, "C_out·(C/g)·k_h·k_w + C_out"),
+        ({"kernel": 3, "connection_table": [[0], [0, 1]]}, 2, "T·k_h·k_w + C_out"),
+    ],
+)
+def test_conv_params_formula_reads_as_the_papers_write_it(fields, channels, formula):
+    """`explain`'s params line: the grouped form only with groups, the table's T only with a table."""
+    op = REGISTRY["conv"](**fields)
+    out = op.output_shape([(channels, 5, 5)])
+    assert {d.symbol: d.formula for d in op.derivations([(channels, 5, 5)], out)}["params"] == formula
+
+
+def test_a_connection_table_with_its_out_is_accepted():
+    assert REGISTRY["conv"](kernel=1, out=2, connection_table=[[0], [1]]).output_shape([(2, 3, 3)]) == (2, 3, 3)
