@@ -215,6 +215,10 @@ CASES = {
         # 20·10 weights + 10 biases; (20 + 1)·10 links; one bias add per output
         Row({"out": 10}, [(20,)], (10,), params=210, macs=200, connections=210, flops={"mac": 400, "bias": 10}, rf=None),
         Row({"out": 10, "bias": False}, [(20,)], (10,), params=200, macs=200, connections=200, flops={"mac": 400}, rf=None),
+        # no bias on a (2, 2, 2) map: 2·3 weights, 2·3·4 products and links
+        Row(
+            {"out": 3, "bias": False}, [(2, 2, 2)], (3, 2, 2), params=6, macs=24, connections=24, flops={"mac": 48}, rf=pointwise((3, 2, 2))
+        ),
         # on each of the 3·2 positions of a (6, 3, 2) map, as a 1×1 conv: 6·4 + 4 params, 6·4·6 macs
         Row(
             {"out": 4},
@@ -335,6 +339,8 @@ CASES = {
     # a squeeze-and-excitation gate (4, 1, 1) broadcast over (4, 3, 5): one multiply per output; every unit
     # reads the gate's one unit (pixel 0) and its own pixel
     "mul": [
+        # spatial attention: a (1, 3, 5) map broadcast over the channels; every unit reads its own pixel
+        Row({}, [(4, 3, 5), (1, 3, 5)], (4, 3, 5), flops={"mul": 60}),
         Row(
             {}, [(4, 1, 1), (4, 3, 5)], (4, 3, 5), flops={"mul": 60}, rf=(([(0, i) for i in range(3)], [(0, i) for i in range(5)]), (1, 1))
         ),
@@ -454,6 +460,7 @@ STATED = {
     ("groupnorm", 0): {"C_out", "H_out", "W_out"},
     ("groupnorm", 1): {"C_out", "H_out", "W_out"},
     ("mul", 0): {"C_out", "H_out", "W_out"},
+    ("mul", 1): {"C_out", "H_out", "W_out"},
 }
 
 
