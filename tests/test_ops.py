@@ -174,6 +174,9 @@ CASES = {
         ),
         # 8 → 2 and 6 → 2 divide: an ordinary 4×3/4×3 pooling, every pixel read once
         Row({"out": 2}, [(3, 8, 6)], (3, 2, 2), flops={"pool": 3 * 48}, rf=sliding(2, 2, (4, 3), (4, 3))),
+        # out [1, 3] on 5×7: 3 does not divide 7, so both axes follow the bins: rows 0 … 4 in one cell (jump 5),
+        # columns [0, 3) [2, 5) [4, 7) (jump 7/3); 5·(3 + 3 + 3) reads per channel
+        Row({"out": [1, 3]}, [(2, 5, 7)], (2, 1, 3), flops={"pool": 2 * 5 * 9}, rf=(([(0, 4)], [(0, 2), (2, 4), (4, 6)]), (5, F(7, 3)))),
         # out 1: one window over everything
         Row({"out": 1}, [(1, 7, 5)], (1, 1, 1), flops={"pool": 35}, rf=(([(0, 6)], [(0, 4)]), (7, 5))),
     ],
