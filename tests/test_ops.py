@@ -58,6 +58,17 @@ EVERY_ACTIVATION = ["relu", "tanh", "sigmoid", "relu6", "silu", "hardswish", "ha
 
 CASES = {
     "conv": [
+        # groups 2: each of the 4 output maps sees 6/2 = 3 maps; ⌊(5 + 2 − 3)/2⌋ + 1 = 3
+        Row(
+            {"out": 4, "kernel": 3, "stride": 2, "padding": 1, "groups": 2},
+            [(6, 5, 5)],
+            (4, 3, 3),
+            params=4 * 3 * 9 + 4,
+            macs=4 * 3 * 9 * 9,
+            connections=(27 + 1) * 36,
+            flops={"mac": 2 * 108 * 9, "bias": 36},
+            rf=sliding(3, 3, (3, 3), (2, 2), (1, 1)),
+        ),
         # ⌊(10 + 2 − 3)/2⌋ + 1 = 5; params 4·3·3·8 + 8; macs 5·5·8·(4·9); bias one add per output
         Row(
             {"out": 8, "kernel": 3, "stride": 2, "padding": 1},
@@ -122,6 +133,15 @@ CASES = {
             flops={"pool": 3 * 9},
             rf=sliding(3, 3, (2, 2), (2, 2), (1, 1)),
         ),
+        # the same on 5×6: rows drop their 4th window as above; columns ⌈(6 + 2 − 2)/2⌉ + 1 = 4, whose
+        # last window starts at 6 < 6 + 1: kept
+        Row(
+            {"kernel": 2, "stride": 2, "padding": 1, "ceil_mode": True},
+            [(1, 5, 6)],
+            (1, 3, 4),
+            flops={"pool": 3 * 12},
+            rf=sliding(3, 4, (2, 2), (2, 2), (1, 1)),
+        ),
     ],
     "avgpool": [
         # ceil_mode: ⌈(10 − 3)/2⌉ + 1 = 5 (the last window starts at 8 < 10); k² = 9 per output
@@ -135,6 +155,8 @@ CASES = {
         # no stride: PyTorch's default is the kernel, ⌊(6 − 2)/2⌋ + 1 = 3, ⌊(5 − 2)/2⌋ + 1 = 2; padding 1 → ⌊6/2⌋ + 1 = 4, ⌊5/2⌋ + 1 = 3
         Row({"kernel": 2}, [(3, 6, 5)], (3, 3, 2), flops={"pool": 4 * 18}, rf=sliding(3, 2, (2, 2), (2, 2))),
         Row({"kernel": 2, "padding": 1}, [(1, 6, 5)], (1, 4, 3), flops={"pool": 4 * 12}, rf=sliding(4, 3, (2, 2), (2, 2), (1, 1))),
+        # a 2×3 window, stride [2, 1]: ⌊(5 − 2)/2⌋ + 1 = 2, ⌊(6 − 3)/1⌋ + 1 = 4; 2·3 = 6 per output
+        Row({"kernel": [2, 3], "stride": [2, 1]}, [(1, 5, 6)], (1, 2, 4), flops={"pool": 6 * 8}, rf=sliding(2, 4, (2, 3), (2, 1))),
     ],
     "globalavgpool": [
         # H·W = 30 reads per channel; one window over the whole 6×5 map
@@ -152,6 +174,9 @@ CASES = {
         ),
         # 8 → 2 and 6 → 2 divide: an ordinary 4×3/4×3 pooling, every pixel read once
         Row({"out": 2}, [(3, 8, 6)], (3, 2, 2), flops={"pool": 3 * 48}, rf=sliding(2, 2, (4, 3), (4, 3))),
+        # out [1, 3] on 5×7: 3 does not divide 7, so both axes follow the bins: rows 0 … 4 in one cell (jump 5),
+        # columns [0, 3) [2, 5) [4, 7) (jump 7/3); 5·(3 + 3 + 3) reads per channel
+        Row({"out": [1, 3]}, [(2, 5, 7)], (2, 1, 3), flops={"pool": 2 * 5 * 9}, rf=(([(0, 4)], [(0, 2), (2, 4), (4, 6)]), (5, F(7, 3)))),
         # out 1: one window over everything
         Row({"out": 1}, [(1, 7, 5)], (1, 1, 1), flops={"pool": 35}, rf=(([(0, 6)], [(0, 4)]), (7, 5))),
     ],
@@ -177,11 +202,26 @@ CASES = {
             flops={"mac": 96, "pool": 3 * 48, "bias": 48},
             rf=sliding(4, 4, (2, 2), (2, 2)),
         ),
+        # a 2×3 window (stride = kernel): 2 rows, 2 columns; (6 + 1) links and 6 − 1 window additions per output
+        Row(
+            {"kernel": [2, 3]},
+            [(2, 4, 6)],
+            (2, 2, 2),
+            params=4,
+            macs=8,
+            connections=7 * 8,
+            flops={"mac": 16, "pool": 5 * 8, "bias": 8},
+            rf=sliding(2, 2, (2, 3), (2, 3)),
+        ),
     ],
     "linear": [
         # 20·10 weights + 10 biases; (20 + 1)·10 links; one bias add per output
         Row({"out": 10}, [(20,)], (10,), params=210, macs=200, connections=210, flops={"mac": 400, "bias": 10}, rf=None),
         Row({"out": 10, "bias": False}, [(20,)], (10,), params=200, macs=200, connections=200, flops={"mac": 400}, rf=None),
+        # no bias on a (2, 2, 2) map: 2·3 weights, 2·3·4 products and links
+        Row(
+            {"out": 3, "bias": False}, [(2, 2, 2)], (3, 2, 2), params=6, macs=24, connections=24, flops={"mac": 48}, rf=pointwise((3, 2, 2))
+        ),
         # on each of the 3·2 positions of a (6, 3, 2) map, as a 1×1 conv: 6·4 + 4 params, 6·4·6 macs
         Row(
             {"out": 4},
@@ -302,6 +342,8 @@ CASES = {
     # a squeeze-and-excitation gate (4, 1, 1) broadcast over (4, 3, 5): one multiply per output; every unit
     # reads the gate's one unit (pixel 0) and its own pixel
     "mul": [
+        # spatial attention: a (1, 3, 5) map broadcast over the channels; every unit reads its own pixel
+        Row({}, [(4, 3, 5), (1, 3, 5)], (4, 3, 5), flops={"mul": 60}),
         Row(
             {}, [(4, 1, 1), (4, 3, 5)], (4, 3, 5), flops={"mul": 60}, rf=(([(0, i) for i in range(3)], [(0, i) for i in range(5)]), (1, 1))
         ),
@@ -312,6 +354,8 @@ CASES = {
         # one learnt slope per channel, or one in all
         Row({"per_channel": True}, [(3, 4, 4)], (3, 4, 4), params=3, flops={"activation": 48}),
         Row({}, [(3, 4, 4)], (3, 4, 4), params=1, flops={"activation": 48}),
+        # per channel on a flat vector: one per feature
+        Row({"per_channel": True}, [(6,)], (6,), params=6, flops={"activation": 6}, rf=None),
     ],
     "elu": [Row({"alpha": 0.5}, [(3, 4, 4)], (3, 4, 4), flops={"activation": 48})],
     "gelu": [
@@ -344,6 +388,8 @@ CASES = {
     "pad": [
         # top 1, bottom 2, left 3, right 4: 5 + 3 = 8 rows, 5 + 7 = 12 columns; unit i is pixel i − top (i − left)
         Row({"padding": [1, 2, 3, 4]}, [(2, 5, 5)], (2, 8, 12), rf=sliding(8, 12, (1, 1), padding=(1, 3))),
+        # one number: every side; 2 + 2 rows, 3 + 2 columns
+        Row({"padding": 1}, [(1, 2, 3)], (1, 4, 5), rf=sliding(4, 5, (1, 1), padding=(1, 1))),
         # [h, w]: top = bottom = 1, left = right = 2
         Row({"padding": [1, 2]}, [(1, 4, 4)], (1, 6, 8), rf=sliding(6, 8, (1, 1), padding=(1, 2))),
     ],
@@ -410,6 +456,29 @@ def test_op_receptive_field_step_against_hand_arithmetic(kind, index):
     assert _field_units(op, row, wide) == stretched
 
 
+#: the quantities an op's rule computes without a formula to substitute into (`explain` says so):
+#: ops that check their shape themselves, and a product that broadcasts
+STATED = {
+    ("channel_shuffle", 0): {"C_out", "H_out", "W_out"},
+    ("groupnorm", 0): {"C_out", "H_out", "W_out"},
+    ("groupnorm", 1): {"C_out", "H_out", "W_out"},
+    ("mul", 0): {"C_out", "H_out", "W_out"},
+    ("mul", 1): {"C_out", "H_out", "W_out"},
+}
+
+
+@pytest.mark.parametrize(("kind", "index"), CASE_IDS)
+def test_op_derivations_give_the_hand_numbers(kind, index):
+    """What `explain` prints: each quantity's formula, substituted, gives the row's number."""
+    row, op = _case(kind, index)
+    derivations = op.derivations(row.inputs, row.shape)
+    symbols = ("C_out", "H_out", "W_out") if len(row.shape) == 3 else ("F_out",)
+    expected = dict(zip(symbols, row.shape, strict=True))
+    expected.update(params=row.params, buffers=row.buffers, macs=row.macs, connections=row.connections)
+    assert {d.symbol: d.result for d in derivations} == expected
+    assert {d.symbol for d in derivations if not d.substituted} == STATED.get((kind, index), set())
+
+
 def _torch_counts(op, row: Row):
     """The PyTorch module's output shape, parameters, state (buffers but BatchNorm's step
     counter) and FlopCounterMode flops, on a small random input."""
@@ -449,3 +518,182 @@ def test_unknown_op_is_an_error_with_a_suggestion():
 def test_registering_a_kind_twice_is_an_error():
     with pytest.raises(ValueError, match="registered twice"):
         register(Conv)
+
+
+@pytest.mark.parametrize("symbolic_axis", [1, 2])
+def test_ceil_mode_on_a_symbolic_size_is_stated_not_derived(symbolic_axis):
+    """With ceil_mode, a symbolic height or width makes the size piecewise (the last window may
+    start in the padding): `explain` states the rule's result instead of a formula. 2×2/2 with
+    padding 1 on 5 gives 3 (PyTorch drops the window that would start at 6 ≥ 5 + 1)."""
+    from archcalc.expressions import substitute, symbol
+
+    op = REGISTRY["maxpool"](kernel=2, stride=2, padding=1, ceil_mode=True)
+    shape = [1, 5, 5]
+    shape[symbolic_axis] = symbol("H")
+    out = op.output_shape([tuple(shape)])
+    derivations = {d.symbol: d for d in op.derivations([tuple(shape)], out)}
+    assert {s for s, d in derivations.items() if not d.substituted} == {"H_out", "W_out"}
+    assert [substitute(derivations[s].result, {"H": 5}) for s in ("C_out", "H_out", "W_out")] == [1, 3, 3]
+
+
+def test_pool_defaults_compute_pytorchs_function():
+    """The defaults no count depends on but the torch module computes: average pooling counts
+    the zero padding in its divisor (PyTorch's count_include_pad=True), and stride defaults to
+    the kernel, as nn.AvgPool2d's and nn.MaxPool2d's do."""
+    import torch
+
+    x = torch.randn(1, 2, 5, 6)
+    for kind, reference in (("avgpool", torch.nn.AvgPool2d(2, padding=1)), ("maxpool", torch.nn.MaxPool2d(2, padding=1))):
+        op = REGISTRY[kind](kernel=2, padding=1)
+        out = op.output_shape([(2, 5, 6)])
+        assert torch.equal(op.to_torch([(2, 5, 6)], out)(x), reference(x)), kind
+
+
+def test_the_ops_flags():
+    """The class flags that change what archcalc prints or plans. weighted: a layer the papers
+    count in a network's depth (LeNet-5's 7 are C1, S2, C3, S4, C5, F6 and the RBF output);
+    minor: no weights and no window of its own, drawn small and left out of block summaries;
+    aliases_input: the output may be a view of the input (an in-place op must not overwrite
+    it); overwrites_input: PyTorch may run it in place (ReLU(inplace=True), `out += identity`)."""
+    flags = lambda name: {kind for kind, cls in REGISTRY.items() if getattr(cls, name)}  # noqa: E731
+    assert flags("weighted") == {"conv", "convtranspose", "subsample", "linear", "rbf"}
+    windows = {"maxpool", "avgpool", "globalavgpool", "adaptiveavgpool", "adaptivemaxpool"}
+    assert set(REGISTRY) - flags("minor") == flags("weighted") | windows
+    assert flags("aliases_input") == {"dropout", "stochastic_depth", "identity", "flatten", "slice", "chunk", "channel_shuffle", "crop"}
+    assert flags("overwrites_input") == {"relu", "add"}
+    assert {kind for kind, cls in REGISTRY.items() if cls.input_rank == 3} == {"lrn", "groupnorm", "channel_shuffle", "pad"}
+    assert {kind: cls.arity for kind, cls in REGISTRY.items() if cls.arity != 1} == {
+        **{kind: None for kind in ("concat", "add", "mul")},  # two or more
+        **{kind: 2 for kind in ("upsample", "crop")},  # one, or two with a reference input
+    }
+
+
+# --- refusals: every rule's limits, each by hand -------------------------------------------------
+REFUSED_SHAPES = [
+    # 4 output maps in 3 groups; 6 input maps in 4 groups
+    ("conv", {"out": 4, "kernel": 1, "groups": 3}, [(6, 4, 4)], "groups must divide the output channels: expected a divisor of 4"),
+    ("conv", {"out": 4, "kernel": 1, "groups": 4}, [(6, 4, 4)], "groups must divide the input channels: expected a divisor of 6"),
+    ("conv", {"kernel": 1, "connection_table": [[0], [3]]}, [(3, 4, 4)], "reads input map 3, but the input has 3 maps"),
+    # a 3×3 kernel dilated by 2 spans 5 rows; the input has 4 (its width, 9, would do)
+    (
+        "conv",
+        {"out": 1, "kernel": 3, "dilation": 2},
+        [(1, 4, 9)],
+        r"larger than the padded input along height: expected at most 4 \+ 2×0 = 4, found 5",
+    ),
+    ("conv", {"out": 1, "kernel": 3}, [(1, 9, 2)], r"along width: expected at most 2 \+ 2×0 = 2, found 3"),
+    ("avgpool", {"kernel": 5}, [(1, 9, 4)], "along width: expected at most 4"),
+    ("conv", {"out": 1, "kernel": 1}, [(10,)], r"conv expects a \(C, H, W\) feature map, found \(10,\)"),
+    ("globalavgpool", {}, [(10,)], "expects a"),
+    ("adaptiveavgpool", {"out": 2}, [(10,)], "expects a"),
+    ("subsample", {"kernel": 2}, [(10,)], "expects a"),
+    ("linear", {"out": 2}, [(3, 4)], r"linear expects a flat \(features,\) vector, found \(3, 4\); add `flatten` before it"),
+    ("rbf", {"out": 2}, [(3, 4, 4)], "rbf expects a flat"),
+    ("lrn", {}, [(10,)], "lrn expects a"),
+    ("groupnorm", {"groups": 3}, [(8, 2, 2)], "groups must divide the channels: expected a divisor of 8, found groups=3"),
+    ("channel_shuffle", {"groups": 4}, [(6, 2, 2)], "groups must divide the channels: expected a divisor of 6"),
+    ("pad", {"padding": 1}, [(10,)], "pad expects a"),
+    ("slice", {"start": 2, "stop": 9}, [(8, 2, 2)], "slice 2:9 is outside the input's 8 channels"),
+    ("slice", {"start": 8}, [(8, 2, 2)], "slice 8:8 is outside"),
+    ("slice", {"start": 1}, [(2, 3)], r"expects a \(C, H, W\) feature map or a flat vector"),
+    # 6 channels in chunks of 2 make chunks 0, 1, 2
+    ("chunk", {"chunks": 4, "index": 3}, [(6, 2, 2)], "chunk 3 does not exist: 6 channels in chunks of 2 make 3 chunks"),
+    ("crop", {"size": [5, 2]}, [(1, 4, 4)], "cannot grow the height: expected at most 4, found 5"),
+    ("crop", {"size": [2, 5]}, [(1, 4, 4)], "cannot grow the width: expected at most 4, found 5"),
+    ("crop", {}, [(1, 4, 4)], "found 1 input$"),
+    ("crop", {"size": 2}, [(1, 4, 4), (1, 2, 2)], "one input when its size is given; found 2 inputs"),
+    ("upsample", {}, [(1, 4, 4)], "found 1 input$"),
+    ("upsample", {"scale": 2}, [(1, 4, 4), (1, 8, 8)], "found 2 inputs"),
+    ("upsample", {}, [(1, 4, 4), (16,)], "expects a"),
+    (
+        "concat",
+        {},
+        [(1, 4, 4), (1, 4, 5)],
+        r"concat needs matching spatial sizes: expected \(1, 4, 4\) \(input 0\), found \(1, 4, 5\) \(input 1\)",
+    ),
+    ("concat", {}, [(1, 4, 4), (4,)], "concat expects a"),
+    ("add", {}, [(1, 4, 4), (2, 4, 4)], "add needs matching channels"),
+    ("add", {}, [(1, 4, 4), (1, 4, 4), (1, 3, 4)], r"add needs matching spatial sizes: .* \(input 2\)"),
+    ("add", {}, [(1, 4, 4), (16,)], "add inputs must have the same rank"),
+    ("mul", {}, [(2, 4, 4), (3, 4, 4)], "mul inputs do not broadcast: along axis 0 each must be 2 or 1"),
+    ("mul", {}, [(2, 1, 4), (2, 3, 4), (2, 5, 4)], "along axis 1 each must be 3 or 1"),
+    ("mul", {}, [(2, 4, 4), (2, 4)], "mul inputs must have the same rank"),
+    ("convtranspose", {"out": 4, "kernel": 1, "groups": 3}, [(6, 4, 4)], "groups must divide the output channels"),
+    ("convtranspose", {"out": 4, "kernel": 1, "groups": 4}, [(6, 4, 4)], "groups must divide the input channels"),
+    # kernel 1, stride 2: odd outputs are reached by no tap; kernel 2, stride 2, dilation 2: nor are they
+    ("convtranspose", {"out": 2, "kernel": 1, "stride": 2}, [(1, 4, 4)], r"no tap reaches output position 1 \(mod 2\) along axis 0"),
+    ("convtranspose", {"out": 2, "kernel": 2, "stride": [1, 2], "dilation": 2}, [(1, 4, 4)], "along axis 1"),
+]
+
+
+@pytest.mark.parametrize(("kind", "fields", "inputs", "message"), REFUSED_SHAPES)
+def test_ops_refuse_inputs_outside_their_rules(kind, fields, inputs, message):
+    from archcalc.errors import OpError
+
+    op = REGISTRY[kind](**fields)
+    with pytest.raises(OpError, match=message):
+        op.window(inputs) if op.output_shape(inputs) else None
+
+
+REFUSED_FIELDS = [
+    # PyTorch's limits: padding at most half the kernel, output_padding below stride or dilation
+    ("maxpool", {"kernel": 3, "padding": 2}, "padding may be at most half the kernel: expected ≤ 1, found 2"),
+    ("avgpool", {"kernel": [4, 2], "padding": [2, 2]}, "expected ≤ 1, found 2"),
+    (
+        "convtranspose",
+        {"out": 1, "kernel": 2, "stride": 2, "output_padding": 2},
+        "output_padding must be smaller than the stride or the dilation",
+    ),
+    ("convtranspose", {"out": 1, "kernel": 2, "stride": [3, 2], "output_padding": [2, 2]}, "found 2"),
+    ("hardtanh", {"min": 1, "max": 1}, "hardtanh needs min < max"),
+    ("upsample", {"scale": 2, "size": 4}, "upsample takes `scale` or `size`, not both"),
+    ("upsample", {"align_corners": True}, "align_corners applies to bilinear resizing only"),
+    ("slice", {"start": 3, "stop": 3}, "slice needs start < stop"),
+    ("chunk", {"chunks": 2, "index": 2}, r"chunk index must be below chunks \(2\)"),
+    ("conv", {"kernel": 1}, "conv needs `out`"),
+    ("conv", {"kernel": 1, "connection_table": []}, "needs at least one output map"),
+    ("conv", {"kernel": 1, "connection_table": [[0, 0]]}, "must list distinct input maps"),
+    ("conv", {"kernel": 1, "connection_table": [[0], []]}, r"connection_table\[1\] must list distinct input maps"),
+    ("conv", {"kernel": 1, "connection_table": [[-1]]}, "must list distinct input maps"),
+    ("conv", {"kernel": 1, "out": 3, "connection_table": [[0]]}, "out is 3 but the connection table lists 1 output maps"),
+    ("conv", {"kernel": 1, "groups": 2, "connection_table": [[0]]}, "a connection table replaces groups"),
+]
+
+
+@pytest.mark.parametrize(("kind", "fields", "message"), REFUSED_FIELDS)
+def test_ops_refuse_fields_outside_their_rules(kind, fields, message):
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match=message):
+        REGISTRY[kind](**fields)
+
+
+def test_the_limits_themselves_are_accepted():
+    """Each refusal's boundary, on the accepted side: padding exactly half the kernel, an
+    output_padding one below the stride, a window exactly as large as the padded input."""
+    assert REGISTRY["maxpool"](kernel=2, padding=1).output_shape([(1, 1, 1)]) == (1, 1, 1)  # ⌊(1 + 2 − 2)/2⌋ + 1
+    assert REGISTRY["convtranspose"](out=1, kernel=2, stride=2, output_padding=1).output_shape([(1, 2, 2)]) == (1, 5, 5)
+    assert REGISTRY["conv"](out=1, kernel=3, padding=1).output_shape([(1, 1, 1)]) == (1, 1, 1)
+    assert REGISTRY["slice"](start=7).output_shape([(8, 1, 1)]) == (1, 1, 1)
+    assert REGISTRY["crop"](size=[4, 4]).output_shape([(1, 4, 4)]) == (1, 4, 4)
+    assert REGISTRY["chunk"](chunks=4, index=2).output_shape([(6, 2, 2)]) == (2, 2, 2)
+
+
+@pytest.mark.parametrize(
+    ("fields", "channels", "formula"),
+    [
+        ({"out": 2, "kernel": 3}, 3, "C_out·C·k_h·k_w + C_out"),
+        ({"out": 2, "kernel": 3, "bias": False}, 3, "C_out·C·k_h·k_w"),
+        ({"out": 2, "kernel": 3, "groups": 2}, 4, "C_out·(C/g)·k_h·k_w + C_out"),
+        ({"kernel": 3, "connection_table": [[0], [0, 1]]}, 2, "T·k_h·k_w + C_out"),
+    ],
+)
+def test_conv_params_formula_reads_as_the_papers_write_it(fields, channels, formula):
+    """`explain`'s params line: the grouped form only with groups, the table's T only with a table."""
+    op = REGISTRY["conv"](**fields)
+    out = op.output_shape([(channels, 5, 5)])
+    assert {d.symbol: d.formula for d in op.derivations([(channels, 5, 5)], out)}["params"] == formula
+
+
+def test_a_connection_table_with_its_out_is_accepted():
+    assert REGISTRY["conv"](kernel=1, out=2, connection_table=[[0], [1]]).output_shape([(2, 3, 3)]) == (2, 3, 3)

@@ -30,7 +30,8 @@ class BatchNorm(Op):
     flops_per_element = 2
 
     def derivation_formulas(self, inputs: list[Shape]) -> dict[str, str]:
-        return {"params": "2*C" if self.affine else "0", "buffers": "2*C"}
+        c = "C" if len(inputs[0]) == 3 else "F"  # BatchNorm1d on a flat vector: its F features
+        return {"params": f"2*{c}" if self.affine else "0", "buffers": f"2*{c}"}
 
     def params(self, inputs: list[Shape], out: Shape) -> Value:
         return 2 * out[0] if self.affine else 0

@@ -1,0 +1,121 @@
+"""archcalc.analysis pinned by hand: a small network with a training-only branch, a reference
+input and two outputs, at batch 3 — every LayerStats field and every total worked out below.
+
+What scales with the batch: macs, every flop kind and activations (work and memory per
+sample, times N); params, buffers and connections do not (the weights and LeCun's links of
+one network)."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import pytest
+
+from archcalc.analysis import analyse, load_network
+from archcalc.errors import SpecError
+
+SPEC = """
+name: pinned
+input: [2, 6, 6]
+layers:
+  - conv: {name: c1, out: 4, kernel: 3, padding: 1}
+  - relu: {name: r1}
+  - maxpool: {name: p1, kernel: 2}
+  - conv: {name: aux, from: p1, out: 2, kernel: 1, training_only: true}
+  - relu: {name: aux_relu, from: aux}
+  - upsample: {name: up, from: [p1, c1]}
+  - add: {name: sum, from: [up, r1]}
+outputs: {main: sum, side: aux_relu}
+"""
+N = 3
+
+# name: (shape, params, connections, macs per sample, flops per sample, rf (size, jump, start), training-only)
+LAYERS = {
+    # 3×3 padding 1 keeps 6×6; 2·9·4 + 4 params; 2·9 = 18 weights per output, (18 + 1)·4·36 links;
+    # unit 0 sees pixels −1 … 1
+    "c1": ((4, 6, 6), 76, 19 * 144, 18 * 144, {"mac": 2 * 18 * 144, "bias": 144}, (3, 1, 0), False),
+    "r1": ((4, 6, 6), 0, 0, 0, {"activation": 144}, (3, 1, 0), False),
+    # 2×2/2: 3×3; 4 − 1 comparisons per output; unit 0 reads c1's units 0, 1: pixels −1 … 2
+    "p1": ((4, 3, 3), 0, 0, 0, {"pool": 3 * 36}, (4, 2, Fraction(1, 2)), False),
+    # 1×1 conv, 4 → 2: 4·2 + 2 params, (4 + 1)·2·9 links
+    "aux": ((2, 3, 3), 10, 5 * 18, 4 * 18, {"mac": 2 * 4 * 18, "bias": 18}, (4, 2, Fraction(1, 2)), True),
+    # training-only because it reads a training-only layer (a side branch: `from` it explicitly)
+    "aux_relu": ((2, 3, 3), 0, 0, 0, {"activation": 18}, (4, 2, Fraction(1, 2)), True),
+    # nearest to c1's 6×6: unit 0 reads p1's unit ⌊0·3/6⌋ = 0; the reference gives only its size;
+    # jump 2 · 3/6 = 1
+    "up": ((4, 6, 6), 0, 0, 0, {}, (4, 1, Fraction(1, 2)), False),
+    # one addition per element; unit 0: up's pixels −1 … 2 ∪ r1's −1 … 1
+    "sum": ((4, 6, 6), 0, 0, 0, {"add": 144}, (4, 1, Fraction(1, 2)), False),
+}
+
+
+@pytest.fixture(scope="module")
+def analysis(tmp_path_factory):
+    path = tmp_path_factory.mktemp("pinned") / "net.yaml"
+    path.write_text(SPEC)
+    return analyse(load_network(path), batch=N)
+
+
+def test_every_layer_by_hand(analysis):
+    assert [s.name for s in analysis.layers] == list(LAYERS)
+    for stats in analysis.layers:
+        shape, params, connections, macs, flops, (size, jump, start), training = LAYERS[stats.name]
+        assert stats.output_shape == shape, stats.name
+        assert (stats.params, stats.buffers, stats.connections) == (params, 0, connections), stats.name
+        assert stats.macs == N * macs, stats.name
+        assert stats.flops_by_kind == {kind: N * count for kind, count in flops.items()}, stats.name
+        assert stats.flops == N * sum(flops.values()), stats.name
+        assert stats.activations == N * shape[0] * shape[1] * shape[2], stats.name
+        assert (stats.rf.size, stats.rf.jump, stats.rf.start) == ((size,) * 2, (jump,) * 2, (start,) * 2), stats.name
+        assert stats.training_only is training, stats.name
+    assert analysis.layers[-2].inputs == ("p1", "c1")
+
+
+def _totals(names):
+    rows = [LAYERS[name] for name in names]
+    kinds = {}
+    for row in rows:
+        for kind, count in row[4].items():
+            kinds[kind] = kinds.get(kind, 0) + N * count
+    activations = [N * r[0][0] * r[0][1] * r[0][2] for r in rows]
+    return {
+        "params": sum(r[1] for r in rows),
+        "buffers": 0,
+        "connections": sum(r[2] for r in rows),
+        "macs": N * sum(r[3] for r in rows),
+        "flops_by_kind": kinds,
+        "flops": sum(kinds.values()),
+        "activations": sum(activations),
+        "peak_activations": max(activations),
+        "layers": len(rows),
+    }
+
+
+def _as_dict(totals):
+    return {field: getattr(totals, field) for field in _totals(["c1"])}
+
+
+def test_totals_by_hand(analysis):
+    inference = ["c1", "r1", "p1", "up", "sum"]
+    assert _as_dict(analysis.totals) == _totals(list(LAYERS))
+    assert _as_dict(analysis.inference_totals) == _totals(inference)
+    # the sums themselves, for the record: 76 + 10 params; 2,592 + 72 macs per sample; 1,944 activations
+    assert (analysis.totals.params, analysis.totals.macs, analysis.totals.activations) == (86, N * (2592 + 72), 1944)
+    main, side = analysis.outputs
+    assert (main.label, main.layer, main.shape, main.training_only) == ("main", "sum", (4, 6, 6), False)
+    assert (side.label, side.layer, side.shape, side.training_only) == ("side", "aux_relu", (2, 3, 3), True)
+    assert _as_dict(main.totals) == _totals(inference)
+    assert _as_dict(side.totals) == _totals(["c1", "r1", "p1", "aux", "aux_relu"])
+
+
+def test_batch_and_dtype(analysis, tmp_path):
+    assert (analysis.batch, analysis.dtype, analysis.dtype_bytes, analysis.symbols) == (N, "float32", 4, ())
+    path = tmp_path / "net.yaml"
+    path.write_text(SPEC)
+    network = load_network(path)
+    assert analyse(network, dtype="float16").dtype_bytes == 2
+    assert analyse(network, batch=1).totals.macs == 2592 + 72
+    with pytest.raises(SpecError, match="batch must be a positive integer, found 0"):
+        analyse(network, batch=0)
+    with pytest.raises(SpecError, match="unknown dtype 'float8x'"):
+        analyse(network, dtype="float8x")
