@@ -51,7 +51,8 @@ _SIZE_SIDES = re.compile(r"×|(?<=[0-9)])\s*x\s*(?=[0-9(])|\s+x\s+")
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    #: numbers are StrictInt where a count is meant (YAML's true is not 1); NaN and inf refused
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
 
 
 class Subject(Strict):
@@ -107,10 +108,10 @@ class Claim(Strict):
     #: an approximate claim ("about 4 times", "2.78"): the derived value rounded to this many
     #: decimals must equal the claimed value; ``reason`` says why the rounding is fair.
     #: Negative places round to tens, hundreds, …: a paper's "4.2×10⁹" is ``rounding: -8``
-    rounding: Annotated[int, Field(ge=-15, le=6)] | None = None
+    rounding: Annotated[StrictInt, Field(ge=-15, le=6)] | None = None
     reason: str | None = None
     #: check the claim at each of these network arguments (a family: n = 3, 5, 7)
-    for_: dict[str, Annotated[list[int], Field(min_length=1)]] | None = Field(default=None, alias="for")
+    for_: dict[str, Annotated[list[StrictInt], Field(min_length=1)]] | None = Field(default=None, alias="for")
     #: a symbolic claim's conditions, as substitutions: {M: s*m} says "s divides M"; names
     #: not bound by `for` are positive-integer symbols (the same as in a spec's input)
     where: dict[str, str] | None = None
@@ -186,7 +187,14 @@ def load_claims(path: str | Path) -> tuple[ClaimsFile, Source]:
     try:
         return ClaimsFile.model_validate(data), source
     except ValidationError as error:
-        raise source.locate(pydantic_error(error, (), data), tuple(error.errors()[0]["loc"])) from None
+        problem = pydantic_error(error, (), data, known_of=_known_fields)
+        raise source.locate(problem, problem.loc) from None
+
+
+def _known_fields(loc: tuple) -> list[str]:
+    """The fields that could be meant where an unknown one is written (for "did you mean")."""
+    model = {1: ClaimsFile, 3: Claim}.get(len(loc), Subject)  # claims.3.of.layer, claims.3.ratio.0.layer: a subject
+    return [field.alias or name for name, field in model.model_fields.items()]
 
 
 # --- the source's numbers ----------------------------------------------------------------

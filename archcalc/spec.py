@@ -18,12 +18,14 @@ from typing import Annotated, Any, Union
 import yaml
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter, ValidationError, field_validator, model_validator
 
-from archcalc.errors import SpecError, suggest
+from archcalc.errors import SpecError
 from archcalc.expressions import ExpressionError
 from archcalc.language.functions import FUNCTIONS
 from archcalc.language.values import TYPES, from_yaml
+from archcalc.loading import load_yaml, read_text
 from archcalc.ops import REGISTRY, Op
 from archcalc.ops.base import Names
+from archcalc.wording import first_and_rest
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 COMMON_FIELDS = ("name", "from", "repeat", "training_only", "for", "if")
@@ -217,7 +219,7 @@ def validate_entry(raw: Any, loc: tuple) -> Entry:
 def validate_normal(normal: dict[str, Any], loc: tuple) -> Entry:
     """Validate a normalised entry (``{"kind": …, **fields}``), located at ``loc``."""
     try:
-        return entry_adapter().validate_python(normal)
+        return entry_adapter().validate_python(normal, strict=True)
     except ValidationError as error:
         raise pydantic_error(error, loc, normal) from None
 
@@ -267,10 +269,10 @@ def load_spec(path: str | Path) -> tuple[Spec, Source]:
     """Load, resolve `extends:`, and validate a spec file."""
     data, source = _load_document(Path(path), ())
     try:
-        spec = Spec.model_validate(data)
+        spec = Spec.model_validate(data, strict=True)
     except ValidationError as error:
-        first = error.errors()[0]
-        raise source.locate(pydantic_error(error, (), data), tuple(first["loc"])) from None
+        problem = pydantic_error(error, (), data)
+        raise source.locate(problem, problem.loc) from None
     return spec, source
 
 
@@ -312,27 +314,8 @@ def _inherit(child: dict, parent: dict, source: Source, parent_source: Source) -
 
 
 def parse_yaml(path: Path) -> tuple[yaml.Node | None, Any]:
-    file = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise SpecError(f"cannot read the file: {error.strerror}", file=file) from None
-    except UnicodeDecodeError as error:
-        raise SpecError(f"not UTF-8 text (byte {error.start} cannot be decoded)", file=file) from None
-    try:
-        loader = yaml.SafeLoader(text)
-        try:
-            root = loader.get_single_node()
-            return root, (loader.construct_document(root) if root is not None else None)
-        finally:
-            loader.dispose()
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        problem = getattr(error, "problem", None) or str(error)
-        context, context_mark = getattr(error, "context", None), getattr(error, "context_mark", None)
-        if context and context_mark:
-            problem += f" ({context} on line {context_mark.line + 1})"
-        raise SpecError(f"malformed YAML: {problem}", file=file, line=mark.line + 1 if mark else None) from None
+    """The root node and document of a YAML file, read with bounded resources (archcalc.loading)."""
+    return load_yaml(read_text(path), str(path))
 
 
 # --- error wording -----------------------------------------------------------------------
@@ -340,34 +323,13 @@ def dotted(loc: tuple) -> str:
     return ".".join(str(part) for part in loc)
 
 
-def pydantic_error(error: ValidationError, prefix: tuple, data: Any) -> SpecError:
-    """The first pydantic error, worded for people: path, expected, found."""
-    errors = error.errors()
-    first = errors[0]
-    loc = tuple(first["loc"])
-    message = _wording(first, loc)
-    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-    return SpecError(message + more, path=dotted(prefix + loc))
-
-
-def _wording(item: dict, loc: tuple) -> str:
-    kind = item["type"]
-    field = str(loc[-1]) if loc else ""
-    if kind == "extra_forbidden":
-        return f"unknown field {field!r}{suggest(field, _known_fields(loc))}"
-    if kind == "missing":
-        return f"missing required field {field!r}"
-    if kind == "union_tag_invalid":
-        return f"unknown op {item['input']!r}"
-    found = item.get("input")
-    if kind == "int_from_float":  # an expression whose value is not whole: `out: c * 1.4` = 112/5
-        return f"expected a whole number, found {found}"
-    text = item["msg"]
-    for prefix in ("Value error, ", "Input should be "):
-        text = text.removeprefix(prefix)
-    if item["msg"].startswith("Value error, "):
-        return text
-    return f"expected {text}, found {found!r}"
+def pydantic_error(error: ValidationError, prefix: tuple, data: Any, known_of=None) -> SpecError:
+    """Pydantic's errors in archcalc's words (archcalc.wording): the first problem located
+    at its path (``.loc``, for its line), the others listed after it."""
+    loc, message = first_and_rest(error, prefix, known_of or _known_fields)
+    result = SpecError(message, path=dotted(loc))
+    result.loc = loc
+    return result
 
 
 def _known_fields(loc: tuple) -> list[str]:
