@@ -12,12 +12,13 @@ from pathlib import Path
 import networkx as nx
 
 from archcalc import expressions
-from archcalc.errors import ArchcalcError, GraphError, SpecError
+from archcalc.errors import ArchcalcError, GraphError, OpError, SpecError
 from archcalc.expressions import Value, vmax, vsum
 from archcalc.graph import INPUT, Layer, Network, ScopeInfo, compile_spec
 from archcalc.ops.base import numel
 from archcalc.receptive import INPUT_RF, ReceptiveField, receptive_field
 from archcalc.spec import load_spec
+from archcalc.wording import digits
 
 DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int8": 1}
 
@@ -172,7 +173,27 @@ def _outputs(network: Network, results: list[LayerStats]) -> tuple[OutputStats, 
     return tuple(outputs)
 
 
+#: Python writes out no integer of more than 4,300 digits (about this many bits): a count
+#: past it could be derived but never shown, so the layer that makes it is the error
+MAX_COUNT_BITS = 14_000
+
+
+def _writable(stats: LayerStats) -> LayerStats:
+    counts = {"params": stats.params, "MACs": stats.macs, "connections": stats.connections, "activations": stats.activations}
+    counts.update({f"{kind} flops": count for kind, count in stats.flops_by_kind.items()})
+    counts.update({f"output size {index}": dim for index, dim in enumerate(stats.output_shape)})
+    for what, count in counts.items():
+        if isinstance(count, int) and count.bit_length() > MAX_COUNT_BITS:
+            too_many = f"its {what} have about {digits(count):,} digits, more than can be written out (4,300)"
+            raise OpError(f"{too_many}: a size or count in the spec is too large")
+    return stats
+
+
 def _evaluate(layer: Layer, shapes: dict, fields: dict, training: dict, batch: int) -> LayerStats:
+    return _writable(_evaluation(layer, shapes, fields, training, batch))
+
+
+def _evaluation(layer: Layer, shapes: dict, fields: dict, training: dict, batch: int) -> LayerStats:
     op = layer.op
     inputs = [shapes[source] for source in layer.inputs]
     out = shapes[layer.name]

@@ -21,6 +21,7 @@ from archcalc import expressions
 from archcalc.errors import SpecError, suggest
 from archcalc.ops import REGISTRY
 from archcalc.spec import Source, parse_yaml, pydantic_error
+from archcalc.wording import clip, shown
 
 QUANTITIES = (
     "input_size",
@@ -198,13 +199,14 @@ def _known_fields(loc: tuple) -> list[str]:
 
 
 # --- the source's numbers ----------------------------------------------------------------
-def source_arithmetic(text: str, names: dict[str, int] | None = None, symbolic: bool = False):
-    """The source's own working, e.g. "(32−(5−1))", "96×11×11×3+96" or "3x3x256", exactly."""
+def source_arithmetic(text: str, names: dict[str, int] | None = None, symbolic: bool = False, field: str = "arithmetic"):
+    """The source's own working, e.g. "(32−(5−1))", "96×11×11×3+96" or "3x3x256", exactly.
+    ``field`` is the claim's field the text is from (`arithmetic`, `claimed`, `where`), which an error blames."""
     normal = _LETTER_X.sub("*", text.translate(_SIGNS))
     try:
         return expressions.parse(normal, names or {}, free_symbols=symbolic)
     except expressions.ExpressionError as error:
-        raise SpecError(f"arithmetic {text!r}: {error}") from None
+        raise SpecError(f"{field} {shown(text)}: {clip(str(error))}") from None
 
 
 def claimed_value(claim: Claim, names: dict[str, int]):
@@ -219,8 +221,8 @@ def claimed_value(claim: Claim, names: dict[str, int]):
     if claim.of is not None and claim.of.quantity in SIZES:
         sides = _SIZE_SIDES.split(value)
         if len(sides) > 1:
-            return tuple(source_arithmetic(part.strip(), names, symbolic) for part in sides)
-    return source_arithmetic(value, names, symbolic)
+            return tuple(source_arithmetic(part.strip(), names, symbolic, "claimed") for part in sides)
+    return source_arithmetic(value, names, symbolic, "claimed")
 
 
 def assume(value, claim: Claim, names: dict[str, int]):
@@ -231,7 +233,7 @@ def assume(value, claim: Claim, names: dict[str, int]):
         return tuple(assume(v, claim, names) for v in value)
     if not expressions.is_symbolic(value):
         return value
-    rules = {expressions.symbol(name): source_arithmetic(text, names, symbolic=True) for name, text in claim.where.items()}
+    rules = {expressions.symbol(name): source_arithmetic(text, names, True, f"where.{name}") for name, text in claim.where.items()}
     return expressions.to_exact(expressions.sp().simplify(value.subs(rules)))
 
 

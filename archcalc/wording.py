@@ -198,7 +198,8 @@ def problems(error, prefix: tuple = (), known_of=lambda loc: []) -> str:
 def _listing(listed: list[tuple[tuple, str]]) -> list[str]:
     lines = [f"{'.'.join(map(str, loc))}: {message}" if loc else message for loc, message in listed[:MAX_PROBLEMS]]
     if len(listed) > MAX_PROBLEMS:
-        lines.append(f"and {len(listed) - MAX_PROBLEMS} more problems")
+        more = len(listed) - MAX_PROBLEMS
+        lines.append(f"and {more} more problem{'s' if more > 1 else ''}")
     return lines
 
 
