@@ -25,7 +25,8 @@ from hypothesis import strategies as st
 from archcalc.cli import main
 from tests.conftest import ROOT
 
-SPECS = [ROOT / "specs" / name for name in ("lenet5.yaml", "alexnet.yaml", "zfnet.yaml", "squeezenet1_1.yaml", "resnet18.yaml", "googlenet.yaml")]
+NETWORKS = ("lenet5", "alexnet", "zfnet", "squeezenet1_1", "resnet18", "googlenet")
+SPECS = [ROOT / "specs" / f"{name}.yaml" for name in NETWORKS]
 SPECS.append(ROOT / "tests" / "language_specs" / "mobilenet_v2.yaml")
 CLAIMS = [ROOT / "specs" / "claims" / "seed-notes.yaml", ROOT / "specs" / "claims" / "papers.yaml"]
 #: at most this many seconds per case (the slowest bundled spec here analyses in well under one)
@@ -109,11 +110,13 @@ def options(draw, command: str) -> list[str]:
     if command in ("report", "compare", "explain") and draw(st.booleans()):
         chosen += ["--batch", draw(st.sampled_from(["1", "2", "N", "0", "-3", "x y", "99999999999999999999"]))]
     if command in ("report", "compare", "explain", "diagram") and draw(st.booleans()):
-        chosen += ["--input", draw(st.sampled_from(["3,224,224", "3,H,W", "1,1,1", "3,0,4", "3,8", "", "3,1e9,1", "a-b,2,2", "1,100000,1"]))]
+        sizes = ["3,224,224", "3,H,W", "1,1,1", "3,0,4", "3,8", "", "3,1e9,1", "a-b,2,2", "1,100000,1"]
+        chosen += ["--input", draw(st.sampled_from(sizes))]
     if command in ("report", "compare") and draw(st.booleans()):
         chosen += ["--format", draw(st.sampled_from(["table", "json", "markdown", "csv", "xml"]))]
     if command in ("report", "compare") and draw(st.booleans()):
-        chosen += draw(st.sampled_from([["--training"], ["--optimizer", "adam"], ["--fit", "24GB"], ["--fit", "lots"], ["--checkpoint", "x"]]))
+        training = [["--training"], ["--optimizer", "adam"], ["--fit", "24GB"], ["--fit", "lots"], ["--checkpoint", "x"]]
+        chosen += draw(st.sampled_from(training))
     if draw(st.booleans()):
         chosen += draw(st.sampled_from([["--dtype", "float16"], ["--dtype", "int4"], ["--nonsense"], ["-o"], ["--depth", "-1"]]))
     return chosen
@@ -203,7 +206,8 @@ def test_mutated_claims(untouched, data):
     run_case(folder, ["verify", str(path), *data.draw(st.sampled_from([[], ["--format", "json"], ["--format", "markdown"]]))])
 
 
-YAMLISH = st.lists(st.sampled_from(list("abc:-[]{}&*!|>'\"#,? \n\t0123456789.%@`") + ["<<", "!!", "---", "...", "&a ", "*a"]), max_size=60).map("".join)
+TOKENS = list("abc:-[]{}&*!|>'\"#,? \n\t0123456789.%@`") + ["<<", "!!", "---", "...", "&a ", "*a"]
+YAMLISH = st.lists(st.sampled_from(TOKENS), max_size=60).map("".join)
 
 
 @FUZZ
