@@ -117,8 +117,13 @@ def load_network(path: str | Path, input_shape: str | None = None) -> Network:
     try:
         shape = parse_input(input_shape if input_shape is not None else spec.input)
     except ArchcalcError as error:
-        raise error.located(file=str(path), line=None if input_shape is not None else source.line(("input",))) from None
-    return compile_spec(spec, source, shape)
+        if input_shape is not None:  # the command line's --input: no line of the spec
+            raise error.located(file=str(path)) from None
+        raise source.blame(error.located(file=source.file_of(("input",)), line=source.line(("input",)))) from None
+    try:
+        return compile_spec(spec, source, shape)
+    except ArchcalcError as error:
+        raise source.blame(error) from None
 
 
 def analyse(network: Network, batch: Value = 1, dtype: str = "float32") -> Analysis:
@@ -139,7 +144,8 @@ def analyse(network: Network, batch: Value = 1, dtype: str = "float32") -> Analy
             stats = _evaluate(layer, network.shapes, fields, training, batch)
         except ArchcalcError as error:
             where = network.source.line(layer.loc)
-            raise error.located(file=network.source.file_of(layer.loc), line=where, path=f"{layer.name} ({layer.op.kind})") from None
+            located = error.located(file=network.source.file_of(layer.loc), line=where, path=f"{layer.name} ({layer.op.kind})")
+            raise network.source.blame(located) from None
         fields[name], training[name] = stats.rf, stats.training_only
         results.append(stats)
     dims = [*network.input_shape, batch]

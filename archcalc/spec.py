@@ -18,15 +18,17 @@ from typing import Annotated, Any, Union
 import yaml
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter, ValidationError, field_validator, model_validator
 
-from archcalc.errors import SpecError
+from archcalc.errors import ArchcalcError, SpecError
 from archcalc.expressions import ExpressionError
 from archcalc.language.functions import FUNCTIONS
 from archcalc.language.values import TYPES, from_yaml
 from archcalc.loading import load_yaml, read_text
 from archcalc.ops import REGISTRY, Op
 from archcalc.ops.base import Names
-from archcalc.wording import first_and_rest
+from archcalc.wording import first_and_rest, shown
 
+#: the most specs one chain of `extends:` may pass through
+MAX_EXTENDS = 32
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 COMMON_FIELDS = ("name", "from", "repeat", "training_only", "for", "if")
 #: names an argument or `let` cannot take: the input's shape, `input`, the constants
@@ -249,7 +251,14 @@ class Source:
         return best
 
     def locate(self, error: SpecError, loc: tuple) -> SpecError:
-        return error.located(file=self.file_of(loc), line=self.line(loc))
+        return self.blame(error.located(file=self.file_of(loc), line=self.line(loc)))
+
+    def blame(self, error: ArchcalcError) -> ArchcalcError:
+        """An error located in a spec this one `extends` also names this one: the user ran it."""
+        if error.file and error.file != self.file and error.file in self.documents and not getattr(error, "blamed", False):
+            error.message += f" (inherited by {self.file} through `extends:`)"
+            error.blamed = True
+        return error
 
 
 def _child(node: yaml.Node, key: Any) -> yaml.Node | None:
@@ -287,12 +296,21 @@ def _load_document(path: Path, chain: tuple[Path, ...]) -> tuple[dict, Source]:
         return data, source
     if not isinstance(parent_name, str):
         raise SpecError(f"extends: expected a path to another spec, found {parent_name!r}", file=file, line=source.line(("extends",)))
-    parent_path = (path.parent / parent_name).resolve()
+    line = source.line(("extends",))
+    parent_path = (path.parent / Path(parent_name)).resolve()  # relative: to this spec's folder, wherever archcalc runs
     if parent_path in chain or parent_path == path.resolve():
-        raise SpecError(f"extends: {parent_name} extends this spec again (a cycle)", file=file, line=source.line(("extends",)))
-    if not parent_path.is_file():
-        raise SpecError(f"extends: expected a spec file, found nothing at {parent_path}", file=file, line=source.line(("extends",)))
-    parent, parent_source = _load_document(parent_path, chain + (path.resolve(),))
+        raise SpecError(f"extends: {shown(parent_name)} extends this spec again (a cycle)", file=file, line=line)
+    if len(chain) >= MAX_EXTENDS:
+        raise SpecError(f"extends: more than {MAX_EXTENDS} specs extend one another in a chain", file=file, line=line)
+    if not parent_path.exists():
+        raise SpecError(f"extends: expected a spec file, found nothing at {parent_path}", file=file, line=line)
+    try:
+        parent, parent_source = _load_document(parent_path, chain + (path.resolve(),))
+    except ArchcalcError as error:
+        if error.file == str(parent_path) and not getattr(error, "blamed", False):  # the parent's own text: name both
+            error.message += f" (in the spec that {file}:{line} extends)"
+            error.blamed = True
+        raise
     return _inherit(data, parent, source, parent_source), source
 
 

@@ -234,3 +234,49 @@ def test_timings_refuse_nan(cli, tmp_path):
     path = tmp_path / "t.json"
     path.write_text('{"format": "archcalc-timings/1", "name": "x", "latency_ms": {"median": NaN, "p10": 1, "p90": 1}}')
     assert "NaN is not a time" in error_of(cli, "report", LENET, "--timings", path)
+
+
+# --- item 5: extends ----------------------------------------------------------------------
+@pytest.fixture
+def family(tmp_path):
+    """child.yaml extends sub/parent.yaml; sub/child2.yaml extends parent.yaml (its own folder)."""
+    (tmp_path / "sub").mkdir()
+
+    def write(parent: str) -> tuple:
+        (tmp_path / "sub" / "parent.yaml").write_text(parent)
+        (tmp_path / "child.yaml").write_text("extends: sub/parent.yaml\nname: c\n")
+        (tmp_path / "sub" / "child2.yaml").write_text("name: c2\nextends: parent.yaml\n")
+        return tmp_path / "child.yaml", tmp_path / "sub" / "child2.yaml", tmp_path / "sub" / "parent.yaml"
+
+    return write
+
+
+@pytest.mark.parametrize(
+    "parent, words",
+    [
+        (HEAD + "  - conv: {out: 4, kernal: 3}\n", ":4: layers.0.conv.kernal: unknown field 'kernal'"),
+        (HEAD + "  - [relu\n", ":5: malformed YAML"),
+        ("name: p\ninput: [3, 2, 2]\nlayers:\n  - conv: {out: 4, kernel: 3}\n", ":4: conv1 (conv): kernel 3 (dilated) is larger"),
+    ],
+)
+def test_an_error_in_the_parent_names_both_specs(cli, family, monkeypatch, tmp_path, parent, words):
+    monkeypatch.chdir(tmp_path.parent)  # relative paths are the extending spec's folder's, not the working folder's
+    for child in family(parent)[:2]:
+        message = error_of(cli, "report", child)
+        assert f"{tmp_path / 'sub' / 'parent.yaml'}{words}" in message
+        assert str(child) in message
+
+
+def test_extends_paths_resolve_against_the_extending_spec(cli, family, monkeypatch, tmp_path):
+    child, child2, _ = family(HEAD + "  - conv: {out: 4, kernel: 3}\n")
+    monkeypatch.chdir(tmp_path / "sub")
+    for spec in (child, child2, "../child.yaml", "child2.yaml"):
+        result = cli("report", spec, "--format", "json")
+        assert result.exit_code == 0 and '"params": 112' in result.output  # 4·3·3·3 weights + 4 biases
+
+
+def test_extends_refuses_what_is_not_a_spec_file(cli, tmp_path):
+    (tmp_path / "c.yaml").write_text("extends: /dev/zero\nname: c\n")
+    assert "/dev/zero: expected a regular file, found a device" in error_of(cli, "report", tmp_path / "c.yaml")
+    (tmp_path / "c.yaml").write_text("extends: [a.yaml]\nname: c\n")
+    assert "extends: expected a path to another spec, found ['a.yaml']" in error_of(cli, "report", tmp_path / "c.yaml")
