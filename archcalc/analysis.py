@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from archcalc import expressions
 from archcalc.errors import ArchcalcError, GraphError, OpError, SpecError
@@ -81,6 +82,18 @@ class Analysis:
     symbols: tuple[str, ...] = field(default=())
     scopes: dict[str, ScopeInfo] = field(default_factory=dict)  # the LayerStats.scopes paths: block kind, repeat group
     outputs: tuple[OutputStats, ...] = ()  # in declared order; one unless the spec lists several
+    #: training-only branches the input is too small for, left out of the network (their first
+    #: layer → why); ``totals`` then counts no training network (the JSON gives null)
+    invalid_training: dict[str, str] = field(default_factory=dict)
+    #: symbolic input: () → the smallest sizes (H, W …) every layer accepts, for the inference
+    #: network and with the training-only branches (archcalc.validity); derived when asked
+    validity: Any = field(default=None, repr=False, compare=False)
+
+    def valid_for(self, training: bool = False) -> dict[str, int | None] | None:
+        """Where the formulas hold: each size name → its smallest accepted value (None: concrete input)."""
+        if self.validity is None:
+            return None
+        return self.validity(training)
 
     @property
     def dtype_bytes(self) -> int:
@@ -156,7 +169,18 @@ def analyse(network: Network, batch: Value = 1, dtype: str = "float32") -> Analy
         symbols=symbols,
         scopes=dict(network.scopes),
         outputs=_outputs(network, results),
+        invalid_training=dict(network.invalid),
+        validity=_validity(network) if symbols else None,
     )
+
+
+def _validity(network: Network):
+    """valid_for of the network, computed once per question (a few replays of every layer)."""
+    from functools import cache
+
+    from archcalc.validity import valid_for
+
+    return cache(lambda training: valid_for(network, training))
 
 
 def _outputs(network: Network, results: list[LayerStats]) -> tuple[OutputStats, ...]:
