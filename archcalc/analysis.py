@@ -17,7 +17,7 @@ from archcalc.graph import INPUT, Layer, Network, ScopeInfo, compile_spec
 from archcalc.ops.base import numel
 from archcalc.receptive import INPUT_RF, ReceptiveField, receptive_field
 from archcalc.spec import load_spec
-from archcalc.wording import digits
+from archcalc.wording import digits, shown
 
 DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int8": 1}
 
@@ -111,7 +111,7 @@ def parse_input(dims: list | str) -> tuple:
         except expressions.ExpressionError as error:
             raise SpecError(f"input: {error}") from None
         if not expressions.is_symbolic(value) and (not isinstance(value, int) or value <= 0):
-            raise SpecError(f"input: expected positive integers or names, found {text!r}")
+            raise SpecError(f"input: expected positive integers or names, found {shown(text)}")
         shape.append(value)
     if len(shape) not in (1, 3):
         raise SpecError(f"input: expected C,H,W or a feature count, found {len(shape)} dimensions")
@@ -141,7 +141,7 @@ def analyse(network: Network, batch: Value = 1, dtype: str = "float32") -> Analy
     if not expressions.is_symbolic(batch) and batch < 1:
         raise SpecError(f"batch must be a positive integer, found {batch}")
     if dtype not in DTYPE_BYTES:
-        raise SpecError(f"unknown dtype {dtype!r}; expected one of {', '.join(DTYPE_BYTES)}")
+        raise SpecError(f"unknown dtype {shown(dtype)}; expected one of {', '.join(DTYPE_BYTES)}")
     fields = {INPUT: INPUT_RF if len(network.input_shape) == 3 else None}
     training: dict[str, bool] = {INPUT: False}
     results = []

@@ -41,13 +41,13 @@ def _check_names(values: dict[str, Any], what: str, *, types: bool = False) -> d
     for name, value in values.items():
         taken = name in REGISTRY or name in COMMON_FIELDS or name in RESERVED or name in FUNCTIONS or keyword.iskeyword(name)
         if not isinstance(name, str) or not IDENTIFIER.match(name) or taken:
-            raise ValueError(f"{what} name {name!r} must be an identifier that is not an op, a field, a function or a reserved name")
+            raise ValueError(f"{what} name {shown(name)} must be an identifier that is not an op, a field, a function or a reserved name")
         if types and value == "float":
-            raise ValueError(f"argument {name!r}: write `number` (archcalc's numbers are exact rationals), not `float`")
+            raise ValueError(f"argument {shown(name)}: write `number` (archcalc's numbers are exact rationals), not `float`")
         try:
             from_yaml(value)
         except ExpressionError as error:
-            raise ValueError(f"{what} {name!r}: {error}") from None
+            raise ValueError(f"{what} {shown(name)}: {error}") from None
     return values
 
 
@@ -129,7 +129,7 @@ class Spec(Strict):
             raise ValueError(f"expected [C, H, W] or [features], found {len(dims)} dimensions")
         for dim in dims:
             if isinstance(dim, str) and not IDENTIFIER.match(dim):
-                raise ValueError(f"an input dimension is a positive integer or a name, found {dim!r}")
+                raise ValueError(f"an input dimension is a positive integer or a name, found {shown(dim)}")
         return dims
 
     @field_validator("args")
@@ -137,7 +137,7 @@ class Spec(Strict):
     def _args(cls, args):
         for name, value in args.items():
             if isinstance(value, str) and value in TYPES:
-                raise ValueError(f"network argument {name!r} needs a value, found the type word {value!r}")
+                raise ValueError(f"network argument {shown(name)} needs a value, found the type word {shown(value)}")
         return _check_names(args, "argument")
 
     @field_validator("let")
@@ -150,7 +150,7 @@ class Spec(Strict):
     def _block_names(cls, blocks):
         for name in blocks:
             if name in REGISTRY:
-                raise ValueError(f"block name {name!r} is already an op")
+                raise ValueError(f"block name {shown(name)} is already an op")
         return blocks
 
     @model_validator(mode="after")
@@ -161,7 +161,7 @@ class Spec(Strict):
         for where, names in scopes:
             clash = [name for name in names if name in self.blocks]
             if clash:
-                raise ValueError(f"{where}: {clash[0]!r} is both an argument (or let) and a block")
+                raise ValueError(f"{where}: {shown(clash[0])} is both an argument (or let) and a block")
         return self
 
 
@@ -180,11 +180,11 @@ def normalise_entry(raw: Any) -> Any:
             if "kind" in fields:
                 raise ValueError("`kind` is not a field; the key before the fields names the op")
             return {"kind": kind, **fields}
-        raise ValueError(f"expected fields of {kind!r} as a mapping, found {type(fields).__name__} {fields!r}")
+        raise ValueError(f"expected fields of {shown(kind)} as a mapping, found {type(fields).__name__} {shown(fields)}")
     if isinstance(raw, dict):
         keys = ", ".join(map(str, raw))
         raise ValueError(f"expected one key naming the op (`conv: {{...}}`), found several: {keys}; indent the fields under the op")
-    raise ValueError(f"expected a layer (`relu` or `conv: {{...}}`), found {raw!r}")
+    raise ValueError(f"expected a layer (`relu` or `conv: {{...}}`), found {shown(raw)}")
 
 
 def _tag(value: Any) -> str:
@@ -295,7 +295,7 @@ def _load_document(path: Path, chain: tuple[Path, ...]) -> tuple[dict, Source]:
     if parent_name is None:
         return data, source
     if not isinstance(parent_name, str):
-        raise SpecError(f"extends: expected a path to another spec, found {parent_name!r}", file=file, line=source.line(("extends",)))
+        raise SpecError(f"extends: expected a path to another spec, found {shown(parent_name)}", file=file, line=source.line(("extends",)))
     line = source.line(("extends",))
     parent_path = (path.parent / Path(parent_name)).resolve()  # relative: to this spec's folder, wherever archcalc runs
     if parent_path in chain or parent_path == path.resolve():
