@@ -196,16 +196,20 @@ def load_yaml(text: str, file: str) -> tuple[yaml.Node | None, Any]:
     except RecursionError:  # the pure-Python loader (no libyaml) composes recursively
         raise SpecError(f"nests too deeply to read (more than {MAX_DEPTH} levels)", file=file) from None
     except yaml.YAMLError as error:
-        raise _yaml_error(error, file) from None
+        raise _yaml_error(error, file, text) from None
 
 
-def _yaml_error(error: yaml.YAMLError, file: str) -> SpecError:
+def _yaml_error(error: yaml.YAMLError, file: str, text: str) -> SpecError:
+    if isinstance(error, yaml.reader.ReaderError):  # a character YAML does not allow (NUL, most controls)
+        line = text.count("\n", 0, error.position) + 1
+        code = error.character if isinstance(error.character, int) else ord(error.character)
+        return SpecError(f"malformed YAML: the character U+{code:04X} is not allowed in YAML text", file=file, line=line)
     mark = getattr(error, "problem_mark", None)
     problem = getattr(error, "problem", None) or str(error)
     context, context_mark = getattr(error, "context", None), getattr(error, "context_mark", None)
     if context and context_mark:
         problem += f" ({context} on line {context_mark.line + 1})"
-    return SpecError(f"malformed YAML: {clip(problem)}", file=file, line=mark.line + 1 if mark else None)
+    return SpecError(f"malformed YAML: {clip(' '.join(problem.split()))}", file=file, line=mark.line + 1 if mark else None)
 
 
 __all__ = ["MAX_BYTES", "MAX_DEPTH", "MAX_NODES", "StrictLoader", "load_yaml", "measure", "read_text"]

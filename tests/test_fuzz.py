@@ -2,7 +2,7 @@
 and random options, run in-process through click's CliRunner.
 
 Properties of every case: exit status 0, 1 or 2 and nothing else; no traceback and no
-"internal error"; at most a few lines on stderr; each case quick; memory bounded; no file
+"internal error"; at most two lines on stderr; each case quick; memory bounded; no file
 outside the case's own folder created, changed or removed. Derandomised (the same cases on
 every run, so CI is reproducible) and small enough for CI: about half a minute in all.
 A failure hypothesis shrinks becomes a regression case in tests/test_hostile_input.py.
@@ -99,7 +99,7 @@ def mutate(data, draw) -> object:
 def as_text(data, draw) -> str:
     text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
     lines = text.splitlines()
-    if lines and draw(st.booleans()):  # a line written twice: a duplicate key, or an extra list item
+    if lines and draw(st.integers(0, 3)) == 3:  # (rarely) a line written twice: a duplicate key, or an extra list item
         index = draw(st.integers(0, len(lines) - 1))
         lines.insert(index, lines[index])
     return "\n".join(lines) + "\n"
@@ -108,16 +108,16 @@ def as_text(data, draw) -> str:
 def options(draw, command: str) -> list[str]:
     chosen = []
     if command in ("report", "compare", "explain") and draw(st.booleans()):
-        chosen += ["--batch", draw(st.sampled_from(["1", "2", "N", "0", "-3", "x y", "99999999999999999999"]))]
+        chosen += ["--batch", draw(st.sampled_from(["1", "2", "N", "32", "1", "0", "-3", "x y", "99999999999999999999"]))]
     if command in ("report", "compare", "explain", "diagram") and draw(st.booleans()):
-        sizes = ["3,224,224", "3,H,W", "1,1,1", "3,0,4", "3,8", "", "3,1e9,1", "a-b,2,2", "1,100000,1"]
+        sizes = ["3,224,224", "3,H,W", "3,S,S", "3,64,64", "1,1,1", "3,0,4", "3,8", "", "3,1e9,1", "a-b,2,2", "1,100000,1"]
         chosen += ["--input", draw(st.sampled_from(sizes))]
     if command in ("report", "compare") and draw(st.booleans()):
         chosen += ["--format", draw(st.sampled_from(["table", "json", "markdown", "csv", "xml"]))]
     if command in ("report", "compare") and draw(st.booleans()):
         training = [["--training"], ["--optimizer", "adam"], ["--fit", "24GB"], ["--fit", "lots"], ["--checkpoint", "x"]]
         chosen += draw(st.sampled_from(training))
-    if draw(st.booleans()):
+    if draw(st.integers(0, 3)) == 3:  # (rarely) a wrong or odd option
         chosen += draw(st.sampled_from([["--dtype", "float16"], ["--dtype", "int4"], ["--nonsense"], ["-o"], ["--depth", "-1"]]))
     return chosen
 
@@ -129,8 +129,11 @@ def run_case(folder: Path, args: list[str]):
     stderr = result.stderr or ""
     assert result.exit_code in (0, 1, 2), (args, result.exit_code, result.output[-2000:], result.exception)
     assert "Traceback" not in result.output and "internal error" not in result.output, (args, result.output[-3000:])
-    assert len(stderr.strip().splitlines()) <= 4, (args, stderr[-2000:])
+    assert len(stderr.strip().splitlines()) <= 2, (args, stderr[-2000:])  # an error is one line, or two
     assert elapsed < CASE_SECONDS, (args, elapsed)
+    if os.environ.get("ARCHCALC_FUZZ_LOG"):  # by hand: what the cases were and how they ended
+        with open(os.environ["ARCHCALC_FUZZ_LOG"], "a", encoding="utf-8") as log:
+            log.write(f"{args[0]} {result.exit_code} {elapsed:.2f}s {(result.output.strip().splitlines() or [''])[-1][:200]}\n")
     return result
 
 
@@ -168,7 +171,7 @@ def _spec_text(draw) -> str:
     data = load(source)
     if isinstance(data, dict) and isinstance(data.get("extends"), str):
         data["extends"] = str((source.parent / data["extends"]).resolve())
-    for _ in range(draw(st.integers(1, 3))):
+    for _ in range(draw(st.integers(0, 2))):  # none: the bundled spec itself, with random options
         data = mutate(data, draw)
     return as_text(data, draw)
 

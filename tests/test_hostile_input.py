@@ -280,3 +280,9 @@ def test_extends_refuses_what_is_not_a_spec_file(cli, tmp_path):
     assert "/dev/zero: expected a regular file, found a device" in error_of(cli, "report", tmp_path / "c.yaml")
     (tmp_path / "c.yaml").write_text("extends: [a.yaml]\nname: c\n")
     assert "extends: expected a path to another spec, found ['a.yaml']" in error_of(cli, "report", tmp_path / "c.yaml")
+
+
+def test_a_character_yaml_forbids_is_one_line(cli, write_spec):
+    # found by the fuzz test: PyYAML's ReaderError spans two lines ("in <unicode string>, position …")
+    message = error_of(cli, "report", write_spec(HEAD + "  - re\x00lu\n"))
+    assert message.endswith(":4: malformed YAML: the character U+0000 is not allowed in YAML text")
