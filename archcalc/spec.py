@@ -223,7 +223,12 @@ def validate_normal(normal: dict[str, Any], loc: tuple) -> Entry:
     try:
         return entry_adapter().validate_python(normal, strict=True)
     except ValidationError as error:
-        raise pydantic_error(error, loc, normal) from None
+        problem = pydantic_error(error, loc, normal)
+        if _tag(normal) == "block":  # the union's tag for a block call is the user's block name
+            at, written = dotted(loc) + ".block", dotted(loc) + f".{normal.get('kind')}"
+            problem.path = problem.path.replace(at, written, 1) if problem.path else problem.path
+            problem.message = problem.message.replace(at, written)
+        raise problem from None
 
 
 # --- loading -----------------------------------------------------------------------
