@@ -85,6 +85,8 @@ class Analysis:
     #: training-only branches the input is too small for, left out of the network (their first
     #: layer → why); ``totals`` then counts no training network (the JSON gives null)
     invalid_training: dict[str, str] = field(default_factory=dict)
+    #: every layer (and block path) of those branches → the reason its branch is left out
+    left_out: dict[str, str] = field(default_factory=dict)
     #: symbolic input: () → the smallest sizes (H, W …) every layer accepts, for the inference
     #: network and with the training-only branches (archcalc.validity); derived when asked
     validity: Any = field(default=None, repr=False, compare=False)
@@ -170,6 +172,7 @@ def analyse(network: Network, batch: Value = 1, dtype: str = "float32") -> Analy
         scopes=dict(network.scopes),
         outputs=_outputs(network, results),
         invalid_training=dict(network.invalid),
+        left_out=dict(network.left_out),
         validity=_validity(network) if symbols else None,
     )
 

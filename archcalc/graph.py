@@ -101,6 +101,7 @@ class Network:
     #: training-only layers the input is too small for, left out (first layer → why): PyTorch's
     #: eval model never runs them (archcalc.shapes)
     invalid: dict[str, str] = field(default_factory=dict)
+    left_out: dict[str, str] = field(default_factory=dict)  # every layer and block path of those branches → why
 
     def needs(self, label: str) -> set[str]:
         """The layers an output needs: itself and every layer it reads, directly or not."""
@@ -127,7 +128,7 @@ def compile_spec(spec: Spec, source: Source, input_shape: tuple) -> Network:
     outputs.check_reached(dag, builder.layers, declared, INPUT, builder.locate_layer, order)
     layer_order = [name for name in order if name != INPUT]
     network = Network(spec, source, dag, builder.layers, input_shape, builder.scopes(), builder.shapes.known, declared, layer_order)
-    network.invalid = invalid
+    network.invalid, network.left_out = invalid, builder.shapes.left_out
     return network
 
 
@@ -152,10 +153,13 @@ def invalid_training(layers: dict[str, Layer], shapes: Shapes) -> dict[str, str]
             if name not in branch:
                 branch.add(name)
                 stack.extend(neighbours.get(name, ()))
+        reasons[first] = f"{error_text(shapes.invalid[first])} (its training-only branch of {len(branch)} layers is left out)"
+        for name in branch:
+            for path in (name, *layers[name].scopes):
+                shapes.left_out.setdefault(path, reasons[first])
         for name in branch:
             layers.pop(name, None)
             shapes.known.pop(name, None)
-        reasons[first] = f"{error_text(shapes.invalid[first])} (its training-only branch of {len(branch)} layers is left out)"
     return reasons
 
 

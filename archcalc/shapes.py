@@ -31,6 +31,7 @@ class Shapes:
         #: auxiliary head), and the layers after them: the error of the first, by layer. PyTorch's
         #: eval model never runs them, so the inference network stands without them.
         self.invalid: dict[str, ArchcalcError] = {}
+        self.left_out: dict[str, str] = {}  # filled by graph.invalid_training: layer or block path → why
 
     def __getitem__(self, node: str) -> tuple:
         return self.of(node)
