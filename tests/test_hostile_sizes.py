@@ -95,7 +95,8 @@ def test_inception_v3_at_224_is_its_inference_network_without_the_aux_head(cli):
 def test_explaining_a_layer_of_the_left_out_branch_says_why(cli):
     for name in ("AuxLogits", "AuxLogits.conv0.conv"):
         result = cli("explain", TV / "inception_v3.yaml", name, "--input", "3,224,224")
-        assert result.exit_code == 2 and f"{name!r} is in a training-only branch left out at this input: AuxLogits.conv1.conv" in result.output
+        assert result.exit_code == 2
+        assert f"{name!r} is in a training-only branch left out at this input: AuxLogits.conv1.conv" in result.output
 
 
 def test_the_aux_head_stays_where_it_fits():
