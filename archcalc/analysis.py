@@ -8,14 +8,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from archcalc import expressions
-from archcalc.errors import ArchcalcError, GraphError, SpecError
+from archcalc.errors import ArchcalcError, GraphError, OpError, SpecError
 from archcalc.expressions import Value, vmax, vsum
 from archcalc.graph import INPUT, Layer, Network, ScopeInfo, compile_spec
 from archcalc.ops.base import numel
 from archcalc.receptive import INPUT_RF, ReceptiveField, receptive_field
 from archcalc.spec import load_spec
+from archcalc.wording import digits, shown
 
 DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int8": 1}
 
@@ -80,6 +82,20 @@ class Analysis:
     symbols: tuple[str, ...] = field(default=())
     scopes: dict[str, ScopeInfo] = field(default_factory=dict)  # the LayerStats.scopes paths: block kind, repeat group
     outputs: tuple[OutputStats, ...] = ()  # in declared order; one unless the spec lists several
+    #: training-only branches the input is too small for, left out of the network (their first
+    #: layer → why); ``totals`` then counts no training network (the JSON gives null)
+    invalid_training: dict[str, str] = field(default_factory=dict)
+    #: every layer (and block path) of those branches → the reason its branch is left out
+    left_out: dict[str, str] = field(default_factory=dict)
+    #: symbolic input: () → the smallest sizes (H, W …) every layer accepts, for the inference
+    #: network and with the training-only branches (archcalc.validity); derived when asked
+    validity: Any = field(default=None, repr=False, compare=False)
+
+    def valid_for(self, training: bool = False) -> dict[str, int | None] | None:
+        """Where the formulas hold: each size name → its smallest accepted value (None: concrete input)."""
+        if self.validity is None:
+            return None
+        return self.validity(training)
 
     @property
     def dtype_bytes(self) -> int:
@@ -97,7 +113,7 @@ def parse_input(dims: list | str) -> tuple:
         except expressions.ExpressionError as error:
             raise SpecError(f"input: {error}") from None
         if not expressions.is_symbolic(value) and (not isinstance(value, int) or value <= 0):
-            raise SpecError(f"input: expected positive integers or names, found {text!r}")
+            raise SpecError(f"input: expected positive integers or names, found {shown(text)}")
         shape.append(value)
     if len(shape) not in (1, 3):
         raise SpecError(f"input: expected C,H,W or a feature count, found {len(shape)} dimensions")
@@ -114,15 +130,20 @@ def load_network(path: str | Path, input_shape: str | None = None) -> Network:
     try:
         shape = parse_input(input_shape if input_shape is not None else spec.input)
     except ArchcalcError as error:
-        raise error.located(file=str(path), line=None if input_shape is not None else source.line(("input",))) from None
-    return compile_spec(spec, source, shape)
+        if input_shape is not None:  # the command line's --input: no line of the spec
+            raise error.located(file=str(path)) from None
+        raise source.blame(error.located(file=source.file_of(("input",)), line=source.line(("input",)))) from None
+    try:
+        return compile_spec(spec, source, shape)
+    except ArchcalcError as error:
+        raise source.blame(error) from None
 
 
 def analyse(network: Network, batch: Value = 1, dtype: str = "float32") -> Analysis:
     if not expressions.is_symbolic(batch) and batch < 1:
         raise SpecError(f"batch must be a positive integer, found {batch}")
     if dtype not in DTYPE_BYTES:
-        raise SpecError(f"unknown dtype {dtype!r}; expected one of {', '.join(DTYPE_BYTES)}")
+        raise SpecError(f"unknown dtype {shown(dtype)}; expected one of {', '.join(DTYPE_BYTES)}")
     fields = {INPUT: INPUT_RF if len(network.input_shape) == 3 else None}
     training: dict[str, bool] = {INPUT: False}
     results = []
@@ -132,7 +153,8 @@ def analyse(network: Network, batch: Value = 1, dtype: str = "float32") -> Analy
             stats = _evaluate(layer, network.shapes, fields, training, batch)
         except ArchcalcError as error:
             where = network.source.line(layer.loc)
-            raise error.located(file=network.source.file_of(layer.loc), line=where, path=f"{layer.name} ({layer.op.kind})") from None
+            located = error.located(file=network.source.file_of(layer.loc), line=where, path=f"{layer.name} ({layer.op.kind})")
+            raise network.source.blame(located) from None
         fields[name], training[name] = stats.rf, stats.training_only
         results.append(stats)
     dims = [*network.input_shape, batch]
@@ -149,7 +171,19 @@ def analyse(network: Network, batch: Value = 1, dtype: str = "float32") -> Analy
         symbols=symbols,
         scopes=dict(network.scopes),
         outputs=_outputs(network, results),
+        invalid_training=dict(network.invalid),
+        left_out=dict(network.left_out),
+        validity=_validity(network) if symbols else None,
     )
+
+
+def _validity(network: Network):
+    """valid_for of the network, computed once per question (a few replays of every layer)."""
+    from functools import cache
+
+    from archcalc.validity import valid_for
+
+    return cache(lambda training: valid_for(network, training))
 
 
 def _outputs(network: Network, results: list[LayerStats]) -> tuple[OutputStats, ...]:
@@ -166,7 +200,27 @@ def _outputs(network: Network, results: list[LayerStats]) -> tuple[OutputStats, 
     return tuple(outputs)
 
 
+#: Python writes out no integer of more than 4,300 digits (about this many bits): a count
+#: past it could be derived but never shown, so the layer that makes it is the error
+MAX_COUNT_BITS = 14_000
+
+
+def _writable(stats: LayerStats) -> LayerStats:
+    counts = {"params": stats.params, "MACs": stats.macs, "connections": stats.connections, "activations": stats.activations}
+    counts.update({f"{kind} flops": count for kind, count in stats.flops_by_kind.items()})
+    counts.update({f"output size {index}": dim for index, dim in enumerate(stats.output_shape)})
+    for what, count in counts.items():
+        if isinstance(count, int) and count.bit_length() > MAX_COUNT_BITS:
+            too_many = f"its {what} have about {digits(count):,} digits, more than can be written out (4,300)"
+            raise OpError(f"{too_many}: a size or count in the spec is too large")
+    return stats
+
+
 def _evaluate(layer: Layer, shapes: dict, fields: dict, training: dict, batch: int) -> LayerStats:
+    return _writable(_evaluation(layer, shapes, fields, training, batch))
+
+
+def _evaluation(layer: Layer, shapes: dict, fields: dict, training: dict, batch: int) -> LayerStats:
     op = layer.op
     inputs = [shapes[source] for source in layer.inputs]
     out = shapes[layer.name]

@@ -4,6 +4,8 @@ is reported only when the claimed value equals what that cause would produce).""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -48,6 +50,13 @@ class _Value:
     network: Network | None = None
 
 
+def _digest(net: dict | None) -> str | None:
+    """A short cache key for an inline net: never the net's own repr (its size is the user's)."""
+    if net is None:
+        return None
+    return hashlib.sha256(json.dumps(net, sort_keys=True, default=str).encode()).hexdigest()
+
+
 class Checker:
     def __init__(self, claims_path: str | Path):
         self.path = Path(claims_path)
@@ -55,7 +64,7 @@ class Checker:
 
     # --- subjects ----------------------------------------------------------------------
     def analysed(self, subject: Subject, claim: Claim, args: dict[str, int]) -> tuple[Network, Analysis]:
-        key = (subject.spec, repr(subject.net), subject.input, tuple(sorted(args.items())))
+        key = (subject.spec, _digest(subject.net), subject.input, tuple(sorted(args.items())))
         if key not in self.cache:
             spec, source = self._spec(subject, claim)
             if args:
@@ -69,7 +78,7 @@ class Checker:
         if subject.spec is not None:
             return load_spec(self._find(subject.spec))
         try:
-            spec = Spec.model_validate({"name": f"{claim.id} (inline)", **subject.net})
+            spec = Spec.model_validate({"name": f"{claim.id} (inline)", **subject.net}, strict=True)
         except ValidationError as error:
             raise pydantic_error(error, ("net",), subject.net) from None
         return spec, Source(str(self.path), None)

@@ -21,6 +21,7 @@ from archcalc import expressions
 from archcalc.errors import SpecError, suggest
 from archcalc.ops import REGISTRY
 from archcalc.spec import Source, parse_yaml, pydantic_error
+from archcalc.wording import clip, shown
 
 QUANTITIES = (
     "input_size",
@@ -51,7 +52,8 @@ _SIZE_SIDES = re.compile(r"×|(?<=[0-9)])\s*x\s*(?=[0-9(])|\s+x\s+")
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    #: numbers are StrictInt where a count is meant (YAML's true is not 1); NaN and inf refused
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
 
 
 class Subject(Strict):
@@ -107,10 +109,10 @@ class Claim(Strict):
     #: an approximate claim ("about 4 times", "2.78"): the derived value rounded to this many
     #: decimals must equal the claimed value; ``reason`` says why the rounding is fair.
     #: Negative places round to tens, hundreds, …: a paper's "4.2×10⁹" is ``rounding: -8``
-    rounding: Annotated[int, Field(ge=-15, le=6)] | None = None
+    rounding: Annotated[StrictInt, Field(ge=-15, le=6)] | None = None
     reason: str | None = None
     #: check the claim at each of these network arguments (a family: n = 3, 5, 7)
-    for_: dict[str, Annotated[list[int], Field(min_length=1)]] | None = Field(default=None, alias="for")
+    for_: dict[str, Annotated[list[StrictInt], Field(min_length=1)]] | None = Field(default=None, alias="for")
     #: a symbolic claim's conditions, as substitutions: {M: s*m} says "s divides M"; names
     #: not bound by `for` are positive-integer symbols (the same as in a spec's input)
     where: dict[str, str] | None = None
@@ -186,17 +188,25 @@ def load_claims(path: str | Path) -> tuple[ClaimsFile, Source]:
     try:
         return ClaimsFile.model_validate(data), source
     except ValidationError as error:
-        raise source.locate(pydantic_error(error, (), data), tuple(error.errors()[0]["loc"])) from None
+        problem = pydantic_error(error, (), data, known_of=_known_fields)
+        raise source.locate(problem, problem.loc) from None
+
+
+def _known_fields(loc: tuple) -> list[str]:
+    """The fields that could be meant where an unknown one is written (for "did you mean")."""
+    model = {1: ClaimsFile, 3: Claim}.get(len(loc), Subject)  # claims.3.of.layer, claims.3.ratio.0.layer: a subject
+    return [field.alias or name for name, field in model.model_fields.items()]
 
 
 # --- the source's numbers ----------------------------------------------------------------
-def source_arithmetic(text: str, names: dict[str, int] | None = None, symbolic: bool = False):
-    """The source's own working, e.g. "(32−(5−1))", "96×11×11×3+96" or "3x3x256", exactly."""
+def source_arithmetic(text: str, names: dict[str, int] | None = None, symbolic: bool = False, field: str = "arithmetic"):
+    """The source's own working, e.g. "(32−(5−1))", "96×11×11×3+96" or "3x3x256", exactly.
+    ``field`` is the claim's field the text is from (`arithmetic`, `claimed`, `where`), which an error blames."""
     normal = _LETTER_X.sub("*", text.translate(_SIGNS))
     try:
         return expressions.parse(normal, names or {}, free_symbols=symbolic)
     except expressions.ExpressionError as error:
-        raise SpecError(f"arithmetic {text!r}: {error}") from None
+        raise SpecError(f"{field} {shown(text)}: {clip(str(error))}") from None
 
 
 def claimed_value(claim: Claim, names: dict[str, int]):
@@ -211,8 +221,8 @@ def claimed_value(claim: Claim, names: dict[str, int]):
     if claim.of is not None and claim.of.quantity in SIZES:
         sides = _SIZE_SIDES.split(value)
         if len(sides) > 1:
-            return tuple(source_arithmetic(part.strip(), names, symbolic) for part in sides)
-    return source_arithmetic(value, names, symbolic)
+            return tuple(source_arithmetic(part.strip(), names, symbolic, "claimed") for part in sides)
+    return source_arithmetic(value, names, symbolic, "claimed")
 
 
 def assume(value, claim: Claim, names: dict[str, int]):
@@ -223,7 +233,7 @@ def assume(value, claim: Claim, names: dict[str, int]):
         return tuple(assume(v, claim, names) for v in value)
     if not expressions.is_symbolic(value):
         return value
-    rules = {expressions.symbol(name): source_arithmetic(text, names, symbolic=True) for name, text in claim.where.items()}
+    rules = {expressions.symbol(name): source_arithmetic(text, names, True, f"where.{name}") for name, text in claim.where.items()}
     return expressions.to_exact(expressions.sp().simplify(value.subs(rules)))
 
 

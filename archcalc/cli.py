@@ -1,7 +1,7 @@
 """The `archcalc` command line. Each command is a thin shell: load, analyse, render.
 
-User errors (ArchcalcError) print one or two lines and exit 2; ``--debug`` shows the
-traceback instead.
+Every error prints one located line (or two) and exits 2 — user errors and unexpected ones
+alike (archcalc.boundary); ``--debug`` prints the traceback first, with the same status.
 """
 
 from __future__ import annotations
@@ -11,29 +11,18 @@ import sys
 
 import click
 
+from archcalc.boundary import guarded
 from archcalc.compare import SORT_KEYS
-from archcalc.errors import ArchcalcError
 from archcalc.training import DEFAULT_OPTIMIZER, DEVICES, OPTIMIZERS
 
 
 def friendly(command):
-    """Turn ArchcalcError into a short message and exit status 2, unless --debug."""
+    """Every error as one short line and a non-zero exit (archcalc.boundary); --debug adds the traceback."""
 
     @click.option("--debug", is_flag=True, help="Show the full traceback on errors.")
     @functools.wraps(command)
     def wrapper(*args, debug: bool = False, **kwargs):
-        try:
-            return command(*args, **kwargs)
-        except ArchcalcError as error:
-            if debug:
-                raise
-            click.echo(f"archcalc: error: {error}", err=True)
-            sys.exit(2)
-        except RecursionError:
-            if debug:
-                raise
-            click.echo("archcalc: error: the spec nests too deeply to analyse", err=True)
-            sys.exit(2)
+        return guarded(lambda: command(*args, **kwargs), debug)
 
     return wrapper
 
@@ -42,7 +31,11 @@ class _Group(click.Group):
     """Usage mistakes (a bad option value, a missing argument) in one line, as every other
     error is, instead of click's four-line usage block."""
 
-    def main(self, *args, **kwargs):
+    def main(self, args=None, *rest, **kwargs):
+        debug = "--debug" in (sys.argv[1:] if args is None else args)
+        return guarded(lambda: self._main(args, *rest, **kwargs), debug)
+
+    def _main(self, *args, **kwargs):
         try:
             return super().main(*args, **{**kwargs, "standalone_mode": False})
         except click.exceptions.NoArgsIsHelpError as error:  # bare `archcalc`: the help itself

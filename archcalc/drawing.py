@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 from archcalc.errors import ArchcalcError, SpecError
+from archcalc.writing import write_new
 
 FORMATS = ("svg", "png", "pdf", "dot")
 INSTALL_HINT = (
@@ -25,7 +26,7 @@ class GraphvizMissing(ArchcalcError):
 def render(dot: str, path: str | Path) -> tuple[Path, str | None]:
     """Write ``dot`` to ``path`` as svg, png, pdf or dot, by its extension; returns the path
     and a note for the reader, if any. Without ``dot``, writes the DOT text beside it
-    (``.dot``) and raises GraphvizMissing."""
+    (``.dot``, or ``-1.dot``, ``-2.dot`` … when that exists) and raises GraphvizMissing."""
     path = Path(path)
     fmt = path.suffix.lower().lstrip(".")
     if fmt not in FORMATS:
@@ -39,9 +40,12 @@ def render(dot: str, path: str | Path) -> tuple[Path, str | None]:
             dot, note = _fit_bitmap(dot)
         data = _pipe(dot, fmt)
     except GraphvizMissing as error:
-        fallback = path.with_suffix(".dot")
-        _write(fallback, dot.encode("utf-8"))
-        raise GraphvizMissing(f"Graphviz's `dot` was not found, so {path} was not drawn; wrote {fallback} — {INSTALL_HINT}") from error
+        # the DOT text beside the target, under a name nothing has: never replace a file the user did not name
+        wanted = path.with_suffix(".dot")
+        fallback = write_new(wanted, dot.encode("utf-8"))
+        kept = f" ({wanted} exists and was left as it was)" if fallback != wanted else ""
+        missing = f"Graphviz's `dot` was not found, so {path} was not drawn"
+        raise GraphvizMissing(f"{missing}; wrote {fallback}{kept} — {INSTALL_HINT}") from error
     _write(path, data)
     return path, note
 

@@ -40,6 +40,8 @@ def layers_of(analysis: Analysis, name: str) -> list[LayerStats]:
         return list(analysis.layers)
     found = [s for s in analysis.layers if s.name == name or name in s.scopes]
     if not found:
+        if name in analysis.left_out:  # a training-only branch the input is too small for
+            raise GraphError(f"{name!r} is in a training-only branch left out at this input: {analysis.left_out[name]}")
         known = [s.name for s in analysis.layers] + sorted({scope for s in analysis.layers for scope in s.scopes})
         raise GraphError(f"no layer or block {name!r} in {analysis.name}{suggest(name, known)}")
     return found

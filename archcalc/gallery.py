@@ -21,6 +21,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from archcalc import writing
 from archcalc.analysis import Analysis, analyse, load_network
 from archcalc.compare import markdown as compare_markdown
 from archcalc.compare import summarise
@@ -148,16 +149,18 @@ def _stamped(dot: str) -> str:
 
 
 def build_gallery(specs_dir: Path, reports_dir: Path) -> list[Path]:
-    """Write the whole gallery, replacing what was there; returns the files written."""
+    """Write the whole gallery, replacing what it wrote there before; returns the files written.
+    Only files the gallery wrote are replaced or removed (archcalc.writing's manifest)."""
     if shutil.which("dot") is None:
         raise GraphvizMissing(f"the gallery's SVG diagrams need Graphviz's `dot`, which was not found: {INSTALL_HINT}")
     pages.need_matplotlib()
+    writing.claim_folder(reports_dir, ())  # a folder that is not a gallery: refused before the work
     entries = [entry(spec, specs_dir) for spec in network_specs(specs_dir)]
-    files = texts(entries)
+    files, pictures = texts(entries), pages.items(entries, specs_dir)
+    names = gallery_files(files, pictures)
+    old = writing.claim_folder(reports_dir, names)  # before anything is written
     reports_dir.mkdir(parents=True, exist_ok=True)
-    for pattern in GENERATED:  # the folder is all generated: files of removed specs go too
-        for old in reports_dir.rglob(pattern):
-            old.unlink()
+    writing.remove_old(reports_dir, old, names)  # the files of removed specs
     written = []
     for rel, text in files.items():
         path = reports_dir / rel
@@ -166,7 +169,15 @@ def build_gallery(specs_dir: Path, reports_dir: Path) -> list[Path]:
         written.append(path)
         if rel.endswith(".dot"):
             written.append(render(_stamped(text), path.with_suffix(".svg"))[0])
-    return written + pages.write(pages.items(entries, specs_dir), reports_dir)
+    written += pages.write(pictures, reports_dir)
+    writing.write_manifest(reports_dir, names)
+    return written
+
+
+def gallery_files(files: dict[str, str], pictures: dict) -> set[str]:
+    """Every path the gallery writes under reports/ (what its manifest lists)."""
+    svgs = {rel[: -len(".dot")] + ".svg" for rel in files if rel.endswith(".dot")}
+    return set(files) | svgs | set(pictures)
 
 
 def stale(specs_dir: Path, reports_dir: Path) -> list[str]:
@@ -186,8 +197,19 @@ def stale(specs_dir: Path, reports_dir: Path) -> list[str]:
                 problems.append(f"{svg}: missing")
             elif f"<!-- {digest(text)} -->" not in svg.read_text(encoding="utf-8"):
                 problems.append(f"{svg}: not drawn from the current {path.name}")
-    expected = {reports_dir / rel for rel in files} | {(reports_dir / rel).with_suffix(".svg") for rel in files if rel.endswith(".dot")}
-    expected |= {reports_dir / rel for rel in pictures}
-    for pattern in GENERATED:
-        problems += [f"{path}: no spec makes it" for path in sorted(reports_dir.rglob(pattern)) if path not in expected]
-    return problems
+    return problems + _orphans_and_manifest(reports_dir, gallery_files(files, pictures))
+
+
+def _orphans_and_manifest(reports_dir: Path, names: set[str]) -> list[str]:
+    """Files the gallery wrote that no spec makes now, and a manifest that is not current.
+    Files it did not write are the user's: not its business."""
+    manifest = reports_dir / writing.MANIFEST
+    if manifest.is_file():
+        owned = writing.owned_files(reports_dir) or set()
+        problems = [f"{reports_dir / rel}: no spec makes it" for rel in sorted(owned - names) if (reports_dir / rel).exists()]
+        if manifest.read_text(encoding="utf-8") != writing.manifest_text(names):
+            problems.append(f"{manifest}: out of date")
+        return problems
+    found = {p.relative_to(reports_dir).as_posix() for pattern in GENERATED for p in reports_dir.rglob(pattern)}
+    problems = [f"{reports_dir / rel}: no spec makes it" for rel in sorted(found - names)]
+    return problems + [f"{manifest}: missing"] if reports_dir.is_dir() else problems

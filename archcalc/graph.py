@@ -98,6 +98,11 @@ class Network:
         networkx's algorithms; archcalc itself uses ``dag`` and never imports networkx."""
         return self.dag.to_networkx()
 
+    #: training-only layers the input is too small for, left out (first layer → why): PyTorch's
+    #: eval model never runs them (archcalc.shapes)
+    invalid: dict[str, str] = field(default_factory=dict)
+    left_out: dict[str, str] = field(default_factory=dict)  # every layer and block path of those branches → why
+
     def needs(self, label: str) -> set[str]:
         """The layers an output needs: itself and every layer it reads, directly or not."""
         return outputs.needed(self.dag, self.outputs[label], INPUT)
@@ -114,11 +119,52 @@ def compile_spec(spec: Spec, source: Source, input_shape: tuple) -> Network:
     dag = builder.to_graph()
     order = dag.topological()
     for name in order:
-        builder.shapes.of(name)
+        builder.shapes.of(name, strict=False)
+    invalid = invalid_training(builder.layers, builder.shapes)
+    if invalid:  # the inference network, without the training-only layers that cannot exist at this input
+        dag = builder.to_graph()
+        order = dag.topological()
     declared = builder.outputs(top, last)
     outputs.check_reached(dag, builder.layers, declared, INPUT, builder.locate_layer, order)
     layer_order = [name for name in order if name != INPUT]
-    return Network(spec, source, dag, builder.layers, input_shape, builder.scopes(), builder.shapes.known, declared, layer_order)
+    network = Network(spec, source, dag, builder.layers, input_shape, builder.scopes(), builder.shapes.known, declared, layer_order)
+    network.invalid, network.left_out = invalid, builder.shapes.left_out
+    return network
+
+
+def invalid_training(layers: dict[str, Layer], shapes: Shapes) -> dict[str, str]:
+    """Remove each training-only branch that the input is too small for — the whole branch
+    (every training-only layer connected to the failing one, as an auxiliary head is), never a
+    part of it — from ``layers`` and ``shapes``; returns, for each failing layer, why."""
+    if not shapes.invalid:
+        return {}
+    firsts = {id(error): name for name, error in reversed(list(shapes.invalid.items()))}  # the first layer of each error
+    neighbours: dict[str, set[str]] = {name: set() for name, layer in layers.items() if layer.training_only or name in shapes.invalid}
+    for name in neighbours:
+        for source in layers[name].inputs:
+            if source in neighbours:
+                neighbours[name].add(source)
+                neighbours[source].add(name)
+    reasons = {}
+    for first in firsts.values():
+        branch, stack = set(), [first]
+        while stack:
+            name = stack.pop()
+            if name not in branch:
+                branch.add(name)
+                stack.extend(neighbours.get(name, ()))
+        reasons[first] = f"{error_text(shapes.invalid[first])} (its training-only branch of {len(branch)} layers is left out)"
+        for name in branch:
+            for path in (name, *layers[name].scopes):
+                shapes.left_out.setdefault(path, reasons[first])
+        for name in branch:
+            layers.pop(name, None)
+            shapes.known.pop(name, None)
+    return reasons
+
+
+def error_text(error: ArchcalcError) -> str:
+    return error.message if not error.path else f"{error.path}: {error.message}"
 
 
 class _Builder:

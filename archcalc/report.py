@@ -42,10 +42,17 @@ def to_dict(analysis: Analysis, timings: Timings | None = None, training: Traini
         "batch": to_json(analysis.batch),
         "dtype": analysis.dtype,
         "layers": [_layer_dict(s, analysis.dtype_bytes) for s in analysis.layers],
-        "totals": _totals_dict(analysis.totals, analysis.dtype_bytes),
+        # with a training-only branch that cannot exist at this input, there is no training network to total
+        "totals": None if analysis.invalid_training else _totals_dict(analysis.totals, analysis.dtype_bytes),
         "inference_totals": _totals_dict(analysis.inference_totals, analysis.dtype_bytes),
         "outputs": [_output_dict(o, analysis.dtype_bytes) for o in analysis.outputs],
     }
+    if analysis.valid_for() is not None:  # symbolic: where the formulas hold
+        result["valid_for"] = analysis.valid_for()
+        if any(s.training_only for s in analysis.layers):
+            result["valid_for_training"] = analysis.valid_for(training=True)
+    if analysis.invalid_training:
+        result["invalid_training"] = [{"layer": layer, "reason": reason} for layer, reason in analysis.invalid_training.items()]
     if timings is not None:
         result["measured"] = {"file": timings.file, "device": timings.device, "device_name": timings.device_name,
                               "dtype": timings.dtype, "batch": timings.batch, "latency_ms": timings.latency_ms}  # fmt: skip
@@ -172,6 +179,9 @@ def _summary(analysis: Analysis, timings: Timings | None = None, training: Train
         f"peak layer {to_text(t.peak_activations)} elements",
         f"parameter memory: {to_text(t.params * b)} bytes as {analysis.dtype}",
     ]
+    lines += _validity_lines(analysis)
+    for reason in analysis.invalid_training.values():
+        lines.append(f"training-only branch invalid at this input, left out (totals are without it): {reason}")
     if any(s.training_only for s in analysis.layers):
         i = analysis.inference_totals
         lines.append(
@@ -189,6 +199,23 @@ def _summary(analysis: Analysis, timings: Timings | None = None, training: Train
     if training is not None:
         lines += training_render.summary(training)
     return lines
+
+
+def _validity_lines(analysis: Analysis) -> list[str]:
+    """Symbolic input: the sizes the formulas hold for (the smallest each layer accepts)."""
+    valid = analysis.valid_for()
+    if valid is None:
+        return []
+    lines = [f"the formulas hold for {_sizes(valid)} (the smallest input every layer accepts)"]
+    if any(s.training_only for s in analysis.layers):
+        training = analysis.valid_for(training=True)
+        if training != valid:
+            lines.append(f"training-only layers (†), and the totals with them, exist only for {_sizes(training)}")
+    return lines
+
+
+def _sizes(valid: dict) -> str:
+    return ", ".join(f"{name} ≥ {value}" if value is not None else f"no {name} up to 16,384" for name, value in valid.items())
 
 
 def _title(analysis: Analysis) -> str:

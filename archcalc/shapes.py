@@ -27,13 +27,25 @@ class Shapes:
         self.layers = layers
         self.source = source
         self.resolve = resolve
+        #: training-only layers that cannot exist at this input (a 5×5 conv of a 3×3 map in an
+        #: auxiliary head), and the layers after them: the error of the first, by layer. PyTorch's
+        #: eval model never runs them, so the inference network stands without them.
+        self.invalid: dict[str, ArchcalcError] = {}
+        self.left_out: dict[str, str] = {}  # filled by graph.invalid_training: layer or block path → why
 
     def __getitem__(self, node: str) -> tuple:
         return self.of(node)
 
-    def of(self, node: str) -> tuple:
+    def of(self, node: str, strict: bool = True) -> tuple | None:
         """Depth first: a layer's inputs before the layer. Every expanded layer still waiting
-        lies below the top of the stack, so the top needing one of them is a cycle."""
+        lies below the top of the stack, so the top needing one of them is a cycle. An invalid
+        training-only layer raises its error (``strict``) or gives None."""
+        shape = self._of(node)
+        if shape is None and strict:
+            raise self.invalid[node]
+        return shape
+
+    def _of(self, node: str) -> tuple | None:
         stack, expanded = [node], set()
         while stack:
             name = stack[-1]
@@ -54,14 +66,22 @@ class Shapes:
             stack.extend(missing)
         return self.known[node]
 
-    def _compute(self, layer) -> tuple:
+    def _compute(self, layer) -> tuple | None:
+        after = [source for source in layer.inputs if source in self.invalid]
+        if after:  # it reads an invalid training-only layer: training-only, and invalid with it
+            self.invalid[layer.name] = self.invalid[after[0]]
+            return None
         try:
             out = layer.op.output_shape([self.known[source] for source in layer.inputs])
             for dim in out:
                 if expressions.definitely(dim <= 0):
                     raise OpError(f"output size must be positive, found {dim} (input too small for this layer)")
         except ArchcalcError as error:
-            raise self._at(error, layer) from None
+            located = self._at(error, layer)
+            if not layer.training_only:
+                raise located from None
+            self.invalid[layer.name] = located
+            return None
         return out
 
     def _at(self, error: ArchcalcError, layer) -> ArchcalcError:

@@ -18,13 +18,17 @@ from typing import Annotated, Any, Union
 import yaml
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter, ValidationError, field_validator, model_validator
 
-from archcalc.errors import SpecError, suggest
+from archcalc.errors import ArchcalcError, SpecError
 from archcalc.expressions import ExpressionError
 from archcalc.language.functions import FUNCTIONS
 from archcalc.language.values import TYPES, from_yaml
+from archcalc.loading import load_yaml, read_text
 from archcalc.ops import REGISTRY, Op
 from archcalc.ops.base import Names
+from archcalc.wording import first_and_rest, shown
 
+#: the most specs one chain of `extends:` may pass through
+MAX_EXTENDS = 32
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 COMMON_FIELDS = ("name", "from", "repeat", "training_only", "for", "if")
 #: names an argument or `let` cannot take: the input's shape, `input`, the constants
@@ -37,13 +41,13 @@ def _check_names(values: dict[str, Any], what: str, *, types: bool = False) -> d
     for name, value in values.items():
         taken = name in REGISTRY or name in COMMON_FIELDS or name in RESERVED or name in FUNCTIONS or keyword.iskeyword(name)
         if not isinstance(name, str) or not IDENTIFIER.match(name) or taken:
-            raise ValueError(f"{what} name {name!r} must be an identifier that is not an op, a field, a function or a reserved name")
+            raise ValueError(f"{what} name {shown(name)} must be an identifier that is not an op, a field, a function or a reserved name")
         if types and value == "float":
-            raise ValueError(f"argument {name!r}: write `number` (archcalc's numbers are exact rationals), not `float`")
+            raise ValueError(f"argument {shown(name)}: write `number` (archcalc's numbers are exact rationals), not `float`")
         try:
             from_yaml(value)
         except ExpressionError as error:
-            raise ValueError(f"{what} {name!r}: {error}") from None
+            raise ValueError(f"{what} {shown(name)}: {error}") from None
     return values
 
 
@@ -125,7 +129,7 @@ class Spec(Strict):
             raise ValueError(f"expected [C, H, W] or [features], found {len(dims)} dimensions")
         for dim in dims:
             if isinstance(dim, str) and not IDENTIFIER.match(dim):
-                raise ValueError(f"an input dimension is a positive integer or a name, found {dim!r}")
+                raise ValueError(f"an input dimension is a positive integer or a name, found {shown(dim)}")
         return dims
 
     @field_validator("args")
@@ -133,7 +137,7 @@ class Spec(Strict):
     def _args(cls, args):
         for name, value in args.items():
             if isinstance(value, str) and value in TYPES:
-                raise ValueError(f"network argument {name!r} needs a value, found the type word {value!r}")
+                raise ValueError(f"network argument {shown(name)} needs a value, found the type word {shown(value)}")
         return _check_names(args, "argument")
 
     @field_validator("let")
@@ -146,7 +150,7 @@ class Spec(Strict):
     def _block_names(cls, blocks):
         for name in blocks:
             if name in REGISTRY:
-                raise ValueError(f"block name {name!r} is already an op")
+                raise ValueError(f"block name {shown(name)} is already an op")
         return blocks
 
     @model_validator(mode="after")
@@ -157,7 +161,7 @@ class Spec(Strict):
         for where, names in scopes:
             clash = [name for name in names if name in self.blocks]
             if clash:
-                raise ValueError(f"{where}: {clash[0]!r} is both an argument (or let) and a block")
+                raise ValueError(f"{where}: {shown(clash[0])} is both an argument (or let) and a block")
         return self
 
 
@@ -176,11 +180,11 @@ def normalise_entry(raw: Any) -> Any:
             if "kind" in fields:
                 raise ValueError("`kind` is not a field; the key before the fields names the op")
             return {"kind": kind, **fields}
-        raise ValueError(f"expected fields of {kind!r} as a mapping, found {type(fields).__name__} {fields!r}")
+        raise ValueError(f"expected fields of {shown(kind)} as a mapping, found {type(fields).__name__} {shown(fields)}")
     if isinstance(raw, dict):
         keys = ", ".join(map(str, raw))
         raise ValueError(f"expected one key naming the op (`conv: {{...}}`), found several: {keys}; indent the fields under the op")
-    raise ValueError(f"expected a layer (`relu` or `conv: {{...}}`), found {raw!r}")
+    raise ValueError(f"expected a layer (`relu` or `conv: {{...}}`), found {shown(raw)}")
 
 
 def _tag(value: Any) -> str:
@@ -217,9 +221,14 @@ def validate_entry(raw: Any, loc: tuple) -> Entry:
 def validate_normal(normal: dict[str, Any], loc: tuple) -> Entry:
     """Validate a normalised entry (``{"kind": …, **fields}``), located at ``loc``."""
     try:
-        return entry_adapter().validate_python(normal)
+        return entry_adapter().validate_python(normal, strict=True)
     except ValidationError as error:
-        raise pydantic_error(error, loc, normal) from None
+        problem = pydantic_error(error, loc, normal)
+        if _tag(normal) == "block":  # the union's tag for a block call is the user's block name
+            at, written = dotted(loc) + ".block", dotted(loc) + f".{normal.get('kind')}"
+            problem.path = problem.path.replace(at, written, 1) if problem.path else problem.path
+            problem.message = problem.message.replace(at, written)
+        raise problem from None
 
 
 # --- loading -----------------------------------------------------------------------
@@ -247,7 +256,14 @@ class Source:
         return best
 
     def locate(self, error: SpecError, loc: tuple) -> SpecError:
-        return error.located(file=self.file_of(loc), line=self.line(loc))
+        return self.blame(error.located(file=self.file_of(loc), line=self.line(loc)))
+
+    def blame(self, error: ArchcalcError) -> ArchcalcError:
+        """An error located in a spec this one `extends` also names this one: the user ran it."""
+        if error.file and error.file != self.file and error.file in self.documents and not getattr(error, "blamed", False):
+            error.message += f" (inherited by {self.file} through `extends:`)"
+            error.blamed = True
+        return error
 
 
 def _child(node: yaml.Node, key: Any) -> yaml.Node | None:
@@ -267,10 +283,10 @@ def load_spec(path: str | Path) -> tuple[Spec, Source]:
     """Load, resolve `extends:`, and validate a spec file."""
     data, source = _load_document(Path(path), ())
     try:
-        spec = Spec.model_validate(data)
+        spec = Spec.model_validate(data, strict=True)
     except ValidationError as error:
-        first = error.errors()[0]
-        raise source.locate(pydantic_error(error, (), data), tuple(first["loc"])) from None
+        problem = pydantic_error(error, (), data)
+        raise source.locate(problem, problem.loc) from None
     return spec, source
 
 
@@ -284,13 +300,22 @@ def _load_document(path: Path, chain: tuple[Path, ...]) -> tuple[dict, Source]:
     if parent_name is None:
         return data, source
     if not isinstance(parent_name, str):
-        raise SpecError(f"extends: expected a path to another spec, found {parent_name!r}", file=file, line=source.line(("extends",)))
-    parent_path = (path.parent / parent_name).resolve()
+        raise SpecError(f"extends: expected a path to another spec, found {shown(parent_name)}", file=file, line=source.line(("extends",)))
+    line = source.line(("extends",))
+    parent_path = (path.parent / Path(parent_name)).resolve()  # relative: to this spec's folder, wherever archcalc runs
     if parent_path in chain or parent_path == path.resolve():
-        raise SpecError(f"extends: {parent_name} extends this spec again (a cycle)", file=file, line=source.line(("extends",)))
-    if not parent_path.is_file():
-        raise SpecError(f"extends: expected a spec file, found nothing at {parent_path}", file=file, line=source.line(("extends",)))
-    parent, parent_source = _load_document(parent_path, chain + (path.resolve(),))
+        raise SpecError(f"extends: {shown(parent_name)} extends this spec again (a cycle)", file=file, line=line)
+    if len(chain) >= MAX_EXTENDS:
+        raise SpecError(f"extends: more than {MAX_EXTENDS} specs extend one another in a chain", file=file, line=line)
+    if not parent_path.exists():
+        raise SpecError(f"extends: expected a spec file, found nothing at {parent_path}", file=file, line=line)
+    try:
+        parent, parent_source = _load_document(parent_path, chain + (path.resolve(),))
+    except ArchcalcError as error:
+        if error.file == str(parent_path) and not getattr(error, "blamed", False):  # the parent's own text: name both
+            error.message += f" (in the spec that {file}:{line} extends)"
+            error.blamed = True
+        raise
     return _inherit(data, parent, source, parent_source), source
 
 
@@ -312,27 +337,8 @@ def _inherit(child: dict, parent: dict, source: Source, parent_source: Source) -
 
 
 def parse_yaml(path: Path) -> tuple[yaml.Node | None, Any]:
-    file = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise SpecError(f"cannot read the file: {error.strerror}", file=file) from None
-    except UnicodeDecodeError as error:
-        raise SpecError(f"not UTF-8 text (byte {error.start} cannot be decoded)", file=file) from None
-    try:
-        loader = yaml.SafeLoader(text)
-        try:
-            root = loader.get_single_node()
-            return root, (loader.construct_document(root) if root is not None else None)
-        finally:
-            loader.dispose()
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        problem = getattr(error, "problem", None) or str(error)
-        context, context_mark = getattr(error, "context", None), getattr(error, "context_mark", None)
-        if context and context_mark:
-            problem += f" ({context} on line {context_mark.line + 1})"
-        raise SpecError(f"malformed YAML: {problem}", file=file, line=mark.line + 1 if mark else None) from None
+    """The root node and document of a YAML file, read with bounded resources (archcalc.loading)."""
+    return load_yaml(read_text(path), str(path))
 
 
 # --- error wording -----------------------------------------------------------------------
@@ -340,34 +346,13 @@ def dotted(loc: tuple) -> str:
     return ".".join(str(part) for part in loc)
 
 
-def pydantic_error(error: ValidationError, prefix: tuple, data: Any) -> SpecError:
-    """The first pydantic error, worded for people: path, expected, found."""
-    errors = error.errors()
-    first = errors[0]
-    loc = tuple(first["loc"])
-    message = _wording(first, loc)
-    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-    return SpecError(message + more, path=dotted(prefix + loc))
-
-
-def _wording(item: dict, loc: tuple) -> str:
-    kind = item["type"]
-    field = str(loc[-1]) if loc else ""
-    if kind == "extra_forbidden":
-        return f"unknown field {field!r}{suggest(field, _known_fields(loc))}"
-    if kind == "missing":
-        return f"missing required field {field!r}"
-    if kind == "union_tag_invalid":
-        return f"unknown op {item['input']!r}"
-    found = item.get("input")
-    if kind == "int_from_float":  # an expression whose value is not whole: `out: c * 1.4` = 112/5
-        return f"expected a whole number, found {found}"
-    text = item["msg"]
-    for prefix in ("Value error, ", "Input should be "):
-        text = text.removeprefix(prefix)
-    if item["msg"].startswith("Value error, "):
-        return text
-    return f"expected {text}, found {found!r}"
+def pydantic_error(error: ValidationError, prefix: tuple, data: Any, known_of=None) -> SpecError:
+    """Pydantic's errors in archcalc's words (archcalc.wording): the first problem located
+    at its path (``.loc``, for its line), the others listed after it."""
+    loc, message = first_and_rest(error, prefix, known_of or _known_fields)
+    result = SpecError(message, path=dotted(loc))
+    result.loc = loc
+    return result
 
 
 def _known_fields(loc: tuple) -> list[str]:

@@ -16,6 +16,8 @@ from typing import Annotated
 from pydantic import BaseModel, Field, StrictInt, StrictStr, ValidationError
 
 from archcalc.errors import SpecError
+from archcalc.loading import read_text
+from archcalc.wording import clip, problems
 
 TIMINGS_FORMAT = "archcalc-timings/1"
 
@@ -62,11 +64,18 @@ class _Saved(BaseModel):
     per_layer: list[_LayerRow] = []
 
 
+def _not_finite(word: str):
+    raise ValueError(f"{word} is not a time (a saved run's times are finite numbers)")
+
+
 def load_timings(path: str | Path) -> Timings:
+    text = read_text(path)  # a regular file of bounded size, UTF-8
     try:
-        data = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as error:
-        raise SpecError(f"cannot read timings: {error}", file=str(path)) from None
+        data = json.loads(text, parse_constant=_not_finite)
+    except ValueError as error:
+        raise SpecError(f"cannot read timings: {clip(str(error))}", file=str(path)) from None
+    except RecursionError:
+        raise SpecError("cannot read timings: the JSON nests too deeply", file=str(path)) from None
     if not isinstance(data, dict) or data.get("format") != TIMINGS_FORMAT:
         raise SpecError(f"expected a file saved by `archcalc run --save` (format {TIMINGS_FORMAT})", file=str(path))
     if not data.get("latency_ms"):
@@ -74,10 +83,7 @@ def load_timings(path: str | Path) -> Timings:
     try:
         saved = _Saved.model_validate(data)
     except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        more = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
-        raise SpecError(f"not a valid saved run: {where}: {first['msg'].lower()}{more}", file=str(path)) from None
+        raise SpecError(f"not a valid saved run: {problems(error)}", file=str(path)) from None
     return Timings(
         file=str(path),
         name=saved.name,

@@ -12,6 +12,7 @@ from archcalc.checking import Verdict, decimal_text, verify_file
 from archcalc.claims import Claim
 from archcalc.errors import SpecError
 from archcalc.expressions import to_exact
+from archcalc.loading import read_text
 
 BEGIN, END = "<!-- verify:begin -->", "<!-- verify:end -->"
 FORMATS = ("text", "json", "markdown")
@@ -148,7 +149,7 @@ def write_readme_section(path: str | Path, verdicts: list[Verdict]) -> None:
     """Replace what lies between the verify markers of ``path`` with the Markdown verdicts."""
     path = Path(path)
     try:
-        content = path.read_text(encoding="utf-8")
+        content = _readme_text(path)
         if BEGIN not in content or END not in content:
             raise SpecError(f"expected the markers {BEGIN} and {END} in the README", file=str(path))
         head, rest = content.split(BEGIN, 1)
@@ -156,6 +157,15 @@ def write_readme_section(path: str | Path, verdicts: list[Verdict]) -> None:
         path.write_text(f"{head}{BEGIN}\n{markdown(verdicts)}{END}{tail}", encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         reason = getattr(error, "strerror", None) or str(error)
+        raise SpecError(f"--write-readme: cannot update the README: {reason}", file=str(path)) from None
+
+
+def _readme_text(path: Path) -> str:
+    """The README's text: a regular file of bounded size (never a FIFO to block on)."""
+    try:
+        return read_text(path)
+    except SpecError as error:
+        reason = error.message.removeprefix("cannot read the file: ")
         raise SpecError(f"--write-readme: cannot update the README: {reason}", file=str(path)) from None
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from archcalc.errors import ArchcalcError
 from tests.conftest import ROOT, located_error
 
 HEAD = "name: t\ninput: [3, 32, 32]\nlayers:\n"
@@ -14,7 +13,7 @@ CASES = {
     "malformed_yaml": (HEAD + "  - conv: {out: 8, kernel: 3\n  - relu\n", ["malformed YAML", "flow mapping on line 4"]),
     "unknown_op": (HEAD + "  - convv: {out: 8, kernel: 3}\n", ["layers.0", "unknown op or block 'convv'", "did you mean 'conv'"]),
     "unknown_field": (HEAD + "  - conv: {out: 8, kernel: 3, strid: 2}\n", ["layers.0.conv.strid", "did you mean 'stride'", ":4"]),
-    "wrong_type": (HEAD + "  - conv: {out: 8, kernel: 3, stride: two}\n", ["layers.0.conv.stride", "expected a valid integer", "'two'"]),
+    "wrong_type": (HEAD + "  - conv: {out: 8, kernel: 3, stride: two}\n", ["layers.0.conv.stride:", "expected a whole number", "'two'"]),
     "zero_kernel": (HEAD + "  - conv: {out: 8, kernel: 0}\n", ["layers.0.conv.kernel", "greater than 0", "found 0"]),
     "negative_out": (HEAD + "  - linear: {out: -4}\n", ["layers.0.linear.out", "greater than 0", "found -4"]),
     "zero_input": ("name: t\ninput: [3, 0, 32]\nlayers: [relu]\n", ["input.1", "found 0"]),
@@ -104,10 +103,12 @@ def test_error_is_short_located_and_exits_nonzero(case, write_spec, cli):
         assert fragment in message, f"{fragment!r} not in {message!r}"
 
 
-def test_debug_shows_the_traceback(write_spec, cli):
+def test_debug_shows_the_traceback_and_exits_the_same(write_spec, cli):
     path = write_spec(CASES["unknown_field"][0])
-    with pytest.raises(ArchcalcError):
-        cli("report", path, "--debug")
+    plain, debug = cli("report", path), cli("report", path, "--debug")
+    assert debug.exit_code == plain.exit_code == 2
+    assert "Traceback (most recent call last)" in debug.output and "Traceback" not in plain.output
+    assert "SpecError" in debug.output and debug.output.strip().splitlines()[-1] == plain.output.strip()
 
 
 def test_unsafe_cli_input_is_refused_not_evaluated(cli, write_spec):

@@ -74,9 +74,11 @@ def test_check_finds_stale_missing_and_orphan_files(tmp_path, cli):
     (specs / "sub").mkdir(parents=True)
     (specs / "a.yaml").write_text(textwrap.dedent(NET.format(n=2)))
     (specs / "sub" / "b.yaml").write_text(textwrap.dedent(NET.format(n=3)))
+    (specs / "old.yaml").write_text(textwrap.dedent(NET.format(n=6)))
     build_gallery(specs, reports)
     assert sorted(p.relative_to(reports).as_posix() for p in reports.rglob("*")) == [
-        "README.md", "a.dot", "a.html", "a.md", "a.svg", "compare.svg", "sub", "sub/b.dot", "sub/b.html", "sub/b.md", "sub/b.svg"
+        ".archcalc-gallery", "README.md", "a.dot", "a.html", "a.md", "a.svg", "compare.svg", "old.dot", "old.html", "old.md", "old.svg",
+        "sub", "sub/b.dot", "sub/b.html", "sub/b.md", "sub/b.svg"
     ]  # fmt: skip
     assert stale(specs, reports) == []
     assert cli("gallery", "--specs", specs, "--out", reports, "--check").exit_code == 0
@@ -84,7 +86,7 @@ def test_check_finds_stale_missing_and_orphan_files(tmp_path, cli):
     (specs / "a.yaml").write_text(textwrap.dedent(NET.format(n=4)))  # the network changed
     (reports / "sub" / "b.svg").unlink()
     (specs / "c.yaml").write_text(textwrap.dedent(NET.format(n=5)))  # a new spec
-    (reports / "old.md").write_text("")  # a report whose spec is gone
+    (specs / "old.yaml").unlink()  # the gallery's report of a spec that is gone
     problems = stale(specs, reports)
     assert f"{reports / 'a.md'}: out of date" in problems
     assert f"{reports / 'a.dot'}: out of date" in problems

@@ -186,7 +186,7 @@ def test_bilinear_flops_and_labels():
         ("upsample: {scale: 0}", "positive"),
         ("upsample: {scale: -1.5}", "positive"),
         ("upsample: {scale: true}", "positive number"),
-        ("upsample: {scale: .nan}", "positive number"),
+        ("upsample: {scale: .nan}", "scale: expected a finite number, found .nan"),
         ("upsample: {scale: 2x}", "cannot parse"),
         ("upsample: {scale: 2, mode: bicubic}", "mode"),
         ("upsample", "takes a size or scale, or `from: .x, ref.` to match ref.s size; found 1 input"),

@@ -265,7 +265,7 @@ _CLAIM = "  - {id: bad, section: s, quote: q, "
         # a family with no members checks nothing
         (
             f"claimed: 1, for: {{n: []}}, of: {{spec: {LENET5}, layer: C1, quantity: params}}}}",
-            "claims.0.for.n: expected List should have at least 1 item",
+            "claims.0.for.n: expected at least 1 item(s), found 0",
         ),
         (
             f"claimed: true, of: {{spec: {LENET5}, layer: C1, quantity: params}}}}",

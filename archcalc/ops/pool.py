@@ -7,8 +7,9 @@ from typing import Literal
 from pydantic import model_validator
 
 from archcalc.derivation import shape_values, window_formulas, window_values
+from archcalc.errors import OpError
 from archcalc.expressions import Value, ceildiv, definitely, is_symbolic
-from archcalc.ops.base import NonNegativePair, Op, PositivePair, Shape, Window, kernel_text, numel, require_rank, spatial_out
+from archcalc.ops.base import NonNegativePair, Op, PositivePair, Shape, Window, conv_out_size, kernel_text, numel, require_rank, spatial_out
 from archcalc.training.rules import WEIGHTED, Saved, TrainingRules, elements, saves_input, saves_nothing
 
 
@@ -49,7 +50,25 @@ class _Pool(Op):
         return Window(self.kernel, self.step, self.padding, getattr(self, "dilation", (1, 1)))
 
     def output_shape(self, inputs: list[Shape]) -> Shape:
+        if self.ceil_mode:
+            return self._ceil_out(inputs)
         return spatial_out(inputs, self, self.window(inputs), inputs[0][0], self.ceil_mode)
+
+    def _ceil_out(self, inputs: list[Shape]) -> Shape:
+        """Ceil mode, as PyTorch's pooling_output_shape: the window may be larger than the
+        (padded) input — a 3×3/2 pool of a 2×2 map gives one output — as long as at least
+        one window starts inside it: H + 2p − d(k−1) − 1 > −s, i.e. H ≥ d(k−1) + 2 − 2p − s."""
+        shape = inputs[0]
+        require_rank(shape, 3, self.kind)
+        window, sizes = self.window(inputs), []
+        for axis, index in (("height", 0), ("width", 1)):
+            size, k, s, p, d = shape[1 + index], window.kernel[index], window.stride[index], window.padding[index], window.dilation[index]
+            smallest = max(1, d * (k - 1) + 2 - 2 * p - s)
+            if definitely(size < smallest):
+                no_window = f"no window starts inside the input along {axis}, even in ceil mode"
+                raise OpError(f"{no_window}: expected at least {smallest}, found {size}")
+            sizes.append(conv_out_size(size, k, s, p, d, True))
+        return (shape[0], sizes[0], sizes[1])
 
     def label(self) -> str:
         return f"{self.kind} {kernel_text(self.kernel, self.step)}" + (", ceil" if self.ceil_mode else "")

@@ -100,6 +100,9 @@ def analyse_training(
 ) -> Training:
     if optimizer not in OPTIMIZERS:
         raise SpecError(f"--optimizer: expected one of {', '.join(OPTIMIZERS)}, found {optimizer!r}")
+    if analysis.invalid_training:  # a training step runs every training-only branch: one cannot exist here
+        reason = next(iter(analysis.invalid_training.values()))
+        raise SpecError(f"no training step at this input: a training-only branch cannot exist here: {reason}")
     batch = analysis.batch if batch is None else batch
     walked = walk(network, analysis, batch, device)
     blocks = segments(analysis, checkpoint)

@@ -1,0 +1,76 @@
+"""Where a symbolic analysis holds: the smallest input sizes every layer accepts.
+
+A spec with input ``[3, H, W]`` gives formulas in H and W, but a layer's own rule refuses
+some sizes (a 5×5 conv needs at least 5 pixels; a stride-2 pool after it more). ``valid_for``
+derives, for each size name, the smallest value at which every layer's rule accepts its
+input — replaying each layer's own ``output_shape`` on its input shapes with the names bound
+to numbers, never a typed-in table — the other names held at ``LARGE``. Validity is taken to
+grow with the size (a layer that accepts a size accepts larger ones, as windows and strides
+do); the search is a bisection, so it costs about log2(LARGE) replays.
+"""
+
+from __future__ import annotations
+
+from archcalc import expressions
+from archcalc.errors import ArchcalcError
+from archcalc.graph import Network
+
+#: the other names' value while one is searched, and the largest size searched
+LARGE = 1 << 14
+
+
+def valid_for(network: Network, training: bool = False) -> dict[str, int | None]:
+    """Each size name of the input (H, W …; not the channels) → the smallest value every
+    inference layer (with ``training``: every layer, training-only branches too) accepts, or
+    None when not even LARGE is accepted."""
+    names = sorted({str(s) for dim in network.input_shape[1:] if expressions.is_symbolic(dim) for s in dim.free_symbols})
+    others = sorted({str(s) for dim in network.input_shape[:1] if expressions.is_symbolic(dim) for s in dim.free_symbols} - set(names))
+    result = {}
+    for name in names:
+        fixed = {other: LARGE for other in [*names, *others] if other != name}
+        result[name] = _smallest(network, name, fixed, _layers(network, training))
+    return result
+
+
+def _layers(network: Network, training: bool) -> list[str]:
+    """The layers to check, in order: every one, or the inference network's (a layer reading a
+    training-only one is training-only too)."""
+    if training:
+        return list(network.order)
+    only: dict[str, bool] = {}
+    for name in network.order:
+        layer = network.layers[name]
+        only[name] = layer.training_only or any(only.get(source, False) for source in layer.inputs)
+    return [name for name in network.order if not only[name]]
+
+
+def _smallest(network: Network, name: str, fixed: dict[str, int], layers: list[str]) -> int | None:
+    if not accepts(network, {**fixed, name: LARGE}, layers):
+        return None
+    low, high = 0, LARGE  # accepts(high); low is refused (0 is no size at all)
+    while high - low > 1:
+        middle = (low + high) // 2
+        if accepts(network, {**fixed, name: middle}, layers):
+            high = middle
+        else:
+            low = middle
+    return high
+
+
+def accepts(network: Network, bindings: dict[str, int], layers: list[str] | None = None) -> bool:
+    """Every layer's own rule (of ``layers``; default all) accepts its input with the names
+    bound to these numbers."""
+    needed = {source for name in (layers or network.order) for source in network.layers[name].inputs}
+    shapes = {node: tuple(expressions.substitute(dim, bindings) for dim in network.shapes[node]) for node in needed}
+    for name in layers or network.order:
+        layer = network.layers[name]
+        try:
+            out = layer.op.output_shape([shapes[source] for source in layer.inputs])
+        except (ArchcalcError, ArithmeticError, ValueError, TypeError):  # a size the rule cannot take
+            return False
+        if any(isinstance(dim, int) and dim <= 0 for dim in out):
+            return False
+    return True
+
+
+__all__ = ["LARGE", "accepts", "valid_for"]
