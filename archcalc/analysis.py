@@ -87,6 +87,11 @@ class Analysis:
     def dtype_bytes(self) -> int:
         return DTYPE_BYTES[self.dtype]
 
+    def nbytes(self, elements: Value) -> Value:
+        """``elements`` values (a layer's activations, a total's params or peak) in bytes at this
+        analysis' dtype: every renderer's "activation bytes" and "parameter memory" come from here."""
+        return elements * self.dtype_bytes
+
 
 def parse_input(dims: list | str) -> tuple:
     """`[3, 224, 224]`, `[3, H, W]` or the CLI's "3,H,W" → a shape of ints and symbols."""

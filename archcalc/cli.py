@@ -11,6 +11,7 @@ import sys
 
 import click
 
+from archcalc.cli_options import DTYPES, analysis_options, exact_option, training_of, training_options, training_settings
 from archcalc.compare import SORT_KEYS
 from archcalc.errors import ArchcalcError
 from archcalc.training import DEFAULT_OPTIMIZER, DEVICES, OPTIMIZERS
@@ -60,70 +61,8 @@ class _Group(click.Group):
             sys.exit(1)
 
 
-class _Batch(click.ParamType):
-    """A positive integer, or a name (``N``) that makes every count a formula in the batch."""
-
-    name = "N"
-
-    def convert(self, value, param, ctx):
-        if not isinstance(value, str):
-            return value
-        text = value.strip()
-        if text.isdigit() and int(text) >= 1:
-            return int(text)
-        if text.isidentifier() and text.isascii():
-            from archcalc.expressions import symbol
-
-            return symbol(text)
-        self.fail(f"expected a positive integer or a name such as N, found {value!r}", param, ctx)
-
-
-BATCH = _Batch()
-
-
-def training_options(command):
-    """--training and its settings (report, compare, explain); any setting implies --training."""
-    options = [
-        click.option(
-            "--training", is_flag=True, help="Add one training step: saved bytes, backward macs, gradients, optimizer state, peak."
-        ),
-        click.option("--optimizer", type=click.Choice(list(OPTIMIZERS)), help=f"Optimizer state to count [default: {DEFAULT_OPTIMIZER}]."),
-        click.option(
-            "--device",
-            "train_device",
-            type=click.Choice(DEVICES),
-            default="cuda",
-            show_default=True,
-            help="Whose autograd to model for --training (dropout keeps a bool mask on CUDA, a --dtype one on the CPU).",
-        ),
-        click.option("--fit", metavar="SIZE", help="The largest batch whose training peak fits in SIZE, e.g. 80GiB or 24GB."),
-        click.option(
-            "--checkpoint",
-            multiple=True,
-            metavar="BLOCK",
-            help="Checkpoint BLOCK's activations (an instance, a repeated block or a block kind; repeatable, or comma-separated).",
-        ),
-    ]
-    for option in reversed(options):
-        command = option(command)
-    return command
-
-
-def _training_settings(training, optimizer, train_device, fit, checkpoint) -> dict | None:
-    """analyse_training's settings when a training step is asked for (any training option asks), else None."""
-    if not (training or optimizer or fit or checkpoint):
-        return None
-    blocks = [name.strip() for item in checkpoint for name in item.split(",") if name.strip()]
-    return {"optimizer": optimizer or DEFAULT_OPTIMIZER, "device": train_device, "checkpoint": blocks, "fit": fit}
-
-
-def _training_of(network, analysis, **options):
-    settings = _training_settings(**options)
-    if settings is None:
-        return None
-    from archcalc.training.memory import analyse_training
-
-    return analyse_training(network, analysis, **settings)
+# the options several commands share (archcalc/cli_options.py)
+_training_settings, _training_of = training_settings, training_of
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -141,19 +80,20 @@ def main():
     type=click.Path(dir_okay=False),
     help="Write the report to this file instead of printing it (html: one self-contained page).",
 )
+@analysis_options
 @click.option(
-    "--batch",
-    type=BATCH,
-    default=1,
-    show_default=True,
-    help="Samples per batch (multiplies macs, flops, activations); a name such as N makes each count a formula in it.",
+    "--depth",
+    type=click.IntRange(min=0),
+    metavar="N",
+    help="A tree of N levels of blocks, each a row with its subtotals (0: the totals alone); default: every layer.",
 )
-@click.option("--input", "input_shape", metavar="C,H,W", help="Override the spec's input, e.g. 3,224,224 or 3,H,W.")
-@click.option("--dtype", type=click.Choice(["float32", "float16", "bfloat16", "float64", "int8"]), default="float32", show_default=True)
+@exact_option
 @click.option("--timings", type=click.Path(dir_okay=False), help="Add a measured-time column from `archcalc run --save` output.")
 @training_options
 @friendly
-def report(spec: str, fmt: str, output: str | None, batch, input_shape: str | None, dtype: str, timings: str | None, **train):
+def report(
+    spec: str, fmt: str, output: str | None, batch, input_shape: str | None, dtype: str, depth, exact: bool, timings: str | None, **train
+):
     """Per-layer shapes, params, macs, connections and receptive fields of SPEC."""
     from archcalc.analysis import analyse, load_network
     from archcalc.report import render
@@ -168,7 +108,7 @@ def report(spec: str, fmt: str, output: str | None, batch, input_shape: str | No
 
         text = report_page(spec, analysis, measured, training)
     else:
-        text = render(analysis, fmt, measured, training)
+        text = render(analysis, fmt, measured, training, exact=exact, depth=depth)
     if output is None:
         click.echo(text)
         return
@@ -192,9 +132,7 @@ main.add_command(make_command(friendly))
     type=click.Choice(["macs", "params", "memory", "saved"]),
     help="Shade nodes by this cost, with a legend (saved: bytes kept for the backward pass of a training step).",
 )
-@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True, help="Samples per batch (multiplies macs and memory).")
-@click.option("--input", "input_shape", metavar="C,H,W", help="Override the spec's input, e.g. 3,224,224 or 3,H,W.")
-@click.option("--dtype", type=click.Choice(["float32", "float16", "bfloat16", "float64", "int8"]), default="float32", show_default=True)
+@analysis_options(symbolic_batch=False)
 @click.option("--timings", type=click.Path(dir_okay=False), help="Show each node's measured time from `archcalc run --save` output.")
 @friendly
 def diagram(
@@ -230,7 +168,7 @@ def diagram(
               help="--kind size: one panel each (repeatable); default macs, params, peak.")  # fmt: skip
 @click.option("--all-layers", is_flag=True, help="--kind layers: draw pointwise layers (relu, bn, concat …) too.")
 @click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True, help="Samples per batch (multiplies macs and memory).")
-@click.option("--dtype", type=click.Choice(["float32", "float16", "bfloat16", "float64", "int8"]), default="float32", show_default=True)
+@click.option("--dtype", type=click.Choice(DTYPES), default="float32", show_default=True)
 @click.option(
     "--optimizer", type=click.Choice(list(OPTIMIZERS)), help=f"--kind training: optimizer state to count [default: {DEFAULT_OPTIMIZER}]."
 )
@@ -274,14 +212,13 @@ def gallery(specs_dir: str, out_dir: str, check: bool):
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown", "csv"]), default="table", show_default=True)
 @click.option("--sort", "sort_key", type=click.Choice(list(SORT_KEYS)), help="Order the rows by this column (ascending).")
 @click.option("--reverse", is_flag=True, help="Sort in descending order.")
-@click.option(
-    "--batch", type=BATCH, default=1, show_default=True, help="Samples per batch (scales macs, activations); a name makes formulas."
-)
-@click.option("--input", "input_shape", metavar="C,H,W", help="Analyse every spec at this input instead of its own, e.g. 3,224,224.")
-@click.option("--dtype", type=click.Choice(["float32", "float16", "bfloat16", "float64", "int8"]), default="float32", show_default=True)
+@analysis_options(input_help="Analyse every spec at this input instead of its own, e.g. 3,224,224.")
+@exact_option
 @training_options
 @friendly
-def compare(specs: tuple[str, ...], fmt: str, sort_key: str | None, reverse: bool, batch, input_shape: str | None, dtype: str, **train):
+def compare(
+    specs: tuple[str, ...], fmt: str, sort_key: str | None, reverse: bool, batch, input_shape: str | None, dtype: str, exact: bool, **train
+):
     """Architectures side by side: params, macs, depth, memory, receptive field, costliest layer."""
     from archcalc.analysis import analyse, load_network
     from archcalc.compare import render, sort_rows, summarise
@@ -293,7 +230,7 @@ def compare(specs: tuple[str, ...], fmt: str, sort_key: str | None, reverse: boo
         rows.append(summarise(analysis, _training_of(network, analysis, **train)))
     if sort_key:
         rows = sort_rows(rows, sort_key, reverse)
-    click.echo(render(rows, fmt))
+    click.echo(render(rows, fmt, exact=exact))
 
 
 @main.command()
@@ -306,9 +243,7 @@ def compare(specs: tuple[str, ...], fmt: str, sort_key: str | None, reverse: boo
     type=click.Choice(["shape", "params", "buffers", "macs", "connections", "rf"]),
     help="Only these quantities (repeatable); default all.",
 )
-@click.option("--input", "input_shape", metavar="C,H,W", help="Override the spec's input, e.g. 3,H,W for formulas.")
-@click.option("--batch", type=BATCH, default=1, show_default=True, help="Samples per batch; a name such as N gives formulas in it.")
-@click.option("--dtype", type=click.Choice(["float32", "float16", "bfloat16", "float64", "int8"]), default="float32", show_default=True)
+@analysis_options(input_help="Override the spec's input, e.g. 3,H,W for formulas.")
 @training_options
 @friendly
 def explain(spec: str, layer: str, quantities: tuple[str, ...], input_shape: str | None, batch, dtype: str, **train):

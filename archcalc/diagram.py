@@ -131,7 +131,7 @@ def _node(node_id: str, layers: list[LayerStats], place: _Place, analysis: Analy
     if color == "saved":
         cost = sum((saved[s.name] for s in layers), 0)
     else:
-        cost = {"params": costs.params, "macs": costs.macs, "memory": costs.activations * analysis.dtype_bytes}.get(color or "", 0)
+        cost = {"params": costs.params, "macs": costs.macs, "memory": analysis.nbytes(costs.activations)}.get(color or "", 0)
     if place.scope is None:
         lines = _layer_lines(layers[0], place.cluster)
         minor = REGISTRY[layers[0].kind].minor and layers[0].params == 0
