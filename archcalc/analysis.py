@@ -116,7 +116,11 @@ def analyse_file(path: str | Path, input_shape: str | None = None, batch: Value 
 
 
 def load_network(path: str | Path, input_shape: str | None = None) -> Network:
-    """Load and compile a spec file (the graph of op instances the torch backend builds from)."""
+    """Load and compile a spec file, or a bundled network by name (archcalc.locate), into the
+    graph of op instances the torch backend builds from."""
+    from archcalc.locate import resolve_spec
+
+    path = resolve_spec(path)
     spec, source = load_spec(path)
     try:
         shape = parse_input(input_shape if input_shape is not None else spec.input)

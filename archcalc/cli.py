@@ -233,6 +233,24 @@ def compare(
     click.echo(render(rows, fmt, exact=exact))
 
 
+@main.command("list")
+@click.argument("pattern", required=False)
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown"]), default="table", show_default=True)
+@exact_option
+@friendly
+def list_networks(pattern: str | None, fmt: str, exact: bool):
+    """Every bundled network (or those matching PATTERN, e.g. 'resnet*'): params, macs, input, source.
+
+    Any NAME listed works where a SPEC file does: `archcalc report resnet50`.
+    """
+    from archcalc.catalogue import catalogue, render
+
+    entries = catalogue(pattern)
+    click.echo(render(entries, fmt, exact))
+    if any("error" in entry for entry in entries):
+        sys.exit(1)
+
+
 @main.command()
 @click.argument("spec", type=click.Path(dir_okay=False))
 @click.argument("layer")

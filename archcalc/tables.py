@@ -47,11 +47,14 @@ def markdown(table: Table) -> list[str]:
     return [md(table.header), md(align), *map(md, table.rows), *map(md, footer)]
 
 
-def shorten(text: str, width: int) -> str:
+def shorten(text: str, width: int, *, middle: bool = True) -> str:
     """``text`` in at most ``width`` characters: the middle gives way to an ellipsis, so a
-    dotted layer path keeps its start and its last, most specific part."""
+    dotted layer path keeps its start and its last, most specific part (``middle`` false: the
+    end gives way, for prose)."""
     if len(text) <= width:
         return text
     keep = width - len(ELLIPSIS)
+    if not middle:
+        return text[:keep].rstrip() + ELLIPSIS
     tail = (keep + 1) // 2
     return text[: keep - tail] + ELLIPSIS + text[len(text) - tail :]
