@@ -105,3 +105,25 @@ def test_compare_is_one_table_with_long_names_shortened(cli, write_spec):
     header, rule, first = lines[:3]
     assert header.startswith("Network") and set(rule) <= {"-", " "}
     assert ELLIPSIS in first and long not in first and first.rstrip().endswith("(3.89 k)")  # 4·3·3·3 macs at each of 6×6: 3,888
+
+
+def test_symbolic_axes_are_parenthesised_and_readable(cli):
+    out = cli("report", ROOT / "specs/alexnet.yaml", "--input", "3,H,W").output
+    # pool5's field is 195 pixels with jump 32 on each side (as at 227); flatten spans its n = ⌊(H − 67)/32⌋ + 1
+    # units, so FC6 sees 195 + (n − 1)·32 = 32·⌊(H − 67)/32⌋ + 195 rows, and likewise columns
+    fc6 = out[out.index("\nFC6") :].split("\n")
+    rf = next(line for line in fc6 if "rf size / jump / start" in line)
+    assert "(32·⌊(H − 67)/32⌋ + 195)×(32·⌊(W − 67)/32⌋ + 195) / 32 /" in rf
+    assert "floor" not in out and "*" not in out.replace("MACs*", "").replace("macs*", "").replace("*:", "")
+    # like terms collected: the symbolic flops total is one short sum, not sympy's expanded products
+    flops = next(line for line in out.splitlines() if line.startswith("flops: ")).split("; by kind")[0]
+    # one product per resolution: C1's /4 (55), C2's /8 (27), C3–C5's /16 (13) and pool5's /32 (6)
+    assert [flops.count(f"(⌊(H − {o})/{d}⌋ + 1)") for o, d in ((11, 4), (19, 8), (35, 16), (67, 32))] == [1, 1, 1, 1]
+    assert flops.count("H") == 4 and len(flops) < 300
+
+
+def test_explain_defines_the_connection_tables_T(cli):
+    out = cli("explain", ROOT / "specs/lenet5.yaml", "C3", "--quantity", "macs").output
+    # LeNet-5's Table I: output maps 0–5 read 3 maps, 6–14 read 4, map 15 all 6: 6·3 + 9·4 + 6 = 60
+    assert "T·k_h·k_w·H_out·W_out = 60×5×5×10×10 = 150000" in out and "T = Σ_j |table_j| = 60" in out
+    assert 6 * 3 + 9 * 4 + 6 == 60

@@ -344,7 +344,7 @@ def test_explain_cli(cli):
     assert result.exit_code == 2
     assert "no layer or block 'pool9'" in result.output
     result = cli("explain", ROOT / "specs/lenet5.yaml", "C1", "--input", "1,H,W", "--quantity", "shape")
-    assert "H_out = ⌊(H + 2·p_h − d_h·(k_h − 1) − 1)/s_h⌋ + 1 = ⌊(H + 2×0 − 1×(5 − 1) − 1)/1⌋ + 1 = H - 4" in result.output
+    assert "H_out = ⌊(H + 2·p_h − d_h·(k_h − 1) − 1)/s_h⌋ + 1 = ⌊(H + 2×0 − 1×(5 − 1) − 1)/1⌋ + 1 = H − 4" in result.output
 
 
 def test_the_inline_vgg_is_vgg16_and_blocks_can_be_subjects(tmp_path, cli):
