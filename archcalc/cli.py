@@ -276,16 +276,19 @@ def explain(spec: str, layer: str, quantities: tuple[str, ...], input_shape: str
 @main.command()
 @click.argument("claims", type=click.Path(dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
-@click.option("--write-readme", type=click.Path(dir_okay=False), help="Replace the verify section of this README with the Markdown.")
+@click.option("--write-readme", type=click.Path(dir_okay=False), help="Replace the verify section of this README with the summary.")
+@click.option("--write-page", type=click.Path(dir_okay=False), help="Write the whole table as a Markdown page (reports/claims.md).")
 @friendly
-def verify(claims: str, fmt: str, write_readme: str | None):
+def verify(claims: str, fmt: str, write_readme: str | None, write_page: str | None):
     """Check every claim in CLAIMS; exit 0 only when all hold (1 when any is false)."""
-    from archcalc.verify import render, verify_file, write_readme_section
+    from archcalc import verify as verifying
 
-    verdicts = verify_file(claims)
+    verdicts = verifying.verify_file(claims)
     if write_readme:
-        write_readme_section(write_readme, verdicts)
-    click.echo(render(verdicts, fmt))
+        verifying.write_readme_section(write_readme, verdicts)
+    if write_page:
+        verifying.write_page(write_page, verdicts)
+    click.echo(verifying.render(verdicts, fmt))
     sys.exit(0 if all(v.holds for v in verdicts) else 1)
 
 

@@ -91,6 +91,16 @@ def texts(entries: list[Entry]) -> dict[str, str]:
     return files
 
 
+def claims_files(specs_dir: Path) -> dict[str, str]:
+    """claims.md, the notes' claims checked (archcalc.verify.page), when specs_dir holds them."""
+    notes = Path(specs_dir) / "claims" / "seed-notes.yaml"
+    if not notes.is_file():
+        return {}
+    from archcalc.verify import page, verify_file
+
+    return {"claims.md": page(verify_file(notes))}
+
+
 def network_page(e: Entry) -> str:
     name = Path(e.stem).name
     lines = [markdown(e.analysis, training=e.training).rstrip("\n"), ""]
@@ -153,7 +163,7 @@ def build_gallery(specs_dir: Path, reports_dir: Path) -> list[Path]:
         raise GraphvizMissing(f"the gallery's SVG diagrams need Graphviz's `dot`, which was not found: {INSTALL_HINT}")
     pages.need_matplotlib()
     entries = [entry(spec, specs_dir) for spec in network_specs(specs_dir)]
-    files = texts(entries)
+    files = {**texts(entries), **claims_files(specs_dir)}
     reports_dir.mkdir(parents=True, exist_ok=True)
     for pattern in GENERATED:  # the folder is all generated: files of removed specs go too
         for old in reports_dir.rglob(pattern):
@@ -172,7 +182,7 @@ def build_gallery(specs_dir: Path, reports_dir: Path) -> list[Path]:
 def stale(specs_dir: Path, reports_dir: Path) -> list[str]:
     """What differs between reports/ and a fresh rendering: one line per file, empty when current."""
     entries = [entry(spec, specs_dir) for spec in network_specs(specs_dir)]
-    files, pictures = texts(entries), pages.items(entries, specs_dir)
+    files, pictures = {**texts(entries), **claims_files(specs_dir)}, pages.items(entries, specs_dir)
     problems = pages.stale(pictures, reports_dir)
     for rel, text in files.items():
         path = reports_dir / rel
