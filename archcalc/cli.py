@@ -60,6 +60,31 @@ class _Group(click.Group):
             click.echo("Aborted!", err=True)
             sys.exit(1)
 
+    def format_commands(self, ctx, formatter):
+        """Each command's whole first sentence, wrapped, never cut off with "..."."""
+        rows = [(name, command.get_short_help_str(limit=1000)) for name, command in self.commands.items() if not command.hidden]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(sorted(rows))
+
+    def format_epilog(self, ctx, formatter):
+        from archcalc.locate import zoo_root
+
+        super().format_epilog(ctx, formatter)
+        formatter.write_paragraph()
+        formatter.write_text(f"SPEC: a YAML file, or a bundled network's name such as resnet50 (`archcalc list`; in {zoo_root()}).")
+
+
+class _SpecCommand(click.Command):
+    """A command reading SPECs: its help ends by saying where the bundled ones are."""
+
+    def format_epilog(self, ctx, formatter):
+        from archcalc.locate import zoo_root
+
+        super().format_epilog(ctx, formatter)
+        formatter.write_paragraph()
+        formatter.write_text(f"SPEC: a YAML file, or a bundled network's name such as resnet50 (`archcalc list`; in {zoo_root()}).")
+
 
 # the options several commands share (archcalc/cli_options.py)
 _training_settings, _training_of = training_settings, training_of
@@ -68,10 +93,17 @@ _training_settings, _training_of = training_settings, training_of
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="archcalc")
 def main():
-    """Static analysis and cost calculator for neural-network architectures."""
+    """Static analysis and cost calculator for neural-network architectures.
+
+    \b
+    Examples:
+      archcalc report alexnet                 every layer of a bundled network: shapes, params, macs, fields
+      archcalc report my_net.yaml --depth 1   your own spec, one row per block with its subtotals
+      archcalc diagram vgg16 -o vgg16.svg     the same analysis drawn with Graphviz
+    """
 
 
-@main.command()
+@main.command(cls=_SpecCommand)
 @click.argument("spec", type=click.Path(dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown", "csv", "html"]), default="table", show_default=True)
 @click.option(
@@ -94,7 +126,14 @@ def main():
 def report(
     spec: str, fmt: str, output: str | None, batch, input_shape: str | None, dtype: str, depth, exact: bool, timings: str | None, **train
 ):
-    """Per-layer shapes, params, macs, connections and receptive fields of SPEC."""
+    """Per-layer shapes, params, macs, connections and receptive fields of SPEC.
+
+    \b
+    Examples:
+      archcalc report alexnet                          the table, numbers as 61.0 M (--exact: every digit)
+      archcalc report resnet50 --depth 1               one row per stage, with its subtotals
+      archcalc report lenet5 --input 1,H,W --format json   every count as a formula in H and W
+    """
     from archcalc.analysis import analyse, load_network
     from archcalc.report import render
     from archcalc.timings import load_timings
@@ -123,7 +162,7 @@ from archcalc.torch_backend.command import make_command  # noqa: E402
 main.add_command(make_command(friendly))
 
 
-@main.command()
+@main.command(cls=_SpecCommand)
 @click.argument("spec", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The file to write: .svg, .png, .pdf or .dot.")
 @click.option("--depth", type=click.IntRange(min=0), help="Open N levels of blocks/branches; deeper ones are one node (repeats ×n).")
@@ -138,7 +177,14 @@ main.add_command(make_command(friendly))
 def diagram(
     spec: str, output: str, depth: int | None, color: str | None, batch: int, input_shape: str | None, dtype: str, timings: str | None
 ):
-    """Draw SPEC with Graphviz: layers, the shapes on the edges, blocks as clusters."""
+    """Draw SPEC with Graphviz: layers, the shapes on the edges, blocks as clusters.
+
+    \b
+    Examples:
+      archcalc diagram alexnet -o alexnet.svg             svg, png, pdf or dot, by the extension
+      archcalc diagram resnet152 -o r152.png --depth 1    deeper blocks drawn as one box each
+      archcalc diagram vgg16 -o v.svg --color macs        nodes shaded by their macs
+    """
     from archcalc.analysis import analyse, load_network
     from archcalc.diagram import dot_source
     from archcalc.drawing import render
@@ -151,7 +197,7 @@ def diagram(
     click.echo(f"wrote {path}" + (f" ({note})" if note else ""))
 
 
-@main.command()
+@main.command(cls=_SpecCommand)
 @click.argument("specs", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The file to write: .svg, .png or .pdf.")
 @click.option("--kind", type=click.Choice(["layers", "size", "compare", "training"]), default="layers", show_default=True,
@@ -175,7 +221,14 @@ def diagram(
 @click.option("--device", "train_device", type=click.Choice(DEVICES), help="--kind training: whose autograd to model [default: cuda].")
 @friendly
 def plot(specs: tuple[str, ...], output: str, kind: str, **options):
-    """Draw where the cost of SPEC is, how it grows with the input size, several SPECs compared, or a training step's memory."""
+    """Draw where the cost of SPEC is, how it grows with the input size, several SPECs compared, or a training step's memory.
+
+    \b
+    Examples:
+      archcalc plot alexnet -o alexnet.svg                              where the cost is, layer by layer
+      archcalc plot resnet50 --kind size --range H=32:1024 -o r50.png   the cost against the input size
+      archcalc plot alexnet vgg16 resnet50 --kind compare -o zoo.pdf    networks as MACs against params
+    """
     from archcalc.plots.command import plot as draw_plot
 
     options["range"] = options.pop("size_range")
@@ -189,7 +242,13 @@ def plot(specs: tuple[str, ...], output: str, kind: str, **options):
 @click.option("--check", is_flag=True, help="Write nothing; list what is stale and exit 1 if anything is.")
 @friendly
 def gallery(specs_dir: str, out_dir: str, check: bool):
-    """Rebuild reports/: every spec's Markdown report and diagram, and an index comparing them."""
+    """Rebuild reports/: every spec's Markdown report and diagram, and an index comparing them.
+
+    \b
+    Examples:
+      archcalc gallery            rebuild reports/ from specs/ (make reports)
+      archcalc gallery --check    write nothing; list what is stale
+    """
     from pathlib import Path
 
     from archcalc.gallery import build_gallery, stale
@@ -207,7 +266,7 @@ def gallery(specs_dir: str, out_dir: str, check: bool):
     click.echo(f"wrote {len(written)} files to {out_dir}")
 
 
-@main.command()
+@main.command(cls=_SpecCommand)
 @click.argument("specs", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown", "csv"]), default="table", show_default=True)
 @click.option("--sort", "sort_key", type=click.Choice(list(SORT_KEYS)), help="Order the rows by this column (ascending).")
@@ -219,7 +278,14 @@ def gallery(specs_dir: str, out_dir: str, check: bool):
 def compare(
     specs: tuple[str, ...], fmt: str, sort_key: str | None, reverse: bool, batch, input_shape: str | None, dtype: str, exact: bool, **train
 ):
-    """Architectures side by side: params, macs, depth, memory, receptive field, costliest layer."""
+    """Architectures side by side: params, macs, depth, memory, receptive field, costliest layer.
+
+    \b
+    Examples:
+      archcalc compare alexnet vgg16 resnet50             one table, one row per network
+      archcalc compare specs/resnet*.yaml --sort macs     ascending (--reverse: descending)
+      archcalc compare resnet18 resnet50 --format markdown
+    """
     from archcalc.analysis import analyse, load_network
     from archcalc.compare import render, sort_rows, summarise
 
@@ -239,9 +305,15 @@ def compare(
 @exact_option
 @friendly
 def list_networks(pattern: str | None, fmt: str, exact: bool):
-    """Every bundled network (or those matching PATTERN, e.g. 'resnet*'): params, macs, input, source.
+    """Every bundled network, or those matching PATTERN: params, macs, input, source.
 
-    Any NAME listed works where a SPEC file does: `archcalc report resnet50`.
+    Any name listed works where a SPEC file does (`archcalc report resnet50`).
+
+    \b
+    Examples:
+      archcalc list                           the whole zoo
+      archcalc list 'torchvision/*'           torchvision's variants ('resnet*', '*net*' …)
+      archcalc list --format json             machine-readable, exact counts
     """
     from archcalc.catalogue import catalogue, render
 
@@ -251,7 +323,7 @@ def list_networks(pattern: str | None, fmt: str, exact: bool):
         sys.exit(1)
 
 
-@main.command()
+@main.command(cls=_SpecCommand)
 @click.argument("spec", type=click.Path(dir_okay=False))
 @click.argument("layer")
 @click.option(
@@ -265,7 +337,14 @@ def list_networks(pattern: str | None, fmt: str, exact: bool):
 @training_options
 @friendly
 def explain(spec: str, layer: str, quantities: tuple[str, ...], input_shape: str | None, batch, dtype: str, **train):
-    """Show how each number of LAYER in SPEC is derived: formula, values, result."""
+    """Show how each number of LAYER in SPEC is derived: formula, values, result.
+
+    \b
+    Examples:
+      archcalc explain alexnet C1                      every quantity of C1, step by step
+      archcalc explain lenet5 C3 --quantity params     one quantity
+      archcalc explain resnet18 conv2_x.0              a block: each layer's count, then the sum
+    """
     from archcalc.derivation import QUANTITIES
     from archcalc.explain import explain_layer
 
@@ -280,7 +359,13 @@ def explain(spec: str, layer: str, quantities: tuple[str, ...], input_shape: str
 @click.option("--write-page", type=click.Path(dir_okay=False), help="Write the whole table as a Markdown page (reports/claims.md).")
 @friendly
 def verify(claims: str, fmt: str, write_readme: str | None, write_page: str | None):
-    """Check every claim in CLAIMS; exit 0 only when all hold (1 when any is false)."""
+    """Check every claim in CLAIMS; exit 0 only when all hold (1 when any is false).
+
+    \b
+    Examples:
+      archcalc verify specs/claims/papers.yaml                      the papers' headline numbers
+      archcalc verify specs/claims/seed-notes.yaml --format json    every verdict, machine-readable
+    """
     from archcalc import verify as verifying
 
     verdicts = verifying.verify_file(claims)

@@ -281,7 +281,8 @@ def table(analysis: Analysis, timings: Timings | None = None, training: Training
         body = _long_table(grid)
     else:
         body = aligned(grid)
-    return "\n".join([_title(analysis), "", *body, "", *_summary(view), "", f"{CONVENTIONS}; {BATCH_NOTE}"])
+    notes = [*CONVENTIONS.split("; "), BATCH_NOTE]  # one convention a line: a terminal need not wrap them
+    return "\n".join([_title(analysis), "", *body, "", *_summary(view), "", *notes])
 
 
 def _long_table(grid: Table) -> list[str]:
