@@ -13,5 +13,5 @@ ZOO = ["archcalc.zoo", *("archcalc.zoo." + ".".join(folder.parts) for folder in 
 setup(
     packages=find_packages(include=["archcalc*"]) + ZOO,
     package_dir={"archcalc.zoo": "specs"},
-    package_data={"archcalc.html_report": ["*.css", "*.js"], **{package: ["*.yaml"] for package in ZOO}},
+    package_data={"archcalc.html_report": ["*.css", "*.js"], **{package: ["*.yaml", "*.json"] for package in ZOO}},
 )

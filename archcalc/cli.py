@@ -299,6 +299,33 @@ def compare(
     click.echo(render(rows, fmt, exact=exact))
 
 
+@main.command()
+@click.argument("which", type=click.Choice(["spec", "claims"]), default="spec")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the schema to this file instead of printing it.")
+def schema(which: str, output: str | None):
+    """The JSON Schema of specs (or of claims files), generated from archcalc's own models.
+
+    Editors with a YAML extension complete op names and fields with it, and flag mistakes:
+    the bundled specs start with `# yaml-language-server: $schema=…` pointing at
+    specs/schema/spec.json.
+
+    \b
+    Examples:
+      archcalc schema                           the spec language's schema
+      archcalc schema claims -o claims.json     the claims files', to a file
+    """
+    from pathlib import Path
+
+    from archcalc.schema import render
+
+    text = render(which)
+    if output is None:
+        click.echo(text)
+        return
+    Path(output).write_text(text + "\n", encoding="utf-8")
+    click.echo(f"wrote {output}")
+
+
 @main.command("list")
 @click.argument("pattern", required=False)
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown"]), default="table", show_default=True)
