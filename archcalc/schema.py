@@ -17,7 +17,9 @@ op names and fields and flag an unknown field or op as it is typed.
 from __future__ import annotations
 
 import json
+import os
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -115,3 +117,21 @@ def _relaxed(schema: Any, skip: tuple[str, ...] = ()) -> Any:
 def render(which: str) -> str:
     schema = spec_schema() if which == "spec" else claims_schema()
     return json.dumps(schema, indent=2, ensure_ascii=False)
+
+
+SCHEMA_FOLDER = "schema"  # under specs/: spec.json, claims.json
+
+
+def write_schemas(folder: Path) -> None:
+    """specs/schema/spec.json and claims.json, as `archcalc schema` prints them."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for which in ("spec", "claims"):
+        (folder / f"{which}.json").write_text(render(which) + "\n", encoding="utf-8")
+
+
+def schema_line(path: Path, specs: Path) -> str:
+    """The `# yaml-language-server: $schema=…` line of a bundled file: the schema beside the zoo,
+    by a relative path (it ships inside the package with the specs)."""
+    which = "claims" if "claims" in path.relative_to(specs).parts else "spec"
+    target = os.path.relpath(specs / SCHEMA_FOLDER / f"{which}.json", path.parent)
+    return f"# yaml-language-server: $schema={Path(target).as_posix()}"
