@@ -101,6 +101,11 @@ class Analysis:
     def dtype_bytes(self) -> int:
         return DTYPE_BYTES[self.dtype]
 
+    def nbytes(self, elements: Value) -> Value:
+        """``elements`` values (a layer's activations, a total's params or peak) in bytes at this
+        analysis' dtype: every renderer's "activation bytes" and "parameter memory" come from here."""
+        return elements * self.dtype_bytes
+
 
 def parse_input(dims: list | str) -> tuple:
     """`[3, 224, 224]`, `[3, H, W]` or the CLI's "3,H,W" → a shape of ints and symbols."""
@@ -125,7 +130,11 @@ def analyse_file(path: str | Path, input_shape: str | None = None, batch: Value 
 
 
 def load_network(path: str | Path, input_shape: str | None = None) -> Network:
-    """Load and compile a spec file (the graph of op instances the torch backend builds from)."""
+    """Load and compile a spec file, or a bundled network by name (archcalc.locate), into the
+    graph of op instances the torch backend builds from."""
+    from archcalc.locate import resolve_spec
+
+    path = resolve_spec(path)
     spec, source = load_spec(path)
     try:
         shape = parse_input(input_shape if input_shape is not None else spec.input)

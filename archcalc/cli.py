@@ -12,6 +12,7 @@ import sys
 import click
 
 from archcalc.boundary import guarded
+from archcalc.cli_options import DTYPES, analysis_options, exact_option, training_of, training_options, training_settings
 from archcalc.compare import SORT_KEYS
 from archcalc.training import DEFAULT_OPTIMIZER, DEVICES, OPTIMIZERS
 
@@ -52,80 +53,50 @@ class _Group(click.Group):
             click.echo("Aborted!", err=True)
             sys.exit(1)
 
+    def format_commands(self, ctx, formatter):
+        """Each command's whole first sentence, wrapped, never cut off with "..."."""
+        rows = [(name, command.get_short_help_str(limit=1000)) for name, command in self.commands.items() if not command.hidden]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(sorted(rows))
 
-class _Batch(click.ParamType):
-    """A positive integer, or a name (``N``) that makes every count a formula in the batch."""
+    def format_epilog(self, ctx, formatter):
+        from archcalc.locate import zoo_root
 
-    name = "N"
-
-    def convert(self, value, param, ctx):
-        if not isinstance(value, str):
-            return value
-        text = value.strip()
-        if text.isdigit() and int(text) >= 1:
-            return int(text)
-        if text.isidentifier() and text.isascii():
-            from archcalc.expressions import symbol
-
-            return symbol(text)
-        self.fail(f"expected a positive integer or a name such as N, found {value!r}", param, ctx)
+        super().format_epilog(ctx, formatter)
+        formatter.write_paragraph()
+        formatter.write_text(f"SPEC: a YAML file, or a bundled network's name such as resnet50 (`archcalc list`; in {zoo_root()}).")
 
 
-BATCH = _Batch()
+class _SpecCommand(click.Command):
+    """A command reading SPECs: its help ends by saying where the bundled ones are."""
+
+    def format_epilog(self, ctx, formatter):
+        from archcalc.locate import zoo_root
+
+        super().format_epilog(ctx, formatter)
+        formatter.write_paragraph()
+        formatter.write_text(f"SPEC: a YAML file, or a bundled network's name such as resnet50 (`archcalc list`; in {zoo_root()}).")
 
 
-def training_options(command):
-    """--training and its settings (report, compare, explain); any setting implies --training."""
-    options = [
-        click.option(
-            "--training", is_flag=True, help="Add one training step: saved bytes, backward macs, gradients, optimizer state, peak."
-        ),
-        click.option("--optimizer", type=click.Choice(list(OPTIMIZERS)), help=f"Optimizer state to count [default: {DEFAULT_OPTIMIZER}]."),
-        click.option(
-            "--device",
-            "train_device",
-            type=click.Choice(DEVICES),
-            default="cuda",
-            show_default=True,
-            help="Whose autograd to model for --training (dropout keeps a bool mask on CUDA, a --dtype one on the CPU).",
-        ),
-        click.option("--fit", metavar="SIZE", help="The largest batch whose training peak fits in SIZE, e.g. 80GiB or 24GB."),
-        click.option(
-            "--checkpoint",
-            multiple=True,
-            metavar="BLOCK",
-            help="Checkpoint BLOCK's activations (an instance, a repeated block or a block kind; repeatable, or comma-separated).",
-        ),
-    ]
-    for option in reversed(options):
-        command = option(command)
-    return command
-
-
-def _training_settings(training, optimizer, train_device, fit, checkpoint) -> dict | None:
-    """analyse_training's settings when a training step is asked for (any training option asks), else None."""
-    if not (training or optimizer or fit or checkpoint):
-        return None
-    blocks = [name.strip() for item in checkpoint for name in item.split(",") if name.strip()]
-    return {"optimizer": optimizer or DEFAULT_OPTIMIZER, "device": train_device, "checkpoint": blocks, "fit": fit}
-
-
-def _training_of(network, analysis, **options):
-    settings = _training_settings(**options)
-    if settings is None:
-        return None
-    from archcalc.training.memory import analyse_training
-
-    return analyse_training(network, analysis, **settings)
+# the options several commands share (archcalc/cli_options.py)
+_training_settings, _training_of = training_settings, training_of
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="archcalc")
 def main():
-    """Static analysis and cost calculator for neural-network architectures."""
+    """Static analysis and cost calculator for neural-network architectures.
+
+    \b
+    Examples:
+      archcalc report alexnet                 every layer of a bundled network: shapes, params, macs, fields
+      archcalc report my_net.yaml --depth 1   your own spec, one row per block with its subtotals
+      archcalc diagram vgg16 -o vgg16.svg     the same analysis drawn with Graphviz
+    """
 
 
-@main.command()
+@main.command(cls=_SpecCommand)
 @click.argument("spec", type=click.Path(dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown", "csv", "html"]), default="table", show_default=True)
 @click.option(
@@ -134,20 +105,28 @@ def main():
     type=click.Path(dir_okay=False),
     help="Write the report to this file instead of printing it (html: one self-contained page).",
 )
+@analysis_options
 @click.option(
-    "--batch",
-    type=BATCH,
-    default=1,
-    show_default=True,
-    help="Samples per batch (multiplies macs, flops, activations); a name such as N makes each count a formula in it.",
+    "--depth",
+    type=click.IntRange(min=0),
+    metavar="N",
+    help="A tree of N levels of blocks, each a row with its subtotals (0: the totals alone); default: every layer.",
 )
-@click.option("--input", "input_shape", metavar="C,H,W", help="Override the spec's input, e.g. 3,224,224 or 3,H,W.")
-@click.option("--dtype", type=click.Choice(["float32", "float16", "bfloat16", "float64", "int8"]), default="float32", show_default=True)
+@exact_option
 @click.option("--timings", type=click.Path(dir_okay=False), help="Add a measured-time column from `archcalc run --save` output.")
 @training_options
 @friendly
-def report(spec: str, fmt: str, output: str | None, batch, input_shape: str | None, dtype: str, timings: str | None, **train):
-    """Per-layer shapes, params, macs, connections and receptive fields of SPEC."""
+def report(
+    spec: str, fmt: str, output: str | None, batch, input_shape: str | None, dtype: str, depth, exact: bool, timings: str | None, **train
+):
+    """Per-layer shapes, params, macs, connections and receptive fields of SPEC.
+
+    \b
+    Examples:
+      archcalc report alexnet                          the table, numbers as 61.0 M (--exact: every digit)
+      archcalc report resnet50 --depth 1               one row per stage, with its subtotals
+      archcalc report lenet5 --input 1,H,W --format json   every count as a formula in H and W
+    """
     from archcalc.analysis import analyse, load_network
     from archcalc.report import render
     from archcalc.timings import load_timings
@@ -161,7 +140,7 @@ def report(spec: str, fmt: str, output: str | None, batch, input_shape: str | No
 
         text = report_page(spec, analysis, measured, training)
     else:
-        text = render(analysis, fmt, measured, training)
+        text = render(analysis, fmt, measured, training, exact=exact, depth=depth)
     if output is None:
         click.echo(text)
         return
@@ -176,7 +155,7 @@ from archcalc.torch_backend.command import make_command  # noqa: E402
 main.add_command(make_command(friendly))
 
 
-@main.command()
+@main.command(cls=_SpecCommand)
 @click.argument("spec", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The file to write: .svg, .png, .pdf or .dot.")
 @click.option("--depth", type=click.IntRange(min=0), help="Open N levels of blocks/branches; deeper ones are one node (repeats ×n).")
@@ -185,15 +164,20 @@ main.add_command(make_command(friendly))
     type=click.Choice(["macs", "params", "memory", "saved"]),
     help="Shade nodes by this cost, with a legend (saved: bytes kept for the backward pass of a training step).",
 )
-@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True, help="Samples per batch (multiplies macs and memory).")
-@click.option("--input", "input_shape", metavar="C,H,W", help="Override the spec's input, e.g. 3,224,224 or 3,H,W.")
-@click.option("--dtype", type=click.Choice(["float32", "float16", "bfloat16", "float64", "int8"]), default="float32", show_default=True)
+@analysis_options(symbolic_batch=False)
 @click.option("--timings", type=click.Path(dir_okay=False), help="Show each node's measured time from `archcalc run --save` output.")
 @friendly
 def diagram(
     spec: str, output: str, depth: int | None, color: str | None, batch: int, input_shape: str | None, dtype: str, timings: str | None
 ):
-    """Draw SPEC with Graphviz: layers, the shapes on the edges, blocks as clusters."""
+    """Draw SPEC with Graphviz: layers, the shapes on the edges, blocks as clusters.
+
+    \b
+    Examples:
+      archcalc diagram alexnet -o alexnet.svg             svg, png, pdf or dot, by the extension
+      archcalc diagram resnet152 -o r152.png --depth 1    deeper blocks drawn as one box each
+      archcalc diagram vgg16 -o v.svg --color macs        nodes shaded by their macs
+    """
     from archcalc.analysis import analyse, load_network
     from archcalc.diagram import dot_source
     from archcalc.drawing import render
@@ -206,7 +190,7 @@ def diagram(
     click.echo(f"wrote {path}" + (f" ({note})" if note else ""))
 
 
-@main.command()
+@main.command(cls=_SpecCommand)
 @click.argument("specs", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The file to write: .svg, .png or .pdf.")
 @click.option("--kind", type=click.Choice(["layers", "size", "compare", "training"]), default="layers", show_default=True,
@@ -223,14 +207,21 @@ def diagram(
               help="--kind size: one panel each (repeatable); default macs, params, peak.")  # fmt: skip
 @click.option("--all-layers", is_flag=True, help="--kind layers: draw pointwise layers (relu, bn, concat …) too.")
 @click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True, help="Samples per batch (multiplies macs and memory).")
-@click.option("--dtype", type=click.Choice(["float32", "float16", "bfloat16", "float64", "int8"]), default="float32", show_default=True)
+@click.option("--dtype", type=click.Choice(DTYPES), default="float32", show_default=True)
 @click.option(
     "--optimizer", type=click.Choice(list(OPTIMIZERS)), help=f"--kind training: optimizer state to count [default: {DEFAULT_OPTIMIZER}]."
 )
 @click.option("--device", "train_device", type=click.Choice(DEVICES), help="--kind training: whose autograd to model [default: cuda].")
 @friendly
 def plot(specs: tuple[str, ...], output: str, kind: str, **options):
-    """Draw where the cost of SPEC is, how it grows with the input size, several SPECs compared, or a training step's memory."""
+    """Draw where the cost of SPEC is, how it grows with the input size, several SPECs compared, or a training step's memory.
+
+    \b
+    Examples:
+      archcalc plot alexnet -o alexnet.svg                              where the cost is, layer by layer
+      archcalc plot resnet50 --kind size --range H=32:1024 -o r50.png   the cost against the input size
+      archcalc plot alexnet vgg16 resnet50 --kind compare -o zoo.pdf    networks as MACs against params
+    """
     from archcalc.plots.command import plot as draw_plot
 
     options["range"] = options.pop("size_range")
@@ -244,7 +235,13 @@ def plot(specs: tuple[str, ...], output: str, kind: str, **options):
 @click.option("--check", is_flag=True, help="Write nothing; list what is stale and exit 1 if anything is.")
 @friendly
 def gallery(specs_dir: str, out_dir: str, check: bool):
-    """Rebuild reports/: every spec's Markdown report and diagram, and an index comparing them."""
+    """Rebuild reports/: every spec's Markdown report and diagram, and an index comparing them.
+
+    \b
+    Examples:
+      archcalc gallery            rebuild reports/ from specs/ (make reports)
+      archcalc gallery --check    write nothing; list what is stale
+    """
     from pathlib import Path
 
     from archcalc.gallery import build_gallery, stale
@@ -262,20 +259,26 @@ def gallery(specs_dir: str, out_dir: str, check: bool):
     click.echo(f"wrote {len(written)} files to {out_dir}")
 
 
-@main.command()
+@main.command(cls=_SpecCommand)
 @click.argument("specs", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown", "csv"]), default="table", show_default=True)
 @click.option("--sort", "sort_key", type=click.Choice(list(SORT_KEYS)), help="Order the rows by this column (ascending).")
 @click.option("--reverse", is_flag=True, help="Sort in descending order.")
-@click.option(
-    "--batch", type=BATCH, default=1, show_default=True, help="Samples per batch (scales macs, activations); a name makes formulas."
-)
-@click.option("--input", "input_shape", metavar="C,H,W", help="Analyse every spec at this input instead of its own, e.g. 3,224,224.")
-@click.option("--dtype", type=click.Choice(["float32", "float16", "bfloat16", "float64", "int8"]), default="float32", show_default=True)
+@analysis_options(input_help="Analyse every spec at this input instead of its own, e.g. 3,224,224.")
+@exact_option
 @training_options
 @friendly
-def compare(specs: tuple[str, ...], fmt: str, sort_key: str | None, reverse: bool, batch, input_shape: str | None, dtype: str, **train):
-    """Architectures side by side: params, macs, depth, memory, receptive field, costliest layer."""
+def compare(
+    specs: tuple[str, ...], fmt: str, sort_key: str | None, reverse: bool, batch, input_shape: str | None, dtype: str, exact: bool, **train
+):
+    """Architectures side by side: params, macs, depth, memory, receptive field, costliest layer.
+
+    \b
+    Examples:
+      archcalc compare alexnet vgg16 resnet50             one table, one row per network
+      archcalc compare specs/resnet*.yaml --sort macs     ascending (--reverse: descending)
+      archcalc compare resnet18 resnet50 --format markdown
+    """
     from archcalc.analysis import analyse, load_network
     from archcalc.compare import render, sort_rows, summarise
 
@@ -286,10 +289,61 @@ def compare(specs: tuple[str, ...], fmt: str, sort_key: str | None, reverse: boo
         rows.append(summarise(analysis, _training_of(network, analysis, **train)))
     if sort_key:
         rows = sort_rows(rows, sort_key, reverse)
-    click.echo(render(rows, fmt))
+    click.echo(render(rows, fmt, exact=exact))
 
 
 @main.command()
+@click.argument("which", type=click.Choice(["spec", "claims"]), default="spec")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the schema to this file instead of printing it.")
+def schema(which: str, output: str | None):
+    """The JSON Schema of specs (or of claims files), generated from archcalc's own models.
+
+    Editors with a YAML extension complete op names and fields with it, and flag mistakes:
+    the bundled specs start with `# yaml-language-server: $schema=…` pointing at
+    specs/schema/spec.json.
+
+    \b
+    Examples:
+      archcalc schema                           the spec language's schema
+      archcalc schema claims -o claims.json     the claims files', to a file
+    """
+    from pathlib import Path
+
+    from archcalc.schema import render
+
+    text = render(which)
+    if output is None:
+        click.echo(text)
+        return
+    Path(output).write_text(text + "\n", encoding="utf-8")
+    click.echo(f"wrote {output}")
+
+
+@main.command("list")
+@click.argument("pattern", required=False)
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown"]), default="table", show_default=True)
+@exact_option
+@friendly
+def list_networks(pattern: str | None, fmt: str, exact: bool):
+    """Every bundled network, or those matching PATTERN: params, macs, input, source.
+
+    Any name listed works where a SPEC file does (`archcalc report resnet50`).
+
+    \b
+    Examples:
+      archcalc list                           the whole zoo
+      archcalc list 'torchvision/*'           torchvision's variants ('resnet*', '*net*' …)
+      archcalc list --format json             machine-readable, exact counts
+    """
+    from archcalc.catalogue import catalogue, render
+
+    entries = catalogue(pattern)
+    click.echo(render(entries, fmt, exact))
+    if any("error" in entry for entry in entries):
+        sys.exit(1)
+
+
+@main.command(cls=_SpecCommand)
 @click.argument("spec", type=click.Path(dir_okay=False))
 @click.argument("layer")
 @click.option(
@@ -299,13 +353,18 @@ def compare(specs: tuple[str, ...], fmt: str, sort_key: str | None, reverse: boo
     type=click.Choice(["shape", "params", "buffers", "macs", "connections", "rf"]),
     help="Only these quantities (repeatable); default all.",
 )
-@click.option("--input", "input_shape", metavar="C,H,W", help="Override the spec's input, e.g. 3,H,W for formulas.")
-@click.option("--batch", type=BATCH, default=1, show_default=True, help="Samples per batch; a name such as N gives formulas in it.")
-@click.option("--dtype", type=click.Choice(["float32", "float16", "bfloat16", "float64", "int8"]), default="float32", show_default=True)
+@analysis_options(input_help="Override the spec's input, e.g. 3,H,W for formulas.")
 @training_options
 @friendly
 def explain(spec: str, layer: str, quantities: tuple[str, ...], input_shape: str | None, batch, dtype: str, **train):
-    """Show how each number of LAYER in SPEC is derived: formula, values, result."""
+    """Show how each number of LAYER in SPEC is derived: formula, values, result.
+
+    \b
+    Examples:
+      archcalc explain alexnet C1                      every quantity of C1, step by step
+      archcalc explain lenet5 C3 --quantity params     one quantity
+      archcalc explain resnet18 conv2_x.0              a block: each layer's count, then the sum
+    """
     from archcalc.derivation import QUANTITIES
     from archcalc.explain import explain_layer
 
@@ -316,16 +375,25 @@ def explain(spec: str, layer: str, quantities: tuple[str, ...], input_shape: str
 @main.command()
 @click.argument("claims", type=click.Path(dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
-@click.option("--write-readme", type=click.Path(dir_okay=False), help="Replace the verify section of this README with the Markdown.")
+@click.option("--write-readme", type=click.Path(dir_okay=False), help="Replace the verify section of this README with the summary.")
+@click.option("--write-page", type=click.Path(dir_okay=False), help="Write the whole table as a Markdown page (reports/claims.md).")
 @friendly
-def verify(claims: str, fmt: str, write_readme: str | None):
-    """Check every claim in CLAIMS; exit 0 only when all hold (1 when any is false)."""
-    from archcalc.verify import render, verify_file, write_readme_section
+def verify(claims: str, fmt: str, write_readme: str | None, write_page: str | None):
+    """Check every claim in CLAIMS; exit 0 only when all hold (1 when any is false).
 
-    verdicts = verify_file(claims)
+    \b
+    Examples:
+      archcalc verify specs/claims/papers.yaml                      the papers' headline numbers
+      archcalc verify specs/claims/seed-notes.yaml --format json    every verdict, machine-readable
+    """
+    from archcalc import verify as verifying
+
+    verdicts = verifying.verify_file(claims)
     if write_readme:
-        write_readme_section(write_readme, verdicts)
-    click.echo(render(verdicts, fmt))
+        verifying.write_readme_section(write_readme, verdicts)
+    if write_page:
+        verifying.write_page(write_page, verdicts)
+    click.echo(verifying.render(verdicts, fmt))
     sys.exit(0 if all(v.holds for v in verdicts) else 1)
 
 

@@ -13,9 +13,11 @@ import io
 import json
 from typing import TYPE_CHECKING, Any
 
-from archcalc.errors import SpecError, shape_text
-from archcalc.expressions import definitely, is_symbolic, to_json, to_text
+from archcalc import tables, units
+from archcalc.errors import SpecError
+from archcalc.expressions import definitely, is_symbolic, to_json
 from archcalc.ops import REGISTRY
+from archcalc.tables import Table, aligned, shorten
 
 if TYPE_CHECKING:  # the CLI imports SORT_KEYS at start-up; keep that import light
     from archcalc.analysis import Analysis, LayerStats
@@ -44,7 +46,7 @@ def summarise(analysis: Analysis, training: Training | None = None) -> dict[str,
     """The comparison row of one network, as plain data (exact values, never floats); with
     ``training``, its training step's columns too (which count training-only branches: they train)."""
     inference = [s for s in analysis.layers if not s.training_only]
-    totals, b = analysis.inference_totals, analysis.dtype_bytes
+    totals = analysis.inference_totals
     last = inference[-1] if inference else None
     expensive = most_expensive(inference)
     return {
@@ -61,9 +63,9 @@ def summarise(analysis: Analysis, training: Training | None = None) -> dict[str,
         "weighted_depth": weighted_depth(inference),
         "layers": totals.layers,
         "peak_activations": totals.peak_activations,
-        "peak_activation_bytes": totals.peak_activations * b,
+        "peak_activation_bytes": analysis.nbytes(totals.peak_activations),
         "total_activations": totals.activations,
-        "total_activation_bytes": totals.activations * b,
+        "total_activation_bytes": analysis.nbytes(totals.activations),
         "receptive_field": last.rf.size if last is not None and last.rf is not None else None,
         "receptive_field_layer": last.name if last is not None else None,
         "most_expensive_layer": expensive.name if expensive else None,
@@ -139,12 +141,12 @@ COLUMNS = [
     ("Params", "params"),
     ("MACs", "macs"),
     ("Depth", "weighted_depth"),
-    ("Peak act. (B)", "peak_activation_bytes"),
-    ("Total act. (B)", "total_activation_bytes"),
+    ("Peak act.", "peak_activation_bytes"),
+    ("Total act.", "total_activation_bytes"),
     ("RF", "receptive_field"),
     ("Most MACs in", "most_expensive_layer"),
 ]
-TRAINING_COLUMNS = [("Bwd MACs", "backward_macs"), ("Saved (B)", "saved_bytes"), ("Train peak (B)", "training_peak_bytes")]
+TRAINING_COLUMNS = [("Bwd MACs", "backward_macs"), ("Saved", "saved_bytes"), ("Train peak", "training_peak_bytes")]
 FIT_COLUMN = ("Max batch", "fit_batch")
 TEXT_FIELDS = ("name", "most_expensive_layer")
 NOTE = (
@@ -173,66 +175,54 @@ def _note(rows: list[dict[str, Any]]) -> str:
     )
 
 
-def render(rows: list[dict[str, Any]], fmt: str) -> str:
-    return {"table": table, "json": to_json_text, "markdown": markdown, "csv": to_csv}[fmt](rows)
+def render(rows: list[dict[str, Any]], fmt: str, *, exact: bool = False) -> str:
+    """``exact``: every digit in the table and Markdown (JSON and CSV are always exact)."""
+    if fmt in ("table", "markdown"):
+        return (table if fmt == "table" else markdown)(rows, exact=exact)
+    return {"json": to_json_text, "csv": to_csv}[fmt](rows)
 
 
-def _cell(row: dict[str, Any], field: str) -> str:
+BYTE_FIELDS = {"peak_activation_bytes", "total_activation_bytes", "saved_bytes", "training_peak_bytes"}
+#: the widest a layer's or network's name gets in the table: longer ones lose their middle to "…"
+NAME_WIDTH = 32
+
+
+def _cell(row: dict[str, Any], field: str, exact: bool = False, width: int | None = NAME_WIDTH) -> str:
+    """``width``: the most a name may take (None: whole, as Markdown writes it, links intact)."""
     value = row.get(field)  # a training column a row lacks (no --fit for a symbolic input) shows "-"
     if value is None:
         return "-"
     if field == "receptive_field":
-        return to_text(value[0]) if value[0] == value[1] else "×".join(to_text(v) for v in value)
-    if field == "most_expensive_layer":
-        return f"{value} ({to_text(row['most_expensive_macs'])})"
-    return value if isinstance(value, str) else to_text(value)
+        return units.axes(value)
+    if isinstance(value, str):
+        name = value if width is None else shorten(value, width)
+        return f"{name} ({units.count(row['most_expensive_macs'], exact)})" if field == "most_expensive_layer" else name
+    if field in BYTE_FIELDS:
+        return units.nbytes(value, exact)
+    return units.count(value, exact) if field != "fit_batch" else units.text(value)
 
 
-def _cells(rows: list[dict[str, Any]]) -> list[list[str]]:
-    return [[_cell(row, field) for _, field in columns(rows)] for row in rows]
+def _grid(rows: list[dict[str, Any]], exact: bool, width: int | None = NAME_WIDTH) -> Table:
+    fields = columns(rows)
+    right = frozenset(i for i, (_, field) in enumerate(fields) if field not in TEXT_FIELDS)
+    cells = [[_cell(row, field, exact, width) for _, field in fields] for row in rows]
+    return Table([title for title, _ in fields], cells, right)
 
 
 def _conditions(rows: list[dict[str, Any]]) -> str:
-    sizes = sorted({f"{shape_text(r['input'])}" for r in rows})
+    sizes = sorted({f"{units.shape(r['input'])}" for r in rows})
     first = rows[0] if rows else {"batch": 1, "dtype": "float32"}
-    return f"input {', '.join(sizes)}; batch {first['batch']}; {first['dtype']}"
+    return f"input {', '.join(sizes)}; batch {units.text(first['batch'])}; {first['dtype']}"
 
 
-WIDE_CELL = 40
+def table(rows: list[dict[str, Any]], *, exact: bool = False) -> str:
+    """One aligned table, whatever its cells hold (formulas too): names shortened, never a
+    second layout."""
+    return "\n".join([*aligned(_grid(rows, exact)), "", _conditions(rows), _note(rows)])
 
 
-def table(rows: list[dict[str, Any]]) -> str:
-    """Aligned columns; when formulas make a cell too wide, one block per network instead."""
-    cells = _cells(rows)
-    header = [title for title, _ in columns(rows)]
-    if any(len(cell) > WIDE_CELL for row in cells for cell in row):
-        return _long_table(header, cells, rows)
-    widths = [max(len(r[i]) for r in [header, *cells]) for i in range(len(header))]
-    numeric = {i for i, (_, field) in enumerate(columns(rows)) if field not in TEXT_FIELDS}
-
-    def line(items: list[str]) -> str:
-        return "  ".join(c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in enumerate(zip(items, widths, strict=True))).rstrip()
-
-    rule = "  ".join("-" * w for w in widths)
-    return "\n".join([line(header), rule, *map(line, cells), "", _conditions(rows), _note(rows)])
-
-
-def _long_table(header: list[str], cells: list[list[str]], rows: list[dict[str, Any]]) -> str:
-    width = max(map(len, header))
-    out = []
-    for row in cells:
-        out.append(row[0])
-        out += [f"    {title.ljust(width)}  {cell}" for title, cell in zip(header[1:], row[1:], strict=True)]
-    return "\n".join([*out, "", _conditions(rows), _note(rows)])
-
-
-def markdown(rows: list[dict[str, Any]]) -> str:
-    def md(items: list[str]) -> str:
-        return "| " + " | ".join(c.replace("|", "\\|") for c in items) + " |"
-
-    align = ["---" if field in TEXT_FIELDS else "---:" for _, field in columns(rows)]
-    out = [md([title for title, _ in columns(rows)]), md(align), *map(md, _cells(rows))]
-    return "\n".join([*out, "", f"_{_conditions(rows)}. {_note(rows)}_", ""])
+def markdown(rows: list[dict[str, Any]], *, exact: bool = False) -> str:
+    return "\n".join([*tables.markdown(_grid(rows, exact, None)), "", f"_{_conditions(rows)}. {_note(rows)}_", ""])
 
 
 def to_dict(row: dict[str, Any]) -> dict[str, Any]:

@@ -21,7 +21,8 @@ import ast
 from dataclasses import dataclass
 
 from archcalc import expressions
-from archcalc.expressions import Value, to_text
+from archcalc.expressions import Value
+from archcalc.units import text as to_text
 
 #: symbol on the left of a derivation → the quantity it belongs to
 SHAPE_SYMBOLS_3 = ("C_out", "H_out", "W_out")
@@ -53,10 +54,11 @@ class Derivation:
 
 
 def _result_text(value: Value) -> str:
-    """Symbolic results factored where that is shorter: 150*(H - 4)*(W - 4), not (150*H - 600)*(W - 4)."""
+    """Symbolic results typeset (archcalc.typeset) and factored where that is shorter:
+    150·(H − 4)·(W − 4), not (150·H − 600)·(W − 4)."""
     text = to_text(value, separators=False)
     if expressions.is_symbolic(value) and not value.has(expressions.sp().Piecewise):
-        factored = str(expressions.sp().factor(value))
+        factored = to_text(expressions.sp().factor(value), separators=False)
         return factored if len(factored) < len(text) else text
     return text
 
@@ -181,7 +183,7 @@ class _Printer:
         if self.values is None:
             return name, 9
         text = to_text(self.values[name], separators=False)
-        atomic = text.isdigit() or text.isidentifier()
+        atomic = text.isdigit() or text.isidentifier() or (text.startswith("⌊") and text.endswith("⌋") and text.count("⌊") == 1)
         return (text, 9) if atomic else (f"({text})", 9)
 
     def _binop(self, node: ast.BinOp) -> tuple[str, int]:

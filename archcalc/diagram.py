@@ -131,7 +131,7 @@ def _node(node_id: str, layers: list[LayerStats], place: _Place, analysis: Analy
     if color == "saved":
         cost = sum((saved[s.name] for s in layers), 0)
     else:
-        cost = {"params": costs.params, "macs": costs.macs, "memory": costs.activations * analysis.dtype_bytes}.get(color or "", 0)
+        cost = {"params": costs.params, "macs": costs.macs, "memory": analysis.nbytes(costs.activations)}.get(color or "", 0)
     if place.scope is None:
         lines = _layer_lines(layers[0], place.cluster)
         minor = REGISTRY[layers[0].kind].minor and layers[0].params == 0
@@ -305,6 +305,7 @@ GRAPH_ATTRS = (
     'node [shape=box, style="rounded,filled", fillcolor="#ffffff", fontname="Helvetica", fontsize=10, margin="0.1,0.03", height=0.3]',
     'edge [fontname="Helvetica", fontsize=8, color="#555555", fontcolor="#333333", arrowsize=0.6]',
 )
+BOX3D_MARGIN = "0.12,0.12"  # inches, horizontal and vertical; plain nodes use node [margin] above
 CLUSTER_FILLS = ("#eef2fa", "#dde5f5")  # alternate by nesting level so nested blocks stand apart
 
 
@@ -350,8 +351,8 @@ def _node_statement(node: Node) -> str:
     styles = ["rounded", "filled"]
     if node.training_only:
         styles.append("dashed")
-    if node.collapsed:
-        attrs.append("shape=box3d")
+    if node.collapsed:  # the 3-D box's depth lowers its top edge: a taller margin keeps the first line inside it
+        attrs.append(f"shape=box3d, margin={quote(BOX3D_MARGIN)}")
         styles = [s for s in styles if s != "rounded"]
     if node.minor:
         attrs.append("fontsize=9, height=0.22")

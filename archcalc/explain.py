@@ -11,9 +11,10 @@ from pathlib import Path
 
 from archcalc.analysis import INPUT_RF, Analysis, LayerStats, analyse, load_network, receptive_field
 from archcalc.derivation import QUANTITIES, Derivation, rf_derivations
-from archcalc.errors import ArchcalcError, GraphError, shape_text, suggest
-from archcalc.expressions import to_text
+from archcalc.errors import ArchcalcError, GraphError, suggest
 from archcalc.graph import INPUT, Network
+from archcalc.units import shape as shape_text
+from archcalc.units import text as to_text
 
 COUNTS = ("params", "buffers", "macs", "connections")
 

@@ -92,6 +92,16 @@ def texts(entries: list[Entry]) -> dict[str, str]:
     return files
 
 
+def claims_files(specs_dir: Path) -> dict[str, str]:
+    """claims.md, the notes' claims checked (archcalc.verify.page), when specs_dir holds them."""
+    notes = Path(specs_dir) / "claims" / "seed-notes.yaml"
+    if not notes.is_file():
+        return {}
+    from archcalc.verify import page, verify_file
+
+    return {"claims.md": page(verify_file(notes))}
+
+
 def network_page(e: Entry) -> str:
     name = Path(e.stem).name
     lines = [markdown(e.analysis, training=e.training).rstrip("\n"), ""]
@@ -156,7 +166,7 @@ def build_gallery(specs_dir: Path, reports_dir: Path) -> list[Path]:
     pages.need_matplotlib()
     writing.claim_folder(reports_dir, ())  # a folder that is not a gallery: refused before the work
     entries = [entry(spec, specs_dir) for spec in network_specs(specs_dir)]
-    files, pictures = texts(entries), pages.items(entries, specs_dir)
+    files, pictures = {**texts(entries), **claims_files(specs_dir)}, pages.items(entries, specs_dir)
     names = gallery_files(files, pictures)
     old = writing.claim_folder(reports_dir, names)  # before anything is written
     reports_dir.mkdir(parents=True, exist_ok=True)
@@ -183,7 +193,7 @@ def gallery_files(files: dict[str, str], pictures: dict) -> set[str]:
 def stale(specs_dir: Path, reports_dir: Path) -> list[str]:
     """What differs between reports/ and a fresh rendering: one line per file, empty when current."""
     entries = [entry(spec, specs_dir) for spec in network_specs(specs_dir)]
-    files, pictures = texts(entries), pages.items(entries, specs_dir)
+    files, pictures = {**texts(entries), **claims_files(specs_dir)}, pages.items(entries, specs_dir)
     problems = pages.stale(pictures, reports_dir)
     for rel, text in files.items():
         path = reports_dir / rel

@@ -46,8 +46,8 @@ def quantity(analysis: Analysis, name: str) -> Value:
         "macs": lambda: totals.macs,
         "params": lambda: totals.params,
         "flops": lambda: totals.flops,
-        "peak": lambda: totals.peak_activations * analysis.dtype_bytes,
-        "activations": lambda: totals.activations * analysis.dtype_bytes,
+        "peak": lambda: analysis.nbytes(totals.peak_activations),
+        "activations": lambda: analysis.nbytes(totals.activations),
     }[name]()
 
 

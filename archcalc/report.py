@@ -1,18 +1,23 @@
-"""Render an Analysis as a table, JSON, Markdown or CSV. Formatting only: no arithmetic
-beyond multiplying element counts by the dtype's size for bytes."""
+"""Render an Analysis as a table, JSON, Markdown or CSV. Formatting only: bytes are the
+analysis' own (``Analysis.nbytes``), numbers are written by ``archcalc.units``, tables drawn
+by ``archcalc.tables``."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from archcalc import tables, units
 from archcalc.analysis import Analysis, LayerStats, OutputStats, ReceptiveField, Totals
-from archcalc.errors import shape_text
-from archcalc.expressions import to_json, to_text
+from archcalc.expressions import Value, to_exact, to_json, vsum
+from archcalc.tables import Table, aligned
 from archcalc.timings import Timings
 from archcalc.training import render as training_render
+from archcalc.tree import Node, scope_tree, to_depth
 
 if TYPE_CHECKING:
     from archcalc.training.memory import Training
@@ -26,10 +31,16 @@ CONVENTIONS = (
 )
 
 
-def render(analysis: Analysis, fmt: str, timings: Timings | None = None, training: Training | None = None) -> str:
+def render(
+    analysis: Analysis, fmt: str, timings: Timings | None = None, training: Training | None = None, *, exact=False, depth=None
+) -> str:
     """``timings`` (saved by ``archcalc run --save``) adds a measured column beside the static ones;
-    ``training`` (archcalc.training) the training step's columns and totals."""
-    return {"table": table, "json": to_json_text, "markdown": markdown, "csv": to_csv}[fmt](analysis, timings, training)
+    ``training`` (archcalc.training) the training step's columns and totals. The table and
+    Markdown write counts as ``61.0 M`` (``exact``: every digit) and, with ``depth``, the block
+    tree to that many levels (0: the totals alone); JSON and CSV are always exact, per layer."""
+    if fmt in ("table", "markdown"):
+        return (table if fmt == "table" else markdown)(analysis, timings, training, exact=exact, depth=depth)
+    return {"json": to_json_text, "csv": to_csv}[fmt](analysis, timings, training)
 
 
 # --- JSON: the stable contract ---------------------------------------------------------
@@ -41,11 +52,11 @@ def to_dict(analysis: Analysis, timings: Timings | None = None, training: Traini
         "symbols": list(analysis.symbols),
         "batch": to_json(analysis.batch),
         "dtype": analysis.dtype,
-        "layers": [_layer_dict(s, analysis.dtype_bytes) for s in analysis.layers],
+        "layers": [_layer_dict(s, analysis) for s in analysis.layers],
         # with a training-only branch that cannot exist at this input, there is no training network to total
-        "totals": None if analysis.invalid_training else _totals_dict(analysis.totals, analysis.dtype_bytes),
-        "inference_totals": _totals_dict(analysis.inference_totals, analysis.dtype_bytes),
-        "outputs": [_output_dict(o, analysis.dtype_bytes) for o in analysis.outputs],
+        "totals": None if analysis.invalid_training else _totals_dict(analysis.totals, analysis),
+        "inference_totals": _totals_dict(analysis.inference_totals, analysis),
+        "outputs": [_output_dict(o, analysis) for o in analysis.outputs],
     }
     if analysis.valid_for() is not None:  # symbolic: where the formulas hold
         result["valid_for"] = analysis.valid_for()
@@ -65,7 +76,7 @@ def to_dict(analysis: Analysis, timings: Timings | None = None, training: Traini
     return result
 
 
-def _layer_dict(stats: LayerStats, dtype_bytes: int) -> dict[str, Any]:
+def _layer_dict(stats: LayerStats, analysis: Analysis) -> dict[str, Any]:
     return {
         "name": stats.name,
         "op": stats.kind,
@@ -77,21 +88,21 @@ def _layer_dict(stats: LayerStats, dtype_bytes: int) -> dict[str, Any]:
         "macs": to_json(stats.macs),
         "connections": to_json(stats.connections),
         "flops": {"total": to_json(stats.flops), "by_kind": {k: to_json(v) for k, v in stats.flops_by_kind.items()}},
-        "activations": {"elements": to_json(stats.activations), "bytes": to_json(stats.activations * dtype_bytes)},
+        "activations": {"elements": to_json(stats.activations), "bytes": to_json(analysis.nbytes(stats.activations))},
         "receptive_field": _rf_dict(stats.rf),
         "training_only": stats.training_only,
         "scopes": list(stats.scopes),
     }
 
 
-def _output_dict(output: OutputStats, dtype_bytes: int) -> dict[str, Any]:
+def _output_dict(output: OutputStats, analysis: Analysis) -> dict[str, Any]:
     """One declared output: its layer and shape, and the totals of the layers it needs."""
     return {
         "label": output.label,
         "layer": output.layer,
         "shape": [to_json(d) for d in output.shape],
         "training_only": output.training_only,
-        "needs": _totals_dict(output.totals, dtype_bytes),
+        "needs": _totals_dict(output.totals, analysis),
     }
 
 
@@ -101,7 +112,7 @@ def _rf_dict(rf: ReceptiveField | None) -> dict[str, list] | None:
     return {"size": [to_json(v) for v in rf.size], "jump": [to_json(v) for v in rf.jump], "start": [to_json(v) for v in rf.start]}
 
 
-def _totals_dict(totals: Totals, dtype_bytes: int) -> dict[str, Any]:
+def _totals_dict(totals: Totals, analysis: Analysis) -> dict[str, Any]:
     return {
         "params": to_json(totals.params),
         "buffers": to_json(totals.buffers),
@@ -111,10 +122,10 @@ def _totals_dict(totals: Totals, dtype_bytes: int) -> dict[str, Any]:
         "flops_by_kind": {k: to_json(v) for k, v in totals.flops_by_kind.items()},
         "activations": {
             "elements": to_json(totals.activations),
-            "bytes": to_json(totals.activations * dtype_bytes),
+            "bytes": to_json(analysis.nbytes(totals.activations)),
             "peak_elements": to_json(totals.peak_activations),
         },
-        "param_bytes": to_json(totals.params * dtype_bytes),
+        "param_bytes": to_json(analysis.nbytes(totals.params)),
         "layers": totals.layers,
     }
 
@@ -123,81 +134,129 @@ def to_json_text(analysis: Analysis, timings: Timings | None = None, training: T
     return json.dumps(to_dict(analysis, timings, training), indent=2, ensure_ascii=False)
 
 
-# --- rows shared by table, Markdown and CSV ---------------------------------------------
-HEADER = ["Layer", "Op", "Output (C, H, W)", "Params", "MACs", "Connections", "RF size / jump / start"]
+# --- rows shared by table and Markdown -------------------------------------------------
+#: a trailing * marks a column that counts the whole batch (it scales with --batch)
+HEADER = ["Layer", "Op", "Output (C, H, W)", "Params", "MACs*", "Connections", "RF size / jump / start"]
 MEASURED = "Measured ms"
+TRAINING_HEADER = ["Saved*", "Grad-in MACs*", "Grad-w MACs*"]
 #: right-aligned columns (the training ones too)
-NUMERIC = {"Params", "MACs", "Connections", MEASURED, "Saved B", "Grad-in MACs", "Grad-w MACs"}
+NUMERIC = {"Params", "MACs*", "Connections", MEASURED, *TRAINING_HEADER}
+BATCH_NOTE = "*: for the whole batch (scales with --batch)"
 
 
-def _header(timings: Timings | None, training: Training | None = None) -> list[str]:
-    return HEADER + ([MEASURED] if timings else []) + (training_render.HEADER if training else [])
+@dataclass(frozen=True)
+class _View:
+    """What every row reads: the analysis and the optional columns' data, and how to write numbers."""
 
+    analysis: Analysis
+    timings: Timings | None = None
+    training: Training | None = None
+    exact: bool = False
 
-def _measured(name: str, timings: Timings | None) -> list[str]:
-    if timings is None:
-        return []
-    ms = timings.layer_ms.get(name)
-    return ["-" if ms is None else f"{ms:.4f}"]
+    @property
+    def header(self) -> list[str]:
+        return HEADER + ([MEASURED] if self.timings else []) + (TRAINING_HEADER if self.training else [])
 
+    def counts(self, params: Value, macs: Value, connections: Value) -> list[str]:
+        return [units.count(params, self.exact), units.count(macs, self.exact), units.count(connections, self.exact)]
 
-def _axes(values: tuple) -> str:
-    if values[0] == values[1]:
-        return to_text(values[0], separators=False)
-    return "×".join(to_text(v, separators=False) for v in values)
+    def measured(self, name: str | None) -> list[str]:
+        if self.timings is None:
+            return []
+        ms = self.timings.latency_ms["median"] if name is None else self.timings.layer_ms.get(name)
+        return ["-" if ms is None else f"{ms:.4f}"]
+
+    def training_cells(self, layers: list[LayerStats] | None) -> list[str]:
+        """Saved bytes and backward macs of ``layers`` (None: the whole step's)."""
+        if self.training is None:
+            return []
+        if layers is None:
+            values = training_render.csv_values(self.training)
+        else:
+            steps = [self._steps[s.name] for s in layers]
+            values = {k: vsum(training_render.csv_values(t)[k] for t in steps) for k in training_render.CSV_FIELDS}
+        saved, grad_in, grad_w = values.values()
+        return [units.nbytes(saved, self.exact), units.count(grad_in, self.exact), units.count(grad_w, self.exact)]
+
+    @cached_property
+    def _steps(self) -> dict:
+        return {step.name: step for step in self.training.layers} if self.training else {}
 
 
 def _rf_text(rf: ReceptiveField | None) -> str:
     if rf is None:
         return "-"
-    return f"{_axes(rf.size)} / {_axes(rf.jump)} / {_axes(rf.start)}"
+    return f"{units.axes(rf.size)} / {units.axes(rf.jump)} / {units.axes(rf.start)}"
 
 
-def _rows(analysis: Analysis, timings: Timings | None = None, training: Training | None = None) -> list[list[str]]:
+def _layer_row(view: _View, s: LayerStats, name: str) -> list[str]:
+    name += " †" if s.training_only else ""
+    cells = [name, s.label, units.shape(s.output_shape), *view.counts(s.params, s.macs, s.connections), _rf_text(s.rf)]
+    return cells + view.measured(s.name) + view.training_cells([s])
+
+
+def _scope_row(view: _View, node: Node, name: str) -> list[str]:
+    info = view.analysis.scopes.get(node.path)
+    sub, last = node.totals, node.layers[-1]
+    label = f"{info.kind if info else 'block'} · {len(node.layers)} layers"
+    cells = [name, label, units.shape(last.output_shape), *view.counts(sub.params, sub.macs, sub.connections), ""]
+    return cells + ([""] if view.timings else []) + view.training_cells(node.layers)
+
+
+def _rows(view: _View, depth: int | None) -> list[list[str]]:
+    """Every layer (``depth`` None), or the block tree to ``depth`` levels, indented."""
+    if depth is None:
+        return [_layer_row(view, s, s.name) for s in view.analysis.layers]
     rows = []
-    steps = training.layers if training else [None] * len(analysis.layers)
-    for s, step in zip(analysis.layers, steps, strict=True):
-        name = s.name + (" †" if s.training_only else "")
-        rows.append([name, s.label, shape_text(s.output_shape), to_text(s.params), to_text(s.macs), to_text(s.connections), _rf_text(s.rf)])
-        rows[-1] += _measured(s.name, timings) + (training_render.cells(step) if step else [])
+    for level, node in to_depth(scope_tree(view.analysis), depth):
+        name = "  " * (level - 1) + node.short
+        rows.append(_layer_row(view, node.stats, name) if node.stats else _scope_row(view, node, name))
     return rows
 
 
-def _total_row(totals: Totals, label: str, timings: Timings | None = None, training: Training | None = None) -> list[str]:
-    measured = [f"{timings.latency_ms['median']:.4f}"] if timings else []
-    steps = training_render.total_cells(training) if training else []
-    return [label, "", "", to_text(totals.params), to_text(totals.macs), to_text(totals.connections), "", *measured, *steps]
-
-
-def _summary(analysis: Analysis, timings: Timings | None = None, training: Training | None = None) -> list[str]:
-    t, b = analysis.totals, analysis.dtype_bytes
-    kinds = ", ".join(f"{k} {to_text(v)}" for k, v in t.flops_by_kind.items())
-    lines = [
-        f"buffers (non-trainable): {to_text(t.buffers)}",
-        f"flops: {to_text(t.flops)} ({kinds})",
-        f"activations: {to_text(t.activations)} elements, {to_text(t.activations * b)} bytes as {analysis.dtype}; "
-        f"peak layer {to_text(t.peak_activations)} elements",
-        f"parameter memory: {to_text(t.params * b)} bytes as {analysis.dtype}",
+def _total_row(view: _View, totals: Totals, label: str) -> list[str]:
+    return [
+        label,
+        "",
+        "",
+        *view.counts(totals.params, totals.macs, totals.connections),
+        "",
+        *view.measured(None),
+        *view.training_cells(None),
     ]
-    lines += _validity_lines(analysis)
-    for reason in analysis.invalid_training.values():
+
+
+def _summary(view: _View) -> list[str]:
+    a = view.analysis
+    t = a.totals
+    kinds = ", ".join(f"{k} {units.text(v)}" for k, v in t.flops_by_kind.items())
+    lines = [
+        f"buffers (non-trainable): {units.text(t.buffers)}",
+        f"flops: {units.text(t.flops)}{_human(t.flops, units.count)}; by kind: {kinds}",
+        f"activations: {units.text(t.activations)} elements, {units.text(a.nbytes(t.activations))} bytes"
+        f"{_human(a.nbytes(t.activations), units.nbytes)} as {a.dtype}; peak layer {units.text(t.peak_activations)} elements",
+        f"parameter memory: {units.text(a.nbytes(t.params))} bytes{_human(a.nbytes(t.params), units.nbytes)} as {a.dtype}",
+    ]
+    lines += _validity_lines(a)
+    for reason in a.invalid_training.values():
         lines.append(f"training-only branch invalid at this input, left out (totals are without it): {reason}")
-    if any(s.training_only for s in analysis.layers):
-        i = analysis.inference_totals
+    if any(s.training_only for s in a.layers):
+        i = a.inference_totals
         lines.append(
-            f"without training-only layers (†): params {to_text(i.params)}, macs {to_text(i.macs)}, connections {to_text(i.connections)}"
+            f"without training-only layers (†): params {units.text(i.params)}, macs {units.text(i.macs)}, "
+            f"connections {units.text(i.connections)}"
         )
-    if len(analysis.outputs) > 1:
-        for o in analysis.outputs:
+    if len(a.outputs) > 1:
+        for o in a.outputs:
             name = o.label if o.label == o.layer else f"{o.label} = {o.layer}"
             lines.append(
-                f"output {name} {shape_text(o.shape)}{' †' if o.training_only else ''}: needs {o.totals.layers} layers, "
-                f"params {to_text(o.totals.params)}, macs {to_text(o.totals.macs)}"
+                f"output {name} {units.shape(o.shape)}{' †' if o.training_only else ''}: needs {o.totals.layers} layers, "
+                f"params {units.text(o.totals.params)}, macs {units.text(o.totals.macs)}"
             )
-    if timings is not None:
-        lines.append(timings.describe())
-    if training is not None:
-        lines += training_render.summary(training)
+    if view.timings is not None:
+        lines.append(view.timings.describe())
+    if view.training is not None:
+        lines += training_render.summary(view.training)
     return lines
 
 
@@ -218,61 +277,60 @@ def _sizes(valid: dict) -> str:
     return ", ".join(f"{name} ≥ {value}" if value is not None else f"no {name} up to 16,384" for name, value in valid.items())
 
 
+def _human(value: Value, unit) -> str:
+    """`` (58.1 MiB)`` beside an exact count that has a shorter form; nothing for a formula."""
+    short = unit(value)
+    return f" ({short})" if isinstance(to_exact(value), int) and abs(to_exact(value)) >= 1000 else ""
+
+
 def _title(analysis: Analysis) -> str:
-    shape = shape_text(analysis.input_shape)
-    batch = f", batch {analysis.batch}" if analysis.batch != 1 else ""
+    shape = units.shape(analysis.input_shape)
+    batch = f", batch {units.text(analysis.batch)}" if analysis.batch != 1 else ""
     return f"{analysis.name} — input {shape}{batch}"
+
+
+def _table(view: _View, depth: int | None) -> Table:
+    header = view.header
+    right = frozenset(i for i, title in enumerate(header) if title in NUMERIC)
+    rows = [] if depth == 0 else _rows(view, depth)
+    return Table(header, rows, right, [_total_row(view, view.analysis.totals, "Total")])
 
 
 # --- formats ---------------------------------------------------------------------------
 WIDE_CELL = 40
 
 
-def table(analysis: Analysis, timings: Timings | None = None, training: Training | None = None) -> str:
+def table(analysis: Analysis, timings: Timings | None = None, training: Training | None = None, *, exact=False, depth=None) -> str:
     """Aligned columns; when formulas make a cell too wide, one block per layer instead."""
-    rows = _rows(analysis, timings, training)
-    totals = _total_row(analysis.totals, "Total", timings, training)
-    header = _header(timings, training)
-    if any(len(cell) > WIDE_CELL for row in [*rows, totals] for cell in row):
-        return _long_table(analysis, rows, totals, timings, training)
-    widths = [max(len(r[i]) for r in [header, totals, *rows]) for i in range(len(header))]
-    numeric = {i for i, title in enumerate(header) if title in NUMERIC}
-
-    def line(cells: list[str]) -> str:
-        return "  ".join(c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))).rstrip()
-
-    rule = "  ".join("-" * w for w in widths)
-    out = [_title(analysis), "", line(header), rule, *map(line, rows), rule, line(totals), ""]
-    out += _summary(analysis, timings, training)
-    out += ["", CONVENTIONS]
-    return "\n".join(out)
+    view = _View(analysis, timings, training, exact)
+    grid = _table(view, depth)
+    if any(len(cell) > WIDE_CELL for row in [*grid.rows, *grid.footer] for cell in row):
+        body = _long_table(grid)
+    else:
+        body = aligned(grid)
+    notes = [*CONVENTIONS.split("; "), BATCH_NOTE]  # one convention a line: a terminal need not wrap them
+    return "\n".join([_title(analysis), "", *body, "", *_summary(view), "", *notes])
 
 
-def _long_table(analysis: Analysis, rows: list[list[str]], totals: list[str], timings: Timings | None = None, training=None) -> str:
-    out = [_title(analysis), ""]
-    keys = [h.lower() for h in _header(timings, training)[2:]]
+def _long_table(grid: Table) -> list[str]:
+    keys = [h.lower() for h in grid.header[2:]]
     width = max(map(len, keys))
-    for row in [*rows, totals]:
+    out = []
+    for row in [*grid.rows, *grid.footer]:
         out.append(f"{row[0]}  {row[1]}".rstrip())
         out += [f"    {key.ljust(width)}  {cell}" for key, cell in zip(keys, row[2:], strict=True) if cell and cell != "0"]
-    out += ["", *_summary(analysis, timings, training), "", CONVENTIONS]
-    return "\n".join(out)
+    return out
 
 
-def markdown(analysis: Analysis, timings: Timings | None = None, training: Training | None = None) -> str:
-    def md(cells: list[str]) -> str:
-        return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
-
-    header = _header(timings, training)
-    align = ["---:" if title in NUMERIC else "---" for title in header]
-    totals = [f"**{c}**" if c else "" for c in _total_row(analysis.totals, "Total", timings, training)]
+def markdown(analysis: Analysis, timings: Timings | None = None, training: Training | None = None, *, exact=False, depth=None) -> str:
+    view = _View(analysis, timings, training, exact)
     out = [f"# {analysis.name}", ""]
     if analysis.source:
         out += [f"Source: {analysis.source}", ""]
-    out += [f"Input {shape_text(analysis.input_shape)}, batch {analysis.batch}, {analysis.dtype}.", ""]
-    out += [md(header), "| " + " | ".join(align) + " |", *map(md, _rows(analysis, timings, training)), md(totals), ""]
-    out += [f"- {line}" for line in _summary(analysis, timings, training)]
-    out += ["", f"_{CONVENTIONS}._", ""]
+    out += [f"Input {units.shape(analysis.input_shape)}, batch {units.text(analysis.batch)}, {analysis.dtype}.", ""]
+    out += [*tables.markdown(_table(view, depth)), ""]
+    out += [f"- {line}" for line in _summary(view)]
+    out += ["", f"_{CONVENTIONS}; {BATCH_NOTE}._", ""]
     return "\n".join(out)
 
 
@@ -292,7 +350,7 @@ def to_csv(analysis: Analysis, timings: Timings | None = None, training: Trainin
         if s.rf is not None:
             row.update({f"rf_{part}": _csv_axes(getattr(s.rf, part)) for part in ("size", "jump", "start")})
         if timings:
-            row["measured_ms"] = _measured(s.name, timings)[0]
+            row["measured_ms"] = _View(analysis, timings).measured(s.name)[0]
         if training:
             row.update({k: to_json(v) for k, v in training_render.csv_values(steps[s.name]).items()})
         writer.writerow(row)

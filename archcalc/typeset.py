@@ -20,15 +20,33 @@ _RELATIONS = {"GreaterThan": "≥", "StrictGreaterThan": ">", "LessThan": "≤",
 _BRACKETS = {"floor": ("⌊", "⌋"), "ceiling": ("⌈", "⌉")}
 
 
+_SUPERSCRIPTS = str.maketrans("0123456789−", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
+_HTML = True  # which markup _print writes: set only by _typeset, around one call
+
+
 def to_html(value: Value, *, separators: bool = True) -> str:
     """The value as an HTML fragment (no enclosing element): numbers with thousands separators
     unless ``separators`` is false (sizes, as the text report writes them)."""
+    return _typeset(value, separators, markup=True)
+
+
+def to_plain(value: Value, *, separators: bool = True) -> str:
+    """The same typesetting as plain text for a terminal: ``2·⌊(H − 1)/4⌋ + 1``, ``H²``."""
+    return _typeset(value, separators, markup=False)
+
+
+def _typeset(value: Value, separators: bool, markup: bool) -> str:
+    global _HTML
     value = to_exact(value)
     if isinstance(value, int):
         return _int(value) if separators else str(value).replace("-", "−")
     if isinstance(value, Fraction):
         return f"{_int(value.numerator)}/{_int(value.denominator)}"
-    return _print(display_form(value))
+    _HTML, before = markup, _HTML
+    try:
+        return _print(display_form(value))
+    finally:
+        _HTML = before
 
 
 def display_form(expr):
@@ -63,7 +81,7 @@ def _print(node) -> str:
     if node.is_Rational:
         return f"{_int(int(node.p))}/{_int(int(node.q))}"
     if node.is_Symbol:
-        return f"<var>{html.escape(node.name)}</var>"
+        return f"<var>{html.escape(node.name)}</var>" if _HTML else node.name
     if node.is_Add:
         return _add(node)
     if node.is_Mul:
@@ -74,13 +92,13 @@ def _print(node) -> str:
         left, right = _BRACKETS[kind]
         return f"{left}{_quotient(node.args[0])}{right}"
     if kind in ("Max", "Min"):
-        return f"{kind.lower()}({', '.join(_print(a) for a in node.args)})"
+        return f"{kind.lower()}({', '.join(_print(display_form(a)) for a in node.args)})"
     if kind in _RELATIONS:
         return f"{_print(node.lhs)} {_RELATIONS[kind]} {_print(node.rhs)}"
     if kind == "Piecewise":
         cases = [f"{_print(e)} if {_print(c)}" if c is not sp().true else f"{_print(e)} otherwise" for e, c in node.args]
         return "{" + "; ".join(cases) + "}"
-    return html.escape(str(node))
+    return html.escape(str(node)) if _HTML else str(node)
 
 
 def _add(node) -> str:
@@ -123,7 +141,10 @@ def _pow(node) -> str:
     text = _print(base)
     if base.is_Add or base.is_Mul or (base.is_Number and base < 0):
         text = f"({text})"
-    return f"{text}<sup>{_print(exponent)}</sup>"
+    if _HTML:
+        return f"{text}<sup>{_print(exponent)}</sup>"
+    power = _print(exponent)
+    return text + power.translate(_SUPERSCRIPTS) if power.lstrip("−").isdigit() else f"{text}^{power}"
 
 
 def _over_one_denominator(arg) -> tuple:

@@ -168,6 +168,10 @@ def test_depth_0_collapses_a_block_to_one_node(analyse_text):
     # 3 blocks × (conv 16·16·9 = 2,304 + bn 2·16 = 32) = 7,008; conv, bn, add, relu per block
     assert lines == ["body", "stage · 12 layers", *["conv 3×3, 16"] * 3, "params 7,008"]
     assert "box3d" in dot.nodes["body"][1]
+    # the 3-D box's depth (4 pt, 0.056 in) lowers its top edge: its vertical margin must clear it, beyond a
+    # plain node's 0.03 in, or the first line overlaps the edge (seen in ResNet-152 at --depth 1)
+    margin = re.search(r'margin="([\d.]+),([\d.]+)"', dot.nodes["body"][1])
+    assert margin and float(margin.group(2)) >= 0.03 + 4 / 72
     assert sorted(e[:3] for e in dot.edges) == sorted(
         [
             ("input", "stem", "(3, 8, 8)"),

@@ -17,10 +17,10 @@ from archcalc.gallery import build_gallery, comparison_markdown, gallery_depth, 
 from tests.conftest import LENET_MACS, NETWORK_SPECS, ROOT
 
 SPECS, REPORTS = ROOT / "specs", ROOT / "reports"
-needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed (scripts/setup installs it)")
+needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed (bash scripts/setup --test installs it)")
 needs_matplotlib = pytest.mark.skipif(
     importlib.util.find_spec("matplotlib") is None,
-    reason="the gallery's plots need matplotlib: pip install -e '.[plot]' (scripts/setup installs it)",
+    reason="the gallery's plots need matplotlib: pip install -e '.[plot]' (bash scripts/setup --test installs it)",
 )
 
 

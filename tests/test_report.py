@@ -71,7 +71,10 @@ def test_table_has_every_layer_and_the_total(cli):
     lines = result.output.splitlines()
     assert lines[0].startswith("AlexNet")
     total = next(line for line in lines if line.startswith("Total"))
-    assert f"{ALEXNET_PARAMS:,}" in total
+    # 60,965,224 to three significant digits, in millions; --exact writes every digit
+    assert total.split()[1:3] == ["61.0", "M"]
+    exact = next(line for line in cli("report", ALEXNET, "--exact").output.splitlines() if line.startswith("Total"))
+    assert f"{ALEXNET_PARAMS:,}" in exact
     for name in ("C1", "C2", "C3", "C4", "C5", "FC6", "FC7", "FC8"):
         assert any(line.startswith(name + " ") for line in lines)
 
@@ -79,7 +82,7 @@ def test_table_has_every_layer_and_the_total(cli):
 def test_symbolic_table_falls_back_to_one_block_per_layer(cli):
     result = cli("report", ROOT / "specs/lenet5.yaml", "--input", "1,H,W")
     assert result.exit_code == 0
-    assert "    output (c, h, w)        (6, H - 4, W - 4)" in result.output
+    assert "    output (c, h, w)        (6, H − 4, W − 4)" in result.output
 
 
 def test_markdown(cli):
@@ -87,7 +90,9 @@ def test_markdown(cli):
     assert result.exit_code == 0
     rows = [line for line in result.output.splitlines() if line.startswith("| ")]
     assert rows[0].startswith("| Layer | Op |")
-    assert any(f"| **{ALEXNET_PARAMS:,}** |" in row for row in rows)
+    assert any("| **61.0 M** |" in row for row in rows)
+    exact = cli("report", ALEXNET, "--format", "markdown", "--exact").output
+    assert f"| **{ALEXNET_PARAMS:,}** |" in exact
 
 
 def test_csv_rows_sum_to_total_row(cli):

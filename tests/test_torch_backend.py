@@ -277,7 +277,8 @@ def test_without_torch_a_one_line_error(monkeypatch, cli):
     monkeypatch.setitem(__import__("sys").modules, "torch", None)  # import torch now raises ImportError
     result = cli("run", LENET)
     assert result.exit_code == 2
-    assert "archcalc run needs PyTorch, which is not installed: pip install 'archcalc[torch]'" in result.stderr
+    message = "archcalc run needs PyTorch, which is not installed: pip install -e '.[torch]' in a checkout (or bash scripts/setup --test)"
+    assert message in result.stderr
 
 
 def test_a_dtype_torch_cannot_run_names_the_layer(cli):

@@ -11,7 +11,7 @@ import pytest
 from archcalc.checking import verify_file
 from archcalc.claims import source_arithmetic
 from archcalc.errors import SpecError
-from archcalc.verify import markdown, readme_section
+from archcalc.verify import markdown, page, readme_section, readme_summary
 from tests.conftest import ROOT
 
 SEED = ROOT / "specs/claims/seed-notes.yaml"
@@ -331,9 +331,12 @@ def test_text_and_markdown_word_relation_and_rounding_alike(verdicts):
     assert "(rounded to 0 decimals)" in markdown([verdicts["inception-bottleneck-saving"]])
 
 
-def test_readme_section_is_fresh():
-    # regenerate with: archcalc verify specs/claims/seed-notes.yaml --write-readme README.md
-    assert readme_section(ROOT / "README.md") == markdown(verify_file(SEED))
+def test_readme_section_and_claims_page_are_fresh():
+    # regenerate with: archcalc verify specs/claims/seed-notes.yaml --write-readme README.md --write-page reports/claims.md
+    verdicts = verify_file(SEED)
+    assert readme_section(ROOT / "README.md") == readme_summary(verdicts)
+    assert (ROOT / "reports/claims.md").read_text(encoding="utf-8") == page(verdicts)
+    assert "| ✗ | `alexnet-c1-params` |" in page(verdicts) and "| ✓ |" not in readme_summary(verdicts)  # the table is on the page only
 
 
 def test_explain_cli(cli):
@@ -344,7 +347,7 @@ def test_explain_cli(cli):
     assert result.exit_code == 2
     assert "no layer or block 'pool9'" in result.output
     result = cli("explain", ROOT / "specs/lenet5.yaml", "C1", "--input", "1,H,W", "--quantity", "shape")
-    assert "H_out = ⌊(H + 2·p_h − d_h·(k_h − 1) − 1)/s_h⌋ + 1 = ⌊(H + 2×0 − 1×(5 − 1) − 1)/1⌋ + 1 = H - 4" in result.output
+    assert "H_out = ⌊(H + 2·p_h − d_h·(k_h − 1) − 1)/s_h⌋ + 1 = ⌊(H + 2×0 − 1×(5 − 1) − 1)/1⌋ + 1 = H − 4" in result.output
 
 
 def test_the_inline_vgg_is_vgg16_and_blocks_can_be_subjects(tmp_path, cli):
@@ -382,7 +385,10 @@ def test_write_readme_replaces_only_the_marked_section(cli, tmp_path):
     text = readme.read_text()
     assert text.startswith("# title\n\n<!-- verify:begin -->\n") and text.endswith("<!-- verify:end -->\n\ntail\n")
     assert "stale" not in text
-    assert readme_section(readme) == result.output.removesuffix("\n")  # click.echo adds one newline
+    assert readme_section(readme) == readme_summary(verify_file(SEED))
+    assert "Claims that do not hold:" in result.output and "| ✗ | `alexnet-c1-params` |" in result.output  # stdout: the whole table
+    written = tmp_path / "claims.md"
+    assert cli("verify", SEED, "--write-page", written).exit_code == 1 and written.read_text() == page(verify_file(SEED))
     unmarked = tmp_path / "OTHER.md"
     unmarked.write_text("# no markers\n")
     result = cli("verify", SEED, "--write-readme", unmarked)

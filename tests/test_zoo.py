@@ -184,7 +184,10 @@ def test_compare_cli_table_sorted(cli):
     assert result.exit_code == 0
     names = [line.split()[0] for line in result.output.splitlines()[2:5]]
     assert names == ["LeNet-5", "ResNet-18", "VGG-16"]
-    assert "60,000" in result.output and "138,357,544" in result.output
+    # 60,000 and 138,357,544 to three significant digits; --exact writes every digit
+    assert "60.0 k" in result.output and "138 M" in result.output
+    exact = cli("compare", ROOT / "specs/vgg16.yaml", ROOT / "specs/lenet5.yaml", "--exact").output
+    assert "60,000" in exact and "138,357,544" in exact
 
 
 def test_compare_sorts_by_name_and_puts_missing_values_last(cli, write_spec):
@@ -212,7 +215,7 @@ def test_compare_cli_json_and_csv(cli):
 def test_compare_cli_markdown(cli):
     out = cli("compare", ROOT / "specs/lenet5.yaml", "--format", "markdown").output
     assert out.splitlines()[0].startswith("| Network | Params | MACs | Depth")
-    assert "| LeNet-5 | 60,000 |" in out
+    assert "| LeNet-5 | 60.0 k |" in out
 
 
 def test_compare_cannot_sort_formulas(cli):
@@ -224,4 +227,7 @@ def test_compare_cannot_sort_formulas(cli):
 def test_compare_symbolic_prints_formulas(cli):
     result = cli("compare", ROOT / "specs/lenet5.yaml", "--input", "1,H,W")
     assert result.exit_code == 0
-    assert "floor(H/4)" in result.output
+    header, rule, row = result.output.splitlines()[:3]  # one table, formulas and all
+    assert header.split()[:2] == ["Network", "Params"] and set(rule) == {"-", " "} and row.startswith("LeNet-5")
+    # F6's 84·(120·(⌊H/4⌋ − 7)·(⌊W/4⌋ − 7) + 1) weights: C5's output is 1×1 at 32×32 (⌊32/4⌋ − 7 = 1)
+    assert "10,080·(⌊H/4⌋ − 7)·(⌊W/4⌋ − 7)" in row and "floor" not in row

@@ -115,7 +115,7 @@ def _layer_row(stats: LayerStats, parent: str, context: _Table) -> str:
         f'<td class="name" style="--depth:{depth}" title="{html.escape(stats.name)}" data-v="{html.escape(stats.name)}">{name}</td>',
         _text(stats.label),
         _markup(shape_html(stats.output_shape), key=stats.activations),
-        *(_cell(v) for v in (stats.params, stats.macs, stats.flops, stats.activations * context.analysis.dtype_bytes)),
+        *(_cell(v) for v in (stats.params, stats.macs, stats.flops, context.analysis.nbytes(stats.activations))),
         *context.training_cells([stats]),
         _markup(rf_html(stats.rf), key=stats.rf.size[0] if stats.rf else None),
     ]
@@ -140,7 +140,7 @@ def _scope_row(scope: _Scope, context: _Table) -> str:
         f'<td class="name" style="--depth:{depth}" data-v="{html.escape(scope.path)}">{toggle}</td>',
         _text(f"{kind} · {len(scope.layers)} layers"),
         _markup(shape_html(last.output_shape), key=last.activations),
-        *(_cell(v) for v in (sub.params, sub.macs, sub.flops, sub.activations * context.analysis.dtype_bytes)),
+        *(_cell(v) for v in (sub.params, sub.macs, sub.flops, context.analysis.nbytes(sub.activations))),
         *context.training_cells(scope.layers),
         "<td></td>",
         *(["<td></td>"] if context.timings else []),

@@ -39,7 +39,7 @@ class Conv(Op):
         # with a connection table, T = Σ_j |table_j| replaces C_out·C_in/g (LeNet-5's C3)
         weights = "T*k_h*k_w" if self.connection_table is not None else "C_out*(C/g)*k_h*k_w" if self.groups > 1 else "C_out*C*k_h*k_w"
         bias = " + C_out" if self.bias else ""
-        return {
+        formulas = {
             "C_out": "n_out",
             **window_formulas(),
             "params": weights + bias,
@@ -47,6 +47,11 @@ class Conv(Op):
             "macs": f"{weights}*H_out*W_out",
             "connections": f"({weights}{bias})*H_out*W_out",
         }
+        if self.connection_table is not None:  # T is not a field of the spec: say what it is where it is used
+            total = sum(len(sources) for sources in self.connection_table)
+            note = f"T = Σ_j |table_j| = {total}: the input maps that the {len(self.connection_table)} output maps read, summed"
+            formulas.update({q: (formulas[q], note) for q in ("params", "macs", "connections")})
+        return formulas
 
     def derivation_values(self, inputs: list[Shape], out: Shape) -> dict[str, Value]:
         values = {**shape_values(inputs, out), **window_values(self.window(inputs)), "n_out": self.out_channels, "g": self.groups}

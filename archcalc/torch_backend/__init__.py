@@ -18,5 +18,7 @@ def require_torch():
     try:
         import torch
     except ImportError:
-        raise RunError("archcalc run needs PyTorch, which is not installed: pip install 'archcalc[torch]'") from None
+        raise RunError(
+            "archcalc run needs PyTorch, which is not installed: pip install -e '.[torch]' in a checkout (or bash scripts/setup --test)"
+        ) from None
     return torch

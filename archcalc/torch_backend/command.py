@@ -48,7 +48,14 @@ def make_command(friendly):
     def run(
         spec, device, batch, dtype, input_shape, channels_last, compile_, warmup, iters, per_layer, threads, training, optimizer, fmt, save
     ):
-        """Build SPEC in PyTorch, check every static number on it, and time it."""
+        """Build SPEC in PyTorch, check every static number on it, and time it.
+
+        \b
+        Examples:
+          archcalc run lenet5                              CPU, float32, batch 1
+          archcalc run resnet50 --device cuda --dtype bfloat16 --compile
+          archcalc run alexnet --format json --save t.json   then: archcalc report alexnet --timings t.json
+        """
         from archcalc.torch_backend import render, runner
 
         options = runner.Options(
