@@ -57,6 +57,8 @@ def plan(graph: Graph, classes: dict[str, str], flat: bool) -> _Plan:
 
 def _blockable(p: _Plan, scope: tuple, layers: list[Layer], outputs: set[str]) -> bool:
     names = {layer.name for layer in layers}
+    if ".".join(scope) in p.position:  # timm's BatchNormAct2d: layer `bn1` (its F.batch_norm) and `bn1.act` inside
+        return False
     first, last = p.position[layers[0].name], p.position[layers[-1].name]
     if len(layers) < 2 or last - first + 1 != len(layers) or len({layer.training_only for layer in layers}) != 1:
         return False

@@ -53,6 +53,8 @@ def flatten_like(w: Walker, node: fx.Node, x, name: str | None = None):
         if x.transposed and len(out) == 4:
             return w.layer(_name(node, "channel_shuffle"), "channel_shuffle", {"groups": x.groups}, [x.of])
         return w.unknown(node, "a view of a 5-d tensor", "channel shuffle's view, transpose(1, 2), view")
+    if isinstance(x, Param):  # timm's gamma.reshape(1, -1, 1, 1): still the model's tensor
+        return x
     if not isinstance(x, Tensor):
         return w.unknown(node, f"a view of a {type(x).__name__}", "a tensor input")
     if out == before:
@@ -322,6 +324,9 @@ METHODS = {
 }  # fmt: skip
 
 
+TENSOR_FACTS = ("shape", "ndim", "dtype", "device", "is_cuda")
+
+
 def convert_call(w: Walker, node: fx.Node, args: tuple, kwargs: dict):
     if node.op == "call_method":
         if node.target in ("size", "dim"):
@@ -329,8 +334,8 @@ def convert_call(w: Walker, node: fx.Node, args: tuple, kwargs: dict):
         rule = METHODS.get(node.target)
         what = f"method Tensor.{node.target}"
     else:
-        if node.target is getattr and len(args) > 1 and args[1] == "shape" and isinstance(args[0], Tensor):
-            return Size(args[0])
+        if node.target is getattr and len(args) > 1 and args[1] in TENSOR_FACTS and isinstance(args[0], Tensor):
+            return Size(args[0])  # x.shape, x.ndim (timm's asserts), x.dtype: facts, not layers
         if isinstance(node.target, type) and issubclass(node.target, tuple) and hasattr(node.target, "_fields"):
             return tuple(args) + tuple(kwargs[f] for f in node.target._fields[len(args) :])  # GoogLeNetOutputs(logits, aux2, aux1)
         rule = FUNCTIONS.get(node.target)
