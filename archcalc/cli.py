@@ -397,5 +397,25 @@ def verify(claims: str, fmt: str, write_readme: str | None, write_page: str | No
     sys.exit(0 if all(v.holds for v in verdicts) else 1)
 
 
+@main.command(name="import")
+@click.argument("model")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="The spec file to write (default: standard output).")
+@click.option("--input", "input_shape", metavar="C,H,W", help="The example input to trace [default: the model's own size, else 3,224,224].")
+@click.option("--arg", "args", multiple=True, metavar="KEY=VALUE", help="A builder argument, e.g. --arg num_classes=10 (repeatable).")
+@click.option("--flat", is_flag=True, help="Write one list of layers, no blocks.")
+@friendly
+def import_(model: str, output: str | None, input_shape: str | None, args: tuple[str, ...], flat: bool):
+    """Write an archcalc spec for MODEL: torchvision:NAME, timm:NAME, package.module:callable or a .onnx file."""
+    from archcalc.importers import import_model, parse_args, parse_shape
+
+    imported = import_model(model, parse_shape(input_shape), parse_args(args), flat=flat)
+    if output:
+        with open(output, "w", encoding="utf-8") as handle:
+            handle.write(imported.text)
+        click.echo(f"{output}: {len(imported.graph.layers)} layers from {model}", err=True)
+    else:
+        click.echo(imported.text, nl=False)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -85,11 +85,15 @@ class Mapped(_Field):
     # through every later block, and walking them once per path is exponential in depth
     @cached_property
     def jump(self) -> Value:
-        return to_exact(self.inner.jump * self.map.ratio)
+        if "jump" not in self._cache:  # memoised as lo/hi are: walked once per DAG path otherwise (SE blocks: 2^n)
+            self._cache["jump"] = to_exact(self.inner.jump * self.map.ratio)
+        return self._cache["jump"]
 
     @cached_property
     def monotone(self) -> bool:
-        return self.map.monotone and self.inner.monotone
+        if "monotone" not in self._cache:
+            self._cache["monotone"] = self.map.monotone and self.inner.monotone
+        return self._cache["monotone"]
 
     def _lo(self, i: Value) -> Value:
         if self.inner.monotone:  # the lowest of the units read is the first one's
@@ -117,11 +121,15 @@ class Merged(_Field):
 
     @cached_property
     def jump(self) -> Value:
-        return vmax(*[part.jump for part in self.parts])
+        if "jump" not in self._cache:
+            self._cache["jump"] = vmax(*[part.jump for part in self.parts])
+        return self._cache["jump"]
 
     @cached_property
     def monotone(self) -> bool:
-        return all(part.monotone for part in self.parts)
+        if "monotone" not in self._cache:
+            self._cache["monotone"] = all(part.monotone for part in self.parts)
+        return self._cache["monotone"]
 
     def _lo(self, i: Value) -> Value:
         return vmin(*[part.lo(i) for part in self.parts])

@@ -280,7 +280,9 @@ def _child(node: yaml.Node, key: Any) -> yaml.Node | None:
 
 
 def load_spec(path: str | Path) -> tuple[Spec, Source]:
-    """Load, resolve `extends:`, and validate a spec file."""
+    """Load, resolve `extends:`, and validate a spec file (or the spec imported from a model
+    reference such as torchvision:resnet50: archcalc/importers)."""
+    path = _imported(path)
     data, source = _load_document(Path(path), ())
     try:
         spec = Spec.model_validate(data, strict=True)
@@ -288,6 +290,16 @@ def load_spec(path: str | Path) -> tuple[Spec, Source]:
         problem = pydantic_error(error, (), data)
         raise source.locate(problem, problem.loc) from None
     return spec, source
+
+
+def _imported(path: str | Path) -> str | Path:
+    from archcalc.importers.models import is_reference
+
+    if not is_reference(str(path)):
+        return path
+    from archcalc.importers import spec_path
+
+    return spec_path(path)
 
 
 def _load_document(path: Path, chain: tuple[Path, ...]) -> tuple[dict, Source]:
