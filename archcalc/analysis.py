@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from archcalc import expressions
+from archcalc.collector import paused
 from archcalc.errors import ArchcalcError, GraphError, SpecError
 from archcalc.expressions import Value, vmax, vsum
 from archcalc.graph import INPUT, Layer, Network, ScopeInfo, compile_spec
@@ -108,6 +109,7 @@ def analyse_file(path: str | Path, input_shape: str | None = None, batch: Value 
     return analyse(load_network(path, input_shape), batch=batch, dtype=dtype)
 
 
+@paused
 def load_network(path: str | Path, input_shape: str | None = None) -> Network:
     """Load and compile a spec file (the graph of op instances the torch backend builds from)."""
     spec, source = load_spec(path)
@@ -118,6 +120,7 @@ def load_network(path: str | Path, input_shape: str | None = None) -> Network:
     return compile_spec(spec, source, shape)
 
 
+@paused
 def analyse(network: Network, batch: Value = 1, dtype: str = "float32") -> Analysis:
     if not expressions.is_symbolic(batch) and batch < 1:
         raise SpecError(f"batch must be a positive integer, found {batch}")
