@@ -34,6 +34,8 @@ class Shapes:
     def of(self, node: str) -> tuple:
         """Depth first: a layer's inputs before the layer. Every expanded layer still waiting
         lies below the top of the stack, so the top needing one of them is a cycle."""
+        if node in self.known:
+            return self.known[node]
         stack, expanded = [node], set()
         while stack:
             name = stack[-1]
