@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from archcalc import expressions
+from archcalc.collector import paused
 from archcalc.errors import ArchcalcError, GraphError, OpError, SpecError
 from archcalc.expressions import Value, vmax, vsum
 from archcalc.graph import INPUT, Layer, Network, ScopeInfo, compile_spec
@@ -129,6 +130,7 @@ def analyse_file(path: str | Path, input_shape: str | None = None, batch: Value 
     return analyse(load_network(path, input_shape), batch=batch, dtype=dtype)
 
 
+@paused
 def load_network(path: str | Path, input_shape: str | None = None) -> Network:
     """Load and compile a spec file, or a bundled network by name (archcalc.locate), into the
     graph of op instances the torch backend builds from."""
@@ -148,6 +150,7 @@ def load_network(path: str | Path, input_shape: str | None = None) -> Network:
         raise source.blame(error) from None
 
 
+@paused
 def analyse(network: Network, batch: Value = 1, dtype: str = "float32") -> Analysis:
     if not expressions.is_symbolic(batch) and batch < 1:
         raise SpecError(f"batch must be a positive integer, found {batch}")

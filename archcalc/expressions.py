@@ -42,9 +42,13 @@ def symbol(name: str):
     return sp().Symbol(name, integer=True, positive=True)
 
 
+#: the exact numbers, told apart by their type alone: the check runs dozens of times per layer
+_NUMBERS = frozenset({int, bool, Fraction})
+
+
 def is_symbolic(value: Any) -> bool:
     """A sympy expression (anything with free symbols), as opposed to an exact number."""
-    return hasattr(value, "free_symbols")
+    return type(value) not in _NUMBERS and hasattr(value, "free_symbols")
 
 
 def parse(text: str, names: Mapping[str, Value] | None = None, *, free_symbols: bool = False) -> Value:
@@ -83,6 +87,9 @@ def normalize(value: Value) -> Value:
 
 
 def exact_div(a: Value, b: Value) -> Value:
+    if type(a) is int and type(b) is int:  # the common case, without two Fractions and a division of them
+        quotient, remainder = divmod(a, b)
+        return quotient if remainder == 0 else Fraction(a, b)
     if is_symbolic(a) or is_symbolic(b):
         return sp().sympify(a) / sp().sympify(b)
     return normalize(Fraction(a) / Fraction(b))
@@ -172,6 +179,8 @@ def substitute(value: Value, bindings: dict[str, int]) -> Value:
 
 def to_exact(value: Value) -> Value:
     """A sympy number back to int/Fraction; anything symbolic unchanged."""
+    if type(value) is int:
+        return value
     if not is_symbolic(value):
         return normalize(value)
     if getattr(value, "is_Integer", False):

@@ -257,7 +257,8 @@ class _Builder:
         return definition is not None and definition.inline
 
     def op(self, op: Op, loc: tuple, scope: _Scope, name: str, inputs: list, training: bool, names: Mapping) -> str:
-        branches = getattr(op, "branches", None)
+        # only merges declare `branches`; asking a pydantic model for a missing attribute raises inside
+        branches = op.branches if "branches" in type(op).model_fields else None
         if branches is not None:
             if op.inputs is not None:
                 raise self._locate(GraphError(f"{op.kind} takes inline branches or `from:`, found both"), loc)
@@ -358,7 +359,7 @@ class _Builder:
         """Register ``name`` in ``scope`` (as the node itself, or as an alias of ``target``,
         e.g. a block instance of its last layer); returns the full name."""
         full = scope.prefix + name
-        if name == INPUT or not name or any(c.isspace() for c in name):
+        if name == INPUT or not name or name.split() != [name]:
             raise self._locate(GraphError(f"{name!r} is not a usable layer name"), loc)
         if name in scope.names or full in self.layers:
             raise self._locate(GraphError(f"duplicate layer name {full!r}"), loc)

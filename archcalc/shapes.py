@@ -46,6 +46,8 @@ class Shapes:
         return shape
 
     def _of(self, node: str) -> tuple | None:
+        if node in self.known:  # the common case, without the walk
+            return self.known[node]
         stack, expanded = [node], set()
         while stack:
             name = stack[-1]
