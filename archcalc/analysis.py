@@ -126,8 +126,10 @@ def parse_input(dims: list | str) -> tuple:
     return tuple(shape)
 
 
-def analyse_file(path: str | Path, input_shape: str | None = None, batch: Value = 1, dtype: str = "float32") -> Analysis:
-    return analyse(load_network(path, input_shape), batch=batch, dtype=dtype)
+def analyse_file(
+    path: str | Path, input_shape: str | None = None, batch: Value = 1, dtype: str = "float32", fields: bool = True
+) -> Analysis:
+    return analyse(load_network(path, input_shape), batch=batch, dtype=dtype, fields=fields)
 
 
 @paused
@@ -151,12 +153,15 @@ def load_network(path: str | Path, input_shape: str | None = None) -> Network:
 
 
 @paused
-def analyse(network: Network, batch: Value = 1, dtype: str = "float32") -> Analysis:
+def analyse(network: Network, batch: Value = 1, dtype: str = "float32", fields: bool = True) -> Analysis:
+    """``fields=False`` leaves every receptive field out (None): what needs only the counts
+    (the size plots) skips their cost, which with symbolic sizes after squeeze-and-excitation
+    gates is nearly all of it (nested sympy Max/Min; issue 16 leaves it open)."""
     if not expressions.is_symbolic(batch) and batch < 1:
         raise SpecError(f"batch must be a positive integer, found {batch}")
     if dtype not in DTYPE_BYTES:
         raise SpecError(f"unknown dtype {shown(dtype)}; expected one of {', '.join(DTYPE_BYTES)}")
-    fields = {INPUT: INPUT_RF if len(network.input_shape) == 3 else None}
+    fields = {INPUT: INPUT_RF if fields and len(network.input_shape) == 3 else None}  # a None field propagates
     training: dict[str, bool] = {INPUT: False}
     results = []
     for name in network.order:

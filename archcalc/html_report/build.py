@@ -88,7 +88,10 @@ def _symbolic(spec: str | Path, analysis: Analysis) -> tuple[Analysis | None, st
     if len(analysis.input_shape) != 3:
         return None, "the input is not a (C, H, W) feature map"
     try:
-        return analyse_file(spec, f"{analysis.input_shape[0]},H,W", batch=analysis.batch, dtype=analysis.dtype), None
+        # the size plot needs counts only; symbolic receptive fields after squeeze-and-excitation
+        # gates cost minutes (issue 16), so a network with a gate (a mul) is analysed without them
+        fields = not any(s.kind == "mul" for s in analysis.layers)
+        return analyse_file(spec, f"{analysis.input_shape[0]},H,W", batch=analysis.batch, dtype=analysis.dtype, fields=fields), None
     except ArchcalcError as error:
         return None, f"with names for its input size the analysis stops: {error}"
 
