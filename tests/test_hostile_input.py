@@ -89,7 +89,7 @@ def test_dev_zero_is_refused(cli, command):
 
 def test_size_cap(cli, write_spec):
     path = write_spec(HEAD + "  - relu\n" * 600_000)  # 5.4 MB of relus
-    assert "larger than 4,194,304 bytes" in error_of(cli, "report", path)
+    assert "larger than 1,048,576 bytes" in error_of(cli, "report", path)
 
 
 def test_values_in_messages_are_cut(cli, write_spec):

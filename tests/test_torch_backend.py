@@ -384,15 +384,15 @@ def test_a_minimal_saved_run_loads(tmp_path):
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"name": None}, "not a valid saved run: name: field required"),
-        ({"latency_ms.median": None}, "not a valid saved run: latency_ms.median: field required"),
+        ({"name": None}, "not a valid saved run: name: missing required field 'name'"),
+        ({"latency_ms.median": None}, "not a valid saved run: latency_ms.median: missing required field 'median'"),
         ({"latency_ms.p90": "slow"}, "not a valid saved run: latency_ms.p90:"),
-        ({"per_layer": [{"name": "C1"}]}, "not a valid saved run: per_layer.0.ms: field required"),
-        ({"per_layer": [{"ms": 0.1}]}, "not a valid saved run: per_layer.0.name: field required"),
+        ({"per_layer": [{"name": "C1"}]}, "not a valid saved run: per_layer.0.ms: missing required field 'ms'"),
+        ({"per_layer": [{"ms": 0.1}]}, "not a valid saved run: per_layer.0.name: missing required field 'name'"),
         ({"per_layer": {"C1": 0.1}}, "not a valid saved run: per_layer:"),
         ({"per_layer": [{"name": "C1", "ms": "0.1"}]}, "not a valid saved run: per_layer.0.ms:"),
         ({"batch": "3"}, "not a valid saved run: batch:"),
-        ({"device": None}, "not a valid saved run: device: field required"),
+        ({"device": None}, "not a valid saved run: device: missing required field 'device'"),
         ({"latency_ms": [1, 2, 3]}, "not a valid saved run: latency_ms:"),
     ],
 )
