@@ -2,9 +2,10 @@
 training model alike (so that what the model predicts autograd keeps is what the built
 network keeps).
 
-A layer whose op ``overwrites_input`` (ReLU, Add) works in place on its first input that no
-other layer reads, directly or through a view — as torchvision's ``ReLU(inplace=True)`` and
-``out += identity`` do. For training, an input that an earlier layer saved for its backward
+A layer whose op ``overwrites_input`` (ReLU, ReLU6, SiLU, Hardswish, Hardsigmoid, Add) works
+in place on its first input that no other layer reads, directly or through a view — as
+torchvision's ``inplace=True`` activations (Conv2dNormActivation's, MNASNet's, MobileNetV3's
+classifier) and ``out += identity`` do. For training, an input that an earlier layer saved for its backward
 pass is never overwritten either (autograd would refuse to differentiate through it), nor one
 of the several views a single call returns (x.chunk: autograd refuses that too; inference runs
 without autograd, where it may).
@@ -51,13 +52,16 @@ class Storages:
             self.frozen.add(name)
 
 
-def eval_plan(analysis) -> dict[str, int]:
-    """Layer → the index of the input it overwrites, for inference (nothing is saved)."""
+def eval_plan(analysis, ops: dict | None = None) -> dict[str, int]:
+    """Layer → the index of the input it overwrites, for inference (nothing is saved). ``ops``
+    (layer → its op) lets a layer decline (``inplace: false``); without it, every layer of a
+    kind that can overwrite may."""
     storages = Storages(analysis.layers)
     plan = {}
     for stats in analysis.layers:
         storages.record(stats.name, stats.inputs[0] if REGISTRY[stats.kind].aliases_input else None)
-        index = storages.overwritable(stats.inputs) if REGISTRY[stats.kind].overwrites_input else None
+        may = ops[stats.name].may_overwrite if ops is not None else REGISTRY[stats.kind].overwrites_input
+        index = storages.overwritable(stats.inputs) if may else None
         if index is not None:
             plan[stats.name] = index
             storages.record(stats.name, stats.inputs[index])

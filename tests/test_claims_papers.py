@@ -73,3 +73,20 @@ def test_verify_cli_words_the_rounding_and_exits_1(cli):
     macs = _torch_count("resnext50_32x4d", "macs")
     assert f"derived {macs}, rounded to the nearest 100,000,000; claimed {42 * 10**8}" in result.output
     assert "✗ resnext-table1-resnet50-params" in result.output
+
+
+def test_mnasnet_a1_is_the_authors_network():
+    """specs/mnasnet_a1.yaml against an independent implementation of Fig. 7(a): timm's
+    semnasnet_100 (its port of the authors' mnasnet-a1), sum(p.numel()) and FlopCounterMode / 2.
+    timm is optional here (not an archcalc dependency): without it the test is skipped."""
+    timm = pytest.importorskip("timm", reason="timm is not installed: no second implementation of MnasNet-A1 to compare with")
+    from archcalc.analysis import analyse_file
+
+    with torch.device("meta"):
+        model = timm.create_model("semnasnet_100", pretrained=False).eval()
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model(torch.zeros(1, 3, 224, 224, device="meta"))
+    static = analyse_file(ROOT / "specs/mnasnet_a1.yaml")
+    assert static.totals.params == sum(p.numel() for p in model.parameters())
+    assert static.totals.buffers == sum(b.numel() for n, b in model.named_buffers() if not n.endswith("num_batches_tracked"))
+    assert static.inference_totals.macs == counter.get_total_flops() // 2

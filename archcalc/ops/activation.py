@@ -20,11 +20,19 @@ from archcalc.training.rules import Saved, TrainingRules, a_view, elements, save
 
 
 class ReLU(Op):
-    """max(0, x): shape unchanged, 1 flop per element."""
+    """max(0, x): shape unchanged, 1 flop per element. ``inplace`` (true): it may overwrite
+    its input where no other layer reads it, as torchvision's ReLU(inplace=True); false
+    keeps it out of place (torchvision's SqueezeExcitation and DeepLab heads build ReLU())."""
 
     kind: Literal["relu"] = "relu"
     minor = True
     overwrites_input = True
+    inplace: bool = True
+
+    @property
+    def may_overwrite(self) -> bool:
+        return self.inplace
+
     flop_kind = "activation"
     flops_per_element = 1
 
@@ -108,7 +116,25 @@ class _Activation(Op):
     training_rules = saves_input
 
 
-class ReLU6(_Activation):
+class _InPlaceActivation(_Activation):
+    """An activation torchvision builds with ``inplace=True`` (Conv2dNormActivation's ReLU6,
+    Hardswish, SiLU; MobileNetV3's classifier Hardswish): it overwrites an input no other layer
+    reads (archcalc.inplace decides where). In training PyTorch's in-place kernel, whose
+    derivative reads the original input, saves a copy of it before overwriting
+    (``original_self``): the same bytes as the input kept out of place, in a storage of its own."""
+
+    overwrites_input = True
+    inplace: bool = True  # false: never in place (torchvision's SqueezeExcitation builds Hardsigmoid())
+
+    @property
+    def may_overwrite(self) -> bool:
+        return self.inplace
+
+    def training_rules_in_place(self, inputs: list[Shape], out: Shape) -> TrainingRules:
+        return TrainingRules((Saved("input_copy", elements=elements(inputs[0])),))
+
+
+class ReLU6(_InPlaceActivation):
     """min(max(0, x), 6) (MobileNetV2): shape unchanged, 1 flop per element."""
 
     kind: Literal["relu6"] = "relu6"
@@ -178,21 +204,21 @@ class GELU(_Activation):
         return "gelu" if self.approximate == "none" else "gelu (tanh)"
 
 
-class SiLU(_Activation):
+class SiLU(_InPlaceActivation):
     """x·σ(x), a.k.a. swish (EfficientNet): 1 flop per element."""
 
     kind: Literal["silu"] = "silu"
     torch_class = "SiLU"
 
 
-class Hardswish(_Activation):
+class Hardswish(_InPlaceActivation):
     """x·relu6(x + 3)/6 (MobileNetV3): 1 flop per element."""
 
     kind: Literal["hardswish"] = "hardswish"
     torch_class = "Hardswish"
 
 
-class Hardsigmoid(_Activation):
+class Hardsigmoid(_InPlaceActivation):
     """relu6(x + 3)/6 (MobileNetV3's squeeze-and-excitation gate): 1 flop per element."""
 
     kind: Literal["hardsigmoid"] = "hardsigmoid"

@@ -246,11 +246,22 @@ class Op(BaseModel):
     #: ``+=``); archcalc.inplace decides where, for the torch backend and the training model alike
     overwrites_input: ClassVar[bool] = False
 
+    @property
+    def may_overwrite(self) -> bool:
+        """This layer may work in place (an activation with ``inplace: false`` may not)."""
+        return type(self).overwrites_input
+
     def training_rules(self, inputs: list[Shape], out: Shape) -> TrainingRules:
         """What autograd keeps for this layer's backward pass and the backward's multiply-adds,
         as formulas (archcalc.training.rules). No default: an op without its own rules is an
         error under --training, never a silent zero."""
         raise missing(self.kind)
+
+    def training_rules_in_place(self, inputs: list[Shape], out: Shape) -> TrainingRules:
+        """The rules where the layer overwrites its input (archcalc.inplace's plan): the same
+        as out of place unless the op says otherwise (an activation differentiated from its
+        input keeps a copy of it, the storage itself being overwritten)."""
+        return self.training_rules(inputs, out)
 
 
 class SizedByReference(Op):

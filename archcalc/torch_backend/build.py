@@ -40,7 +40,7 @@ def build(network: Network, analysis: Analysis, inplace: dict[str, int] | None =
         names = ", ".join(analysis.symbols)
         raise RunError(f"archcalc run needs a concrete input, found the names {names}; pass e.g. --input 3,224,224")
     modules = layer_modules(network, analysis)
-    _allow_inplace(modules, analysis, inplace)
+    _allow_inplace(modules, analysis, inplace if inplace is not None else eval_plan(analysis, {n: s.op for n, s in network.layers.items()}))
     full = graph_module(modules, analysis, training=True)
     inference = graph_module(modules, analysis, training=False)
     return Built(full, inference, modules)
@@ -105,8 +105,9 @@ def _check_names(layers: list, reserved: set[str]) -> None:
 
 
 def _allow_inplace(modules: dict[str, Any], analysis: Analysis, plan: dict[str, int] | None = None) -> None:
-    """Let ReLU and Add work in place (as torchvision's ReLU(inplace=True) and ``out +=
-    identity`` do) on a tensor that no other layer reads, directly or through an alias —
+    """Let ReLU, ReLU6, SiLU, Hardswish, Hardsigmoid and Add work in place (as torchvision's
+    ``inplace=True`` activations and ``out += identity`` do) on a tensor that no other layer
+    reads, directly or through an alias, and whose layer does not say ``inplace: false`` —
     archcalc.inplace's plan (for training, the one the training model made)."""
     from archcalc.torch_backend.modules import Add
 

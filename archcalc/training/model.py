@@ -187,7 +187,9 @@ def _layer(
         )
     values = {**op.derivation_values(inputs, out), "N": batch, "macs": op.macs(inputs, out)}
     result.rules[stats.name], result.values[stats.name] = rules, values
-    inplace = storages.overwritable(stats.inputs, saved) if type(op).overwrites_input else None
+    inplace = storages.overwritable(stats.inputs, saved) if op.may_overwrite else None
+    if inplace is not None:
+        rules = result.rules[stats.name] = op.training_rules_in_place(inputs, out)
     view = stats.inputs[inplace] if inplace is not None else stats.inputs[rules.view_of] if rules.view_of is not None else None
     storages.record(stats.name, view, rules.one_of_views)
     if view is None:
