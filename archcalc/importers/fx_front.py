@@ -150,8 +150,8 @@ class Walker:
         flat = fx.node.map_aggregate((args, kwargs), lambda a: a)
         leaves: list = []
         fx.node.map_aggregate(flat, lambda a: leaves.append(a))
-        if any(isinstance(a, Unknown) for a in leaves):
-            return UNKNOWN
+        if any(isinstance(a, Unknown) for a in leaves):  # downstream of an unknown: reported only if unknown itself
+            return UNKNOWN if torch_map.has_rule(self, node) else torch_map.convert(self, node, args, kwargs)
         if not any(isinstance(a, (Tensor, Param, Shuffle, Parts)) for a in leaves):
             return self._arithmetic(node, leaves)
         return torch_map.convert(self, node, args, kwargs)

@@ -327,6 +327,12 @@ METHODS = {
 TENSOR_FACTS = ("shape", "ndim", "dtype", "device", "is_cuda")
 
 
+def has_rule(node: fx.Node) -> bool:
+    if node.op == "call_method":
+        return node.target in METHODS or node.target in ("size", "dim")
+    return node.target in FUNCTIONS or node.target is getattr or (isinstance(node.target, type) and issubclass(node.target, tuple))
+
+
 def convert_call(w: Walker, node: fx.Node, args: tuple, kwargs: dict):
     if node.op == "call_method":
         if node.target in ("size", "dim"):

@@ -187,6 +187,14 @@ def _extra_modules() -> list:
     return [(StochasticDepth, "stochastic_depth", _stochastic_depth, ())]
 
 
+def has_rule(w: Walker, node: fx.Node) -> bool:
+    """Whether archcalc maps this node's module or function at all (whatever its inputs)."""
+    if node.op == "call_module":
+        module = w.module.get_submodule(str(node.target))
+        return isinstance(module, nn.Flatten) or any(isinstance(module, cls) for cls, *_ in MODULES + _extra_modules())
+    return torch_functions.has_rule(node)
+
+
 def convert(w: Walker, node: fx.Node, args: tuple, kwargs: dict):
     if node.op == "call_module":
         return convert_module(w, node, args, kwargs)
