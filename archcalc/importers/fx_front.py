@@ -100,6 +100,7 @@ class Walker:
         self.unsupported = Unsupported()
         self.refs: dict[fx.Node, Any] = {}
         self.used_params: set[str] = set()
+        self.called: set[str] = set()  # modules with weights already applied once (a second call would share them)
         self.placeholders = 0
 
     # --- values --------------------------------------------------------------------------

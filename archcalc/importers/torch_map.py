@@ -225,10 +225,11 @@ def _apply(w: Walker, node, module, kind, rule, layouts, args, kwargs):
         return w.unknown(node, fields, "an archcalc op with that option")
     path = str(node.target)
     own = list(module.state_dict().keys())
-    if own and path in {p.rsplit(".", 1)[0] for p in w.used_params}:
+    if own and path in w.called:
         return w.unknown(
             node, f"{type(module).__name__} called twice (shared weights)", "a spec layer per call: archcalc has no weight sharing"
         )
+    w.called.add(path)
     w.used_params.update(f"{path}.{key}" for key in own)
     return w.layer(path, kind, fields, [x])
 
