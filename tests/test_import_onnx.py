@@ -49,9 +49,22 @@ def exported(name: str, tmp_path) -> tuple[torch.nn.Module, str]:
     return model, path
 
 
+@pytest.fixture(scope="module")
+def export(tmp_path_factory):
+    """Each model exported once for this module's tests (an export takes seconds)."""
+    cache: dict[str, tuple] = {}
+
+    def get(name: str):
+        if name not in cache:
+            cache[name] = exported(name, tmp_path_factory.mktemp(name))
+        return cache[name]
+
+    return get
+
+
 @pytest.mark.parametrize("name", MODELS)
-def test_imported_onnx_counts_what_the_file_holds(name, tmp_path):
-    model, path = exported(name, tmp_path)
+def test_imported_onnx_counts_what_the_file_holds(name, tmp_path, export):
+    model, path = export(name)
     spec = tmp_path / f"{name}.yaml"
     spec.write_text(import_model(path).text)
     analysis = analyse(load_network(spec))
@@ -78,3 +91,44 @@ def test_an_unknown_onnx_node_is_a_listed_error(tmp_path):
     with pytest.raises(ModelImportError, match=r"(?s)ONNX Cos ×2.*ONNX Abs") as error:
         import_model(path)
     assert "cannot represent" in str(error.value)
+
+
+#: onnxruntime against the spec-built module, float32 (every op kind of the ten above)
+RUN = ["resnet18", "mobilenet_v3_small", "shufflenet_v2_x0_5", "googlenet", "lraspp_mobilenet_v3_large"]
+
+
+@pytest.mark.parametrize("name", RUN)
+def test_the_files_weights_give_onnxruntimes_outputs(name, tmp_path, export):
+    """The spec-built module loaded with the file's initializers (by ``Graph.renames``: spec
+    key → initializer) computes what onnxruntime computes from the file."""
+    ort = pytest.importorskip("onnxruntime", reason="onnxruntime runs the ONNX file (the optional extra 'import')")
+    from onnx import numpy_helper
+
+    from archcalc.torch_backend.build import build as build_spec
+
+    _, path = export(name)
+    imported = import_model(path)
+    spec = tmp_path / f"{name}.yaml"
+    spec.write_text(imported.text)
+    network = load_network(spec)
+    with torch.device("meta"):
+        built = build_spec(network, analyse(network))
+    target = built.full.state_dict()
+    arrays = {i.name: numpy_helper.to_array(i) for i in onnx.load(path).graph.initializer}
+    state = {}
+    for key, tensor in target.items():
+        if key.endswith("num_batches_tracked"):
+            state[key] = torch.zeros((), dtype=torch.long)
+            continue
+        assert key in imported.graph.renames, f"{name}: the spec's {key} has no initializer"
+        value = torch.from_numpy(arrays[imported.graph.renames[key]].copy())
+        state[key] = value if value.shape == tensor.shape else value.T  # MatMul holds Wᵀ
+    built.full.load_state_dict(state, strict=True, assign=True)
+    x = torch.randn(1, 3, *SIZE, generator=torch.Generator().manual_seed(1))
+    session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    (expected,) = session.run(None, {session.get_inputs()[0].name: x.numpy()})
+    with torch.no_grad():
+        got = built.inference.eval()(x)
+    got = got["out"] if isinstance(got, dict) else got
+    scale = float(np.abs(expected).max())
+    torch.testing.assert_close(got, torch.from_numpy(expected), rtol=1e-4, atol=1e-4 * scale)

@@ -197,6 +197,7 @@ def import_module(model: torch.nn.Module, input_shape: tuple[int, ...], label: s
             _mark_training_only(trained.graph)
             walker = trained
     _check_all_used(model, walker, label)
+    walker.graph.prune(label)
     return walker.graph
 
 

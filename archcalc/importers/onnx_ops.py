@@ -49,6 +49,15 @@ def _use(w: OnnxWalker, *refs) -> None:
     w.used.update(r.initializer for r in refs if isinstance(r, C) and r.initializer)
 
 
+def _held(w: OnnxWalker, layer: T, **tensors: C | None) -> T:
+    """Record which initializer each of the layer's torch tensors is (``Graph.renames``:
+    spec key → the file's name), so the spec-built module can take the file's weights."""
+    for role, ref in tensors.items():
+        if isinstance(ref, C) and ref.initializer:
+            w.graph.renames[f"{layer.name}.{role}"] = ref.initializer
+    return layer
+
+
 def conv(w: OnnxWalker, node, args, a):
     x, weight, bias = (args + [None])[:3]
     if not isinstance(x, T) or not isinstance(weight, C) or a.get("auto_pad", "NOTSET") not in ("NOTSET", "VALID"):
@@ -60,7 +69,7 @@ def conv(w: OnnxWalker, node, args, a):
     fields = {"out": int(weight.value.shape[0]), "kernel": pair(kernel), "stride": pair(a.get("strides", [1, 1])), "padding": pair(pads)}
     fields |= {"dilation": pair(a.get("dilations", [1, 1])), "groups": int(a.get("group", 1)), "bias": bias is not None}
     _use(w, weight, bias)
-    return [w.layer(node, "conv", fields, [x], _name(w, node, weight))]
+    return [_held(w, w.layer(node, "conv", fields, [x], _name(w, node, weight)), weight=weight, bias=bias)]
 
 
 def conv_transpose(w: OnnxWalker, node, args, a):
@@ -73,7 +82,7 @@ def conv_transpose(w: OnnxWalker, node, args, a):
     fields |= {"padding": pair(pads), "output_padding": pair(a.get("output_padding", [0, 0])), "dilation": pair(a.get("dilations", [1, 1]))}
     fields |= {"groups": groups, "bias": bias is not None}
     _use(w, weight, bias)
-    return [w.layer(node, "convtranspose", fields, [x], _name(w, node, weight))]
+    return [_held(w, w.layer(node, "convtranspose", fields, [x], _name(w, node, weight)), weight=weight, bias=bias)]
 
 
 def gemm(w: OnnxWalker, node, args, a):
@@ -83,7 +92,8 @@ def gemm(w: OnnxWalker, node, args, a):
         return w.unknown(node, "Gemm other than x·Wᵀ + b on a flat input", "a Linear layer: transA=0, alpha=beta=1")
     out = weight.value.shape[0] if a.get("transB", 0) else weight.value.shape[1]
     _use(w, weight, bias)
-    return [w.layer(node, "linear", {"out": int(out), "bias": bias is not None}, [x], _name(w, node, weight))]
+    layer = w.layer(node, "linear", {"out": int(out), "bias": bias is not None}, [x], _name(w, node, weight))
+    return [_held(w, layer, weight=weight, bias=bias)]
 
 
 def matmul(w: OnnxWalker, node, args, a):
@@ -91,7 +101,9 @@ def matmul(w: OnnxWalker, node, args, a):
     if not isinstance(x, T) or not isinstance(weight, C) or weight.value.ndim != 2 or len(w.shape(node.input[0])) != 2:
         return w.unknown(node, "MatMul other than a flat input times a constant matrix", "a Linear layer on a flat input")
     _use(w, weight)
-    return [w.layer(node, "linear", {"out": int(weight.value.shape[1]), "bias": False}, [x], _name(w, node, weight))]
+    return [
+        _held(w, w.layer(node, "linear", {"out": int(weight.value.shape[1]), "bias": False}, [x], _name(w, node, weight)), weight=weight)
+    ]
 
 
 def batch_norm(w: OnnxWalker, node, args, a):
@@ -99,7 +111,8 @@ def batch_norm(w: OnnxWalker, node, args, a):
     if not isinstance(x, T) or not all(isinstance(c, C) for c in (scale, bias, mean, var)) or len(node.output) > 1:
         return w.unknown(node, "BatchNormalization in training mode or without constant statistics", "inference statistics")
     _use(w, scale, bias, mean, var)
-    return [w.layer(node, "bn", {"eps": float(a.get("epsilon", 1e-5))}, [x], _name(w, node, scale))]
+    layer = w.layer(node, "bn", {"eps": float(a.get("epsilon", 1e-5))}, [x], _name(w, node, scale))
+    return [_held(w, layer, weight=scale, bias=bias, running_mean=mean, running_var=var)]
 
 
 def pool(kind: str):
@@ -196,6 +209,7 @@ def _bias(w: OnnxWalker, node, x: T, c: C):
     if last is not None and last.name == x.name and last.kind == "linear" and not last.fields.get("bias") and c.value.ndim == 1:
         last.fields["bias"] = True
         _use(w, c)
+        _held(w, x, bias=c)
         return [x]
     return w.unknown(node, "Add of a tensor and a constant", "a bias after a MatMul, or two tensors")
 

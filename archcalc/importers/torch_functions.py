@@ -263,8 +263,9 @@ def _getitem(w, node, args, kwargs):
         return w.layer(_name(node, "split"), "slice", {"start": start, "stop": start + x.spec[index]}, [x.of])
     if isinstance(x, (tuple, list)):
         return x[index]
-    if isinstance(x, Tensor) and isinstance(index, tuple) and len(index) == 2 and index[0] == slice(None):
-        part = index[1]
+    full = slice(None)
+    if isinstance(x, Tensor) and isinstance(index, tuple) and len(index) >= 2 and index[0] == full and all(i == full for i in index[2:]):
+        part = index[1]  # x[:, a:b] or x[:, a:b, :, :] (GhostNet)
         if isinstance(part, slice) and part.step in (None, 1):
             channels = _shape_of(w, node)[1]
             start, stop, _ = part.indices(channels)
@@ -328,8 +329,15 @@ TENSOR_FACTS = ("shape", "ndim", "dtype", "device", "is_cuda")
 
 
 def has_rule(node: fx.Node) -> bool:
+    """Whether the call is mapped, or is Python arithmetic (x.ndim == 4, torch._assert) that
+    follows whatever its inputs are: downstream of an unknown value, neither is reported again."""
     if node.op == "call_method":
         return node.target in METHODS or node.target in ("size", "dim")
+    if (
+        getattr(node.target, "__module__", None) in ("_operator", "operator", "builtins")
+        or getattr(node.target, "__name__", "") == "_assert"
+    ):
+        return True
     return node.target in FUNCTIONS or node.target is getattr or (isinstance(node.target, type) and issubclass(node.target, tuple))
 
 
