@@ -33,18 +33,35 @@ class _Tracer(fx.Tracer):
         return isinstance(m, _extra_leaves()) or super().is_leaf_module(m, qualname)
 
 
-def trace(model: torch.nn.Module, training: bool = False) -> fx.GraphModule:
-    """fx's graph of ``model`` in eval mode (what the spec describes: inference), or train mode."""
+def trace(model: torch.nn.Module, training: bool = False, input_shape: tuple = ()) -> fx.GraphModule:
+    """fx's graph of ``model`` in eval mode (what the spec describes: inference), or train
+    mode; where fx cannot trace (control flow on a shape), torch.export's, at ``input_shape``."""
     model.train(training)
     try:
         graph = _Tracer().trace(model)
-    except Exception as error:  # noqa: BLE001 — any tracing failure: say which and why, in one line
+    except Exception as error:  # noqa: BLE001 — any tracing failure: try torch.export, else say why, in one line
         message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        exported = _export(model, input_shape)
+        if exported is not None:
+            return exported
         raise ModelImportError(
-            f"torch.fx cannot trace {type(model).__name__}: {message} "
+            f"neither torch.fx nor torch.export can trace {type(model).__name__}: {message} "
             "(data-dependent control flow in forward(); archcalc needs a traceable forward)"
         ) from None
     return fx.GraphModule(model, graph, type(model).__name__)
+
+
+def _export(model: torch.nn.Module, input_shape: tuple) -> fx.GraphModule | None:
+    """torch.export's graph, its tensors as get_attr (``unlifted``), or None where it fails too."""
+    if not input_shape or not hasattr(torch, "export"):
+        return None
+    try:
+        example = torch.empty(2 if model.training else 1, *input_shape, device="meta")
+        module = torch.export.export(model, (example,)).module()
+        module.archcalc_tracer = "torch.export"
+        return module
+    except Exception:  # noqa: BLE001 — the caller reports fx's reason
+        return None
 
 
 def on_meta(model: torch.nn.Module) -> torch.nn.Module:
@@ -202,9 +219,10 @@ def import_module(model: torch.nn.Module, input_shape: tuple[int, ...], label: s
 
 
 def _walk(model: torch.nn.Module, input_shape: tuple, label: str, training: bool) -> Walker:
-    module = trace(model, training)
+    module = trace(model, training, tuple(input_shape))
     values = shapes(module, input_shape, batch=2 if training else 1)  # train-mode batch norm needs two values per channel
     walker = Walker(module, values, input_shape)
+    walker.graph.tracer = getattr(module, "archcalc_tracer", "torch.fx")
     walker.run()
     walker.unsupported.raise_if_any(label)
     model.eval()

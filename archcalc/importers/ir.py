@@ -45,6 +45,8 @@ class Graph:
     #: spec-built state_dict key → the model's key, where they differ (a bare parameter)
     renames: dict[str, str] = field(default_factory=dict)
     names: set[str] = field(default_factory=set)
+    #: "torch.export" where torch.fx could not trace: branches on shapes fixed at the traced input
+    tracer: str = "torch.fx"
 
     def add(self, name: str, kind: str, fields: dict, inputs: list[str], training_only: bool = False) -> str:
         name = self.fresh(name)

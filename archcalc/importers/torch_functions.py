@@ -23,6 +23,11 @@ NEEDED = "an archcalc op for it (archcalc/ops)"
 
 def _name(node: fx.Node, short: str) -> str:
     where = scope(node)
+    stack = list((node.meta.get("nn_module_stack") or {}).values())
+    cls = stack[-1][1] if stack and isinstance(stack[-1], tuple) and len(stack[-1]) > 1 else None
+    module = getattr(cls, "__module__", "") or ""
+    if module.startswith("torch.nn.modules") and not module.endswith("container"):  # an ATen op of a torch.nn module (torch.export)
+        return where
     return f"{where}.{short}" if where else short
 
 
@@ -328,6 +333,12 @@ METHODS = {
 TENSOR_FACTS = ("shape", "ndim", "dtype", "device", "is_cuda")
 
 
+def _aten() -> dict:
+    from archcalc.importers.torch_aten import ATEN
+
+    return ATEN
+
+
 def has_rule(node: fx.Node) -> bool:
     """Whether the call is mapped, or is Python arithmetic (x.ndim == 4, torch._assert) that
     follows whatever its inputs are: downstream of an unknown value, neither is reported again."""
@@ -338,7 +349,12 @@ def has_rule(node: fx.Node) -> bool:
         or getattr(node.target, "__name__", "") == "_assert"
     ):
         return True
-    return node.target in FUNCTIONS or node.target is getattr or (isinstance(node.target, type) and issubclass(node.target, tuple))
+    return (
+        node.target in FUNCTIONS
+        or node.target in _aten()
+        or node.target is getattr
+        or (isinstance(node.target, type) and issubclass(node.target, tuple))
+    )
 
 
 def convert_call(w: Walker, node: fx.Node, args: tuple, kwargs: dict):
@@ -352,7 +368,7 @@ def convert_call(w: Walker, node: fx.Node, args: tuple, kwargs: dict):
             return Size(args[0])  # x.shape, x.ndim (timm's asserts), x.dtype: facts, not layers
         if isinstance(node.target, type) and issubclass(node.target, tuple) and hasattr(node.target, "_fields"):
             return tuple(args) + tuple(kwargs[f] for f in node.target._fields[len(args) :])  # GoogLeNetOutputs(logits, aux2, aux1)
-        rule = FUNCTIONS.get(node.target)
+        rule = FUNCTIONS.get(node.target) or _aten().get(node.target)
         what = f"function {getattr(node.target, '__module__', None) or 'torch'}.{getattr(node.target, '__name__', node.target)}"
     if rule is None:
         return w.unknown(node, what, NEEDED)

@@ -191,7 +191,11 @@ def has_rule(w: Walker, node: fx.Node) -> bool:
     """Whether archcalc maps this node's module or function at all (whatever its inputs)."""
     if node.op == "call_module":
         module = w.module.get_submodule(str(node.target))
-        return isinstance(module, nn.Flatten) or any(isinstance(module, cls) for cls, *_ in MODULES + _extra_modules())
+        return (
+            isinstance(module, nn.Flatten)
+            or type(module).__name__ == "GuardsFn"
+            or any(isinstance(module, cls) for cls, *_ in MODULES + _extra_modules())
+        )
     return torch_functions.has_rule(node)
 
 
@@ -206,6 +210,8 @@ def convert_module(w: Walker, node: fx.Node, args: tuple, kwargs: dict):
     module = w.module.get_submodule(path)
     if isinstance(module, nn.Flatten):
         return torch_functions.flatten_like(w, node, args[0], path)
+    if type(module).__name__ == "GuardsFn":  # torch.export's check of its specialisations: computes nothing
+        return None
     if isinstance(module, nn.Linear) and args and isinstance(args[0], Tensor) and args[0].layout == "chw" and len(w.shape(node)) == 2:
         pass  # a Linear on a (N, C) tensor that was never flattened cannot happen: shapes say flat
     for cls, kind, rule, layouts in MODULES + _extra_modules():
