@@ -147,7 +147,8 @@ def _shapes(model) -> tuple[dict[str, list], dict[str, str]]:
 
     from onnx import numpy_helper
 
-    from archcalc.importers.onnx_ops import CONSTANT_OPS, _numpy, attrs
+    from archcalc.importers.onnx_constants import CONSTANT_OPS, _numpy
+    from archcalc.importers.onnx_ops import attrs
 
     np = need("numpy", extra="import")
     model, origin = copy.deepcopy(model), {}
