@@ -55,10 +55,14 @@ def import_torch(model, input_shape: tuple[int, ...], label: str, source: str | 
 
 
 def _renames_note(graph: Graph) -> str | None:
-    if not graph.renames:
-        return None
-    pairs = ", ".join(f"{spec} = {model}" for spec, model in sorted(graph.renames.items()))
-    return f"The model holds these tensors directly; the spec's layers hold them as: {pairs}"
+    notes = []
+    if graph.tracer != "torch.fx":
+        shape = ",".join(map(str, graph.input_shape))
+        notes.append(f"Traced with {graph.tracer} (torch.fx could not): a branch on a shape in forward() is fixed as it ran at {shape}.")
+    if graph.renames:
+        pairs = ", ".join(f"{spec} = {model}" for spec, model in sorted(graph.renames.items()))
+        notes.append(f"The model holds these tensors directly; the spec's layers hold them as: {pairs}")
+    return " ".join(notes) or None
 
 
 def _source(ref: Reference) -> str:

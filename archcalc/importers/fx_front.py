@@ -33,18 +33,35 @@ class _Tracer(fx.Tracer):
         return isinstance(m, _extra_leaves()) or super().is_leaf_module(m, qualname)
 
 
-def trace(model: torch.nn.Module, training: bool = False) -> fx.GraphModule:
-    """fx's graph of ``model`` in eval mode (what the spec describes: inference), or train mode."""
+def trace(model: torch.nn.Module, training: bool = False, input_shape: tuple = ()) -> fx.GraphModule:
+    """fx's graph of ``model`` in eval mode (what the spec describes: inference), or train
+    mode; where fx cannot trace (control flow on a shape), torch.export's, at ``input_shape``."""
     model.train(training)
     try:
         graph = _Tracer().trace(model)
-    except Exception as error:  # noqa: BLE001 — any tracing failure: say which and why, in one line
+    except Exception as error:  # noqa: BLE001 — any tracing failure: try torch.export, else say why, in one line
         message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        exported = _export(model, input_shape)
+        if exported is not None:
+            return exported
         raise ModelImportError(
-            f"torch.fx cannot trace {type(model).__name__}: {message} "
+            f"neither torch.fx nor torch.export can trace {type(model).__name__}: {message} "
             "(data-dependent control flow in forward(); archcalc needs a traceable forward)"
         ) from None
     return fx.GraphModule(model, graph, type(model).__name__)
+
+
+def _export(model: torch.nn.Module, input_shape: tuple) -> fx.GraphModule | None:
+    """torch.export's graph, its tensors as get_attr (``unlifted``), or None where it fails too."""
+    if not input_shape or not hasattr(torch, "export"):
+        return None
+    try:
+        example = torch.empty(2 if model.training else 1, *input_shape, device="meta")
+        module = torch.export.export(model, (example,)).module()
+        module.archcalc_tracer = "torch.export"
+        return module
+    except Exception:  # noqa: BLE001 — the caller reports fx's reason
+        return None
 
 
 def on_meta(model: torch.nn.Module) -> torch.nn.Module:
@@ -100,6 +117,7 @@ class Walker:
         self.unsupported = Unsupported()
         self.refs: dict[fx.Node, Any] = {}
         self.used_params: set[str] = set()
+        self.called: set[str] = set()  # modules with weights already applied once (a second call would share them)
         self.placeholders = 0
 
     # --- values --------------------------------------------------------------------------
@@ -150,8 +168,8 @@ class Walker:
         flat = fx.node.map_aggregate((args, kwargs), lambda a: a)
         leaves: list = []
         fx.node.map_aggregate(flat, lambda a: leaves.append(a))
-        if any(isinstance(a, Unknown) for a in leaves):
-            return UNKNOWN
+        if any(isinstance(a, Unknown) for a in leaves):  # downstream of an unknown: reported only if unknown itself
+            return UNKNOWN if torch_map.has_rule(self, node) else torch_map.convert(self, node, args, kwargs)
         if not any(isinstance(a, (Tensor, Param, Shuffle, Parts)) for a in leaves):
             return self._arithmetic(node, leaves)
         return torch_map.convert(self, node, args, kwargs)
@@ -196,13 +214,15 @@ def import_module(model: torch.nn.Module, input_shape: tuple[int, ...], label: s
             _mark_training_only(trained.graph)
             walker = trained
     _check_all_used(model, walker, label)
+    walker.graph.prune(label)
     return walker.graph
 
 
 def _walk(model: torch.nn.Module, input_shape: tuple, label: str, training: bool) -> Walker:
-    module = trace(model, training)
+    module = trace(model, training, tuple(input_shape))
     values = shapes(module, input_shape, batch=2 if training else 1)  # train-mode batch norm needs two values per channel
     walker = Walker(module, values, input_shape)
+    walker.graph.tracer = getattr(module, "archcalc_tracer", "torch.fx")
     walker.run()
     walker.unsupported.raise_if_any(label)
     model.eval()

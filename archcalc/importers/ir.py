@@ -15,6 +15,8 @@ from typing import Any
 from archcalc.errors import ArchcalcError
 
 INPUT = "input"
+#: ops with parameters or buffers
+WEIGHTED = {"conv", "convtranspose", "linear", "bn", "layernorm", "groupnorm", "prelu", "layerscale"}
 
 
 class ModelImportError(ArchcalcError):
@@ -43,11 +45,34 @@ class Graph:
     #: spec-built state_dict key → the model's key, where they differ (a bare parameter)
     renames: dict[str, str] = field(default_factory=dict)
     names: set[str] = field(default_factory=set)
+    #: "torch.export" where torch.fx could not trace: branches on shapes fixed at the traced input
+    tracer: str = "torch.fx"
 
     def add(self, name: str, kind: str, fields: dict, inputs: list[str], training_only: bool = False) -> str:
         name = self.fresh(name)
         self.layers.append(Layer(name, kind, fields, list(inputs), training_only))
         return name
+
+    def prune(self, label: str) -> None:
+        """Drop what no output needs: a result forward() computes and never uses (timm's
+        Res2Net takes ``spx[0]`` "for torchscript"). A dead layer with weights is an error:
+        torch computes it, and archcalc counts only what reaches an output."""
+        outputs = list(self.outputs.values()) if isinstance(self.outputs, dict) else list(self.outputs)
+        inputs = {layer.name: layer.inputs for layer in self.layers}
+        live, stack = set(), outputs + [layer.name for layer in self.layers if layer.training_only]
+        while stack:
+            name = stack.pop()
+            if name not in live and name in inputs:
+                live.add(name)
+                stack.extend(inputs[name])
+        weighted = [layer.name for layer in self.layers if layer.name not in live and layer.kind in WEIGHTED]
+        if weighted:
+            shown = ", ".join(weighted[:6]) + (f" and {len(weighted) - 6} more" if len(weighted) > 6 else "")
+            raise ModelImportError(
+                f"{label}: forward() computes layers with weights whose results it never uses ({shown}); "
+                "archcalc counts what reaches an output: remove the dead computation"
+            )
+        self.layers = [layer for layer in self.layers if layer.name in live]
 
     def fresh(self, name: str) -> str:
         """``name``, or ``name_1``, ``name_2`` … when taken (a module called twice, two adds in one block)."""

@@ -77,8 +77,14 @@ def build(ref: Reference):
     need("torch")
     from archcalc.importers.meta import on_meta
 
-    with on_meta():
-        model = _construct(ref)
+    try:
+        with on_meta():
+            model = _construct(ref)
+    except ModelImportError:
+        raise
+    except Exception as error:  # noqa: BLE001 — the builder's own failure (on the meta device), in one line
+        text = str(error).strip().splitlines()
+        raise ModelImportError(f"{ref.text}: building the model fails: {text[0] if text else type(error).__name__}") from None
     import torch
 
     if not isinstance(model, torch.nn.Module):

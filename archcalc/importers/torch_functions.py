@@ -23,6 +23,11 @@ NEEDED = "an archcalc op for it (archcalc/ops)"
 
 def _name(node: fx.Node, short: str) -> str:
     where = scope(node)
+    stack = list((node.meta.get("nn_module_stack") or {}).values())
+    cls = stack[-1][1] if stack and isinstance(stack[-1], tuple) and len(stack[-1]) > 1 else None
+    module = getattr(cls, "__module__", "") or ""
+    if module.startswith("torch.nn.modules") and not module.endswith("container"):  # an ATen op of a torch.nn module (torch.export)
+        return where
     return f"{where}.{short}" if where else short
 
 
@@ -263,8 +268,9 @@ def _getitem(w, node, args, kwargs):
         return w.layer(_name(node, "split"), "slice", {"start": start, "stop": start + x.spec[index]}, [x.of])
     if isinstance(x, (tuple, list)):
         return x[index]
-    if isinstance(x, Tensor) and isinstance(index, tuple) and len(index) == 2 and index[0] == slice(None):
-        part = index[1]
+    full = slice(None)
+    if isinstance(x, Tensor) and isinstance(index, tuple) and len(index) >= 2 and index[0] == full and all(i == full for i in index[2:]):
+        part = index[1]  # x[:, a:b] or x[:, a:b, :, :] (GhostNet)
         if isinstance(part, slice) and part.step in (None, 1):
             channels = _shape_of(w, node)[1]
             start, stop, _ = part.indices(channels)
@@ -327,6 +333,30 @@ METHODS = {
 TENSOR_FACTS = ("shape", "ndim", "dtype", "device", "is_cuda")
 
 
+def _aten() -> dict:
+    from archcalc.importers.torch_aten import ATEN
+
+    return ATEN
+
+
+def has_rule(node: fx.Node) -> bool:
+    """Whether the call is mapped, or is Python arithmetic (x.ndim == 4, torch._assert) that
+    follows whatever its inputs are: downstream of an unknown value, neither is reported again."""
+    if node.op == "call_method":
+        return node.target in METHODS or node.target in ("size", "dim")
+    if (
+        getattr(node.target, "__module__", None) in ("_operator", "operator", "builtins")
+        or getattr(node.target, "__name__", "") == "_assert"
+    ):
+        return True
+    return (
+        node.target in FUNCTIONS
+        or node.target in _aten()
+        or node.target is getattr
+        or (isinstance(node.target, type) and issubclass(node.target, tuple))
+    )
+
+
 def convert_call(w: Walker, node: fx.Node, args: tuple, kwargs: dict):
     if node.op == "call_method":
         if node.target in ("size", "dim"):
@@ -338,7 +368,7 @@ def convert_call(w: Walker, node: fx.Node, args: tuple, kwargs: dict):
             return Size(args[0])  # x.shape, x.ndim (timm's asserts), x.dtype: facts, not layers
         if isinstance(node.target, type) and issubclass(node.target, tuple) and hasattr(node.target, "_fields"):
             return tuple(args) + tuple(kwargs[f] for f in node.target._fields[len(args) :])  # GoogLeNetOutputs(logits, aux2, aux1)
-        rule = FUNCTIONS.get(node.target)
+        rule = FUNCTIONS.get(node.target) or _aten().get(node.target)
         what = f"function {getattr(node.target, '__module__', None) or 'torch'}.{getattr(node.target, '__name__', node.target)}"
     if rule is None:
         return w.unknown(node, what, NEEDED)

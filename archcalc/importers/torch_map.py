@@ -187,6 +187,18 @@ def _extra_modules() -> list:
     return [(StochasticDepth, "stochastic_depth", _stochastic_depth, ())]
 
 
+def has_rule(w: Walker, node: fx.Node) -> bool:
+    """Whether archcalc maps this node's module or function at all (whatever its inputs)."""
+    if node.op == "call_module":
+        module = w.module.get_submodule(str(node.target))
+        return (
+            isinstance(module, nn.Flatten)
+            or type(module).__name__ == "GuardsFn"
+            or any(isinstance(module, cls) for cls, *_ in MODULES + _extra_modules())
+        )
+    return torch_functions.has_rule(node)
+
+
 def convert(w: Walker, node: fx.Node, args: tuple, kwargs: dict):
     if node.op == "call_module":
         return convert_module(w, node, args, kwargs)
@@ -198,6 +210,8 @@ def convert_module(w: Walker, node: fx.Node, args: tuple, kwargs: dict):
     module = w.module.get_submodule(path)
     if isinstance(module, nn.Flatten):
         return torch_functions.flatten_like(w, node, args[0], path)
+    if type(module).__name__ == "GuardsFn":  # torch.export's check of its specialisations: computes nothing
+        return None
     if isinstance(module, nn.Linear) and args and isinstance(args[0], Tensor) and args[0].layout == "chw" and len(w.shape(node)) == 2:
         pass  # a Linear on a (N, C) tensor that was never flattened cannot happen: shapes say flat
     for cls, kind, rule, layouts in MODULES + _extra_modules():
@@ -217,10 +231,11 @@ def _apply(w: Walker, node, module, kind, rule, layouts, args, kwargs):
         return w.unknown(node, fields, "an archcalc op with that option")
     path = str(node.target)
     own = list(module.state_dict().keys())
-    if own and path in {p.rsplit(".", 1)[0] for p in w.used_params}:
+    if own and path in w.called:
         return w.unknown(
             node, f"{type(module).__name__} called twice (shared weights)", "a spec layer per call: archcalc has no weight sharing"
         )
+    w.called.add(path)
     w.used_params.update(f"{path}.{key}" for key in own)
     return w.layer(path, kind, fields, [x])
 

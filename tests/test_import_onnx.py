@@ -1,0 +1,134 @@
+"""`archcalc import MODEL.onnx`: ONNX files exported by ``torch.onnx.export`` from ten
+torchvision models (into tmp, at a small input), imported and counted.
+
+The independent sources: the ONNX file's initializers (every element of them is a
+parameter or buffer of some layer: their total equals the spec's params + buffers — the
+exporter folds each batch norm into its conv, so the split differs from PyTorch's, the sum
+of what the file holds does not), PyTorch's FlopCounterMode on the exported model (macs:
+folding a batch norm changes no multiply-accumulate), and the file's output shape. Every
+tensor is random before export (tests/test_transplant.py's ``fill``): the exporter merges
+initializers that are equal, which untrained biases are.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+
+torch = pytest.importorskip("torch", reason="the ONNX files are exported by torch.onnx.export (optional extra)")
+onnx = pytest.importorskip("onnx", reason="archcalc import's ONNX front end needs onnx (the optional extra 'import')")
+
+import numpy as np  # noqa: E402
+from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
+
+from archcalc.analysis import analyse, load_network  # noqa: E402
+from archcalc.importers import import_model  # noqa: E402
+from archcalc.importers.ir import ModelImportError  # noqa: E402
+from tests.test_transplant import fill  # noqa: E402
+from tests.torchvision_zoo import build  # noqa: E402
+
+MODELS = [
+    "resnet18", "squeezenet1_1", "googlenet", "mobilenet_v2", "mobilenet_v3_small", "shufflenet_v2_x0_5", "mnasnet0_5",
+    "efficientnet_b0", "densenet121", "lraspp_mobilenet_v3_large",
+]  # fmt: skip
+SIZE = (64, 96)
+
+
+def exported(name: str, tmp_path) -> tuple[torch.nn.Module, str]:
+    model = build(name).to_empty(device="cpu")  # made on meta: no initialisation, then random
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for key, tensor in model.state_dict(keep_vars=True).items():
+            fill(key, tensor, generator)
+    model.eval()
+    path = str(tmp_path / f"{name}.onnx")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
+        torch.onnx.export(model, torch.randn(1, 3, *SIZE), path, dynamo=False, opset_version=17)
+    return model, path
+
+
+@pytest.fixture(scope="module")
+def export(tmp_path_factory):
+    """Each model exported once for this module's tests (an export takes seconds)."""
+    cache: dict[str, tuple] = {}
+
+    def get(name: str):
+        if name not in cache:
+            cache[name] = exported(name, tmp_path_factory.mktemp(name))
+        return cache[name]
+
+    return get
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_imported_onnx_counts_what_the_file_holds(name, tmp_path, export):
+    model, path = export(name)
+    spec = tmp_path / f"{name}.yaml"
+    spec.write_text(import_model(path).text)
+    analysis = analyse(load_network(spec))
+    graph = onnx.load(path).graph
+    assert analysis.totals.params + analysis.totals.buffers == sum(int(np.prod(i.dims)) for i in graph.initializer)
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model(torch.zeros(1, 3, *SIZE))
+    assert 2 * analysis.inference_totals.macs == counter.get_total_flops()
+    (output,) = graph.output
+    assert (1, *analysis.outputs[0].shape) == tuple(d.dim_value for d in output.type.tensor_type.shape.dim)
+
+
+def test_an_unknown_onnx_node_is_a_listed_error(tmp_path):
+    """Every node archcalc cannot represent, with its scope and count, in one error; nothing written."""
+
+    class Odd(torch.nn.Module):
+        def forward(self, x):
+            return torch.cos(x) + torch.cos(x * 2.0).abs()
+
+    path = str(tmp_path / "odd.onnx")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(Odd(), torch.randn(1, 3, 8, 8), path, dynamo=False, opset_version=17)
+    with pytest.raises(ModelImportError, match=r"(?s)ONNX Cos ×2.*ONNX Abs") as error:
+        import_model(path)
+    assert "cannot represent" in str(error.value)
+
+
+#: onnxruntime against the spec-built module, float32 (every op kind of the ten above)
+RUN = ["resnet18", "mobilenet_v3_small", "shufflenet_v2_x0_5", "googlenet", "lraspp_mobilenet_v3_large"]
+
+
+@pytest.mark.parametrize("name", RUN)
+def test_the_files_weights_give_onnxruntimes_outputs(name, tmp_path, export):
+    """The spec-built module loaded with the file's initializers (by ``Graph.renames``: spec
+    key → initializer) computes what onnxruntime computes from the file."""
+    ort = pytest.importorskip("onnxruntime", reason="onnxruntime runs the ONNX file (the optional extra 'import')")
+    from onnx import numpy_helper
+
+    from archcalc.torch_backend.build import build as build_spec
+
+    _, path = export(name)
+    imported = import_model(path)
+    spec = tmp_path / f"{name}.yaml"
+    spec.write_text(imported.text)
+    network = load_network(spec)
+    with torch.device("meta"):
+        built = build_spec(network, analyse(network))
+    target = built.full.state_dict()
+    arrays = {i.name: numpy_helper.to_array(i) for i in onnx.load(path).graph.initializer}
+    state = {}
+    for key, tensor in target.items():
+        if key.endswith("num_batches_tracked"):
+            state[key] = torch.zeros((), dtype=torch.long)
+            continue
+        assert key in imported.graph.renames, f"{name}: the spec's {key} has no initializer"
+        value = torch.from_numpy(arrays[imported.graph.renames[key]].copy())
+        state[key] = value if value.shape == tensor.shape else value.T  # MatMul holds Wᵀ
+    built.full.load_state_dict(state, strict=True, assign=True)
+    x = torch.randn(1, 3, *SIZE, generator=torch.Generator().manual_seed(1))
+    session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    (expected,) = session.run(None, {session.get_inputs()[0].name: x.numpy()})
+    with torch.no_grad():
+        got = built.inference.eval()(x)
+    got = got["out"] if isinstance(got, dict) else got
+    scale = float(np.abs(expected).max())
+    torch.testing.assert_close(got, torch.from_numpy(expected), rtol=1e-4, atol=1e-4 * scale)
