@@ -178,6 +178,20 @@ def depth(depths: list[int], trace_up_to: int) -> list[str]:
     ]
 
 
+def measured(command: list[str]) -> tuple[float, float, float]:
+    """(wall seconds, CPU seconds, peak resident MiB) of one fresh process: its own rusage,
+    read by wait4, so the CPU time leaves out what other processes took of a loaded machine."""
+    start = time.perf_counter()
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - start
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed: {process.stderr.read().decode()[-500:]}")
+    process.stderr.close()
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024  # ru_maxrss: KiB on Linux
+
+
 def peers(repeats: int) -> list[str]:
     commands = {"archcalc": report_command("specs/torchvision/resnet152.yaml")}
     missing = []
@@ -186,11 +200,27 @@ def peers(repeats: int) -> list[str]:
             commands[name] = [PYTHON, "-c", code]
         else:
             missing.append(name)
-    medians = interleaved(commands, repeats)
-    rows = ["| tool | median, cold | ratio to archcalc |", "| --- | ---: | ---: |"]
-    rows += [f"| {name} | {value * 1000:.0f} ms | {value / medians['archcalc']:.1f} |" for name, value in medians.items()]
+    samples: dict[str, list[tuple[float, float, float]]] = {name: [] for name in commands}
+    for _ in range(repeats):  # in turn, so that all see the same load
+        for name, command in commands.items():
+            samples[name].append(measured(command))
+    medians = {name: [statistics.median(run[k] for run in runs) for k in range(3)] for name, runs in samples.items()}
+    ours = medians["archcalc"]
+    rows = [
+        "| tool | wall, median | CPU, median | ratio to archcalc (CPU) | peak memory (RSS) | ratio to archcalc |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for name, (wall, cpu, rss) in medians.items():
+        rows.append(
+            f"| {name} | {wall * 1000:,.0f} ms | {cpu * 1000:,.0f} ms | {cpu / ours[1]:.1f} | {rss:,.0f} MiB | {rss / ours[2]:.1f} |"
+        )
     note = [f"Not installed here (so not measured): {', '.join(missing)}."] if missing else []
-    return [f"## ResNet-152 summary against the peers ({repeats} runs each; {load()})", "", *rows, "", *note]
+    how = (
+        "Each a fresh process, imports included, as a user runs it: `archcalc report specs/torchvision/resnet152.yaml`; "
+        "torchinfo's `summary`, fvcore's `FlopCountAnalysis(...).total()` and ptflops' `get_model_complexity_info` "
+        "on `torchvision.models.resnet152()` at 1×3×224×224. CPU time and peak memory are each process's own (wait4)."
+    )
+    return [f"## ResNet-152 summary against the peers ({repeats} runs each; {load()})", "", *rows, "", how, *note]
 
 
 def main() -> None:
@@ -205,7 +235,7 @@ def main() -> None:
         "cold": lambda: cold(repeats),
         "symbolic": lambda: symbolic(1 if args.quick else 3, 5 if args.quick else None),
         "depth": lambda: depth(depths, 10_000 if args.quick else 30_000),
-        "peers": lambda: peers(1 if args.quick else 5),
+        "peers": lambda: peers(1 if args.quick else 3),
     }
     lines = [
         f"# archcalc speed (benchmarks/suite.py{' --quick' if args.quick else ''}), {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores",
