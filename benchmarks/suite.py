@@ -45,19 +45,27 @@ PEERS = {
 }
 
 
-def seconds(command: list[str]) -> float:
+def measured(command: list[str]) -> tuple[float, float, float]:
+    """(wall seconds, CPU seconds, peak resident MiB) of one fresh process: its own rusage,
+    read by wait4, so the CPU time leaves out what other processes took of a loaded machine."""
     start = time.perf_counter()
-    subprocess.run(command, check=True, capture_output=True, cwd=ROOT)
-    return time.perf_counter() - start
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - start
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed: {process.stderr.read().decode()[-500:]}")
+    process.stderr.close()
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024  # ru_maxrss: KiB on Linux
 
 
-def interleaved(commands: dict[str, list[str]], repeats: int) -> dict[str, float]:
-    """Median seconds of each command, run in turn so that all see the same machine load."""
-    samples: dict[str, list[float]] = {name: [] for name in commands}
+def interleaved(commands: dict[str, list[str]], repeats: int) -> dict[str, tuple[float, float]]:
+    """Median (wall, CPU) seconds of each command, run in turn so that all see the same load."""
+    samples: dict[str, list[tuple[float, float, float]]] = {name: [] for name in commands}
     for _ in range(repeats):
         for name, command in commands.items():
-            samples[name].append(seconds(command))
-    return {name: statistics.median(values) for name, values in samples.items()}
+            samples[name].append(measured(command))
+    return {name: (statistics.median(v[0] for v in values), statistics.median(v[1] for v in values)) for name, values in samples.items()}
 
 
 def load() -> str:
@@ -70,14 +78,17 @@ def report_command(spec: str, *options: str) -> list[str]:
 
 def cold(repeats: int) -> list[str]:
     medians = interleaved({"floor": FLOOR, "report": report_command("specs/resnet152.yaml")}, repeats)
-    ratio = medians["report"] / medians["floor"]
+    (floor_wall, floor_cpu), (wall, cpu) = medians["floor"], medians["report"]
     return [
         f"## Cold numeric report of ResNet-152 ({repeats} runs each, interleaved; {load()})",
         "",
-        "| command | median | ratio to the floor |",
-        "| --- | ---: | ---: |",
-        f'| `python -c "import pydantic, yaml, click"` (floor) | {medians["floor"] * 1000:.0f} ms | 1.00 |',
-        f"| `archcalc report specs/resnet152.yaml` | {medians['report'] * 1000:.0f} ms | {ratio:.2f} |",
+        "| command | wall, median | ratio to the floor | CPU, median | ratio to the floor |",
+        "| --- | ---: | ---: | ---: | ---: |",
+        f'| `python -c "import pydantic, yaml, click"` (floor) | {floor_wall * 1000:.0f} ms | 1.00 | {floor_cpu * 1000:.0f} ms | 1.00 |',
+        f"| `archcalc report specs/resnet152.yaml` | {wall * 1000:.0f} ms | {wall / floor_wall:.2f} "
+        f"| {cpu * 1000:.0f} ms | {cpu / floor_cpu:.2f} |",
+        "",
+        "CPU time is each process's own (wait4): on a loaded machine wall time adds other processes' turns.",
     ]
 
 
@@ -86,16 +97,21 @@ def bundled_specs() -> list[Path]:
 
 
 def symbolic(repeats: int, limit: int | None) -> list[str]:
-    rows = ["| spec | numeric | symbolic | ratio |", "| --- | ---: | ---: | ---: |"]
+    rows = ["| spec | numeric, CPU | symbolic, CPU | ratio (CPU) | ratio (wall) |", "| --- | ---: | ---: | ---: | ---: |"]
     ratios = []
     for spec in bundled_specs()[:limit]:
         medians = interleaved({"numeric": report_command(str(spec)), "symbolic": report_command(str(spec), "--input", "3,H,W")}, repeats)
-        ratio = medians["symbolic"] / medians["numeric"]
-        ratios.append(ratio)
-        rows.append(f"| `{spec}` | {medians['numeric'] * 1000:.0f} ms | {medians['symbolic'] * 1000:.0f} ms | {ratio:.2f} |")
+        (numeric_wall, numeric), (symbolic_wall, symbolic_cpu) = medians["numeric"], medians["symbolic"]
+        ratios.append(symbolic_cpu / numeric)
+        rows.append(
+            f"| `{spec}` | {numeric * 1000:.0f} ms | {symbolic_cpu * 1000:.0f} ms | {ratios[-1]:.2f} | {symbolic_wall / numeric_wall:.2f} |"
+        )
     over = sum(ratio > 2.5 for ratio in ratios)
     head = [f"## Symbolic against numeric, cold, per spec ({repeats} runs each; {load()})", ""]
-    tail = ["", f"{over} of {len(ratios)} specs above 2.5×; median ratio {statistics.median(ratios):.2f}, largest {max(ratios):.2f}."]
+    tail = [
+        "",
+        f"{over} of {len(ratios)} specs above 2.5× (CPU); median ratio {statistics.median(ratios):.2f}, largest {max(ratios):.2f}.",
+    ]
     return head + rows + tail
 
 
@@ -176,20 +192,6 @@ def depth(depths: list[int], trace_up_to: int) -> list[str]:
         "what a spec costs without it). Memory: the peak traced by tracemalloc in a second, untimed pass "
         f"(up to {trace_up_to:,} layers), per layer.",
     ]
-
-
-def measured(command: list[str]) -> tuple[float, float, float]:
-    """(wall seconds, CPU seconds, peak resident MiB) of one fresh process: its own rusage,
-    read by wait4, so the CPU time leaves out what other processes took of a loaded machine."""
-    start = time.perf_counter()
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(process.pid, 0)
-    wall = time.perf_counter() - start
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0:
-        raise SystemExit(f"{' '.join(command)} failed: {process.stderr.read().decode()[-500:]}")
-    process.stderr.close()
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024  # ru_maxrss: KiB on Linux
 
 
 def peers(repeats: int) -> list[str]:
