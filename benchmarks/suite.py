@@ -8,11 +8,15 @@
   both see the same load; medians, and their ratio (the goal: at most 0.15 s and 2× the floor).
 - symbolic: per bundled spec, a cold `report --input 3,H,W` against the same spec's
   numeric report (goal: at most 2.5×).
-- depth: analysis time and traced memory per layer from 1,000 to 100,000 layers of a
-  written-out spec, and the YAML load alone (goal: a flat cost per layer, 100,000 layers
-  in under 5 s).
+- depth: CPU time per phase (YAML with the pure-Python loader, YAML with libyaml's
+  CSafeLoader, compile, analysis) and traced memory per layer from 1,000 to 100,000 layers
+  of a written-out spec (goal: a flat cost per layer, 100,000 layers in under 5 s).
 - peers: torchinfo, fvcore and ptflops on ResNet-152 where they are installed (each in a
-  fresh process, imports included, as a user runs them), against archcalc's cold report.
+  fresh process, imports included, as a user runs them; `pip install 'archcalc[bench]'`),
+  against archcalc's cold report: wall, CPU and peak memory.
+
+Processes are measured by their own rusage (wait4), so CPU times leave out the other
+work of a loaded machine; wall times are given beside them.
 
 No figure here is asserted anywhere: shared machines are noisy, so the load average is
 printed beside every table and the ratios (measured in one run) are what to compare.
