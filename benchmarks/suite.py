@@ -1,6 +1,6 @@
 """The speed figures of issue 16, each measured side by side with its floor or peer in one run.
 
-    .venv/bin/python benchmarks/suite.py [--quick] [--only cold,symbolic,depth,peers]
+    .venv/bin/python benchmarks/suite.py [--quick] [--only cold,symbolic,peers,depth]
                                          [--write benchmarks/results.md]
 
 - cold: a cold numeric `archcalc report specs/resnet152.yaml` (a fresh process, imports
@@ -51,7 +51,8 @@ PEERS = {
 
 def measured(command: list[str]) -> tuple[float, float, float]:
     """(wall seconds, CPU seconds, peak resident MiB) of one fresh process: its own rusage,
-    read by wait4, so the CPU time leaves out what other processes took of a loaded machine."""
+    read by wait4, so the CPU time leaves out what other processes took of a loaded machine.
+    The peak is at least this process's own peak (see main): measure before growing."""
     start = time.perf_counter()
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(process.pid, 0)
@@ -232,7 +233,9 @@ def peers(repeats: int) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer runs, five specs, depths to 10,000")
-    parser.add_argument("--only", default="cold,symbolic,depth,peers")
+    # depth last: it grows this process, and a child's peak RSS (ru_maxrss) starts from its
+    # parent's peak, since Linux carries the old memory's high-water mark across exec
+    parser.add_argument("--only", default="cold,symbolic,peers,depth")
     parser.add_argument("--write", type=Path, help="also write the tables to this Markdown file")
     args = parser.parse_args()
     repeats = 3 if args.quick else 11
