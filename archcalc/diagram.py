@@ -34,8 +34,9 @@ TITLE_WIDTH = 100  # characters; longer formulas in the title are wrapped
 SHADES = ("#ffffff", "#fee6ce", "#fdae6b", "#fd8d3c", "#e6550d", "#a63603")
 DARK_SHADES = frozenset(SHADES[-2:])  # white text on these
 #: Graphviz's layout grows faster than the square of the nodes drawn (clusters included): on
-#: a ResNet-style chain, 1,134 nodes took 0.5 s of dot's CPU time, 3,010 nodes 5 s, 10,010 nodes
-#: 150 s and 2.7 GB. Without --depth, a network that would draw more collapses its blocks.
+#: a ResNet-style chain, 1,134 nodes took 0.5 s of dot's CPU time and 3,010 nodes 5 s; 10,000
+#: layers with clusters 150 s and 2.7 GB (issue 16). Without --depth, a network that would
+#: draw more collapses its blocks.
 MAX_DRAWN_NODES = 1_000
 
 
