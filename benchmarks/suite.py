@@ -184,9 +184,11 @@ def depth(depths: list[int], trace_up_to: int) -> list[str]:
         for count in depths:
             path = Path(tmp) / f"chain{count}.yaml"
             path.write_text(chain_spec(count))
-            rows.append(depth_row(path, count, count <= trace_up_to))
+            # each depth in a fresh process, as a user runs one spec: no heap left by the others
+            command = [PYTHON, __file__, "--depth-row", str(path), str(count), str(int(count <= trace_up_to))]
+            rows.append(subprocess.run(command, check=True, capture_output=True, text=True, cwd=ROOT).stdout.strip())
     return [
-        f"## Depth sweep: a written-out conv → bn → relu chain, numeric, in one process ({load()})",
+        f"## Depth sweep: a written-out conv → bn → relu chain, numeric, a fresh process per depth ({load()})",
         "",
         *head,
         *rows,
@@ -237,7 +239,12 @@ def main() -> None:
     # parent's peak, since Linux carries the old memory's high-water mark across exec
     parser.add_argument("--only", default="cold,symbolic,peers,depth")
     parser.add_argument("--write", type=Path, help="also write the tables to this Markdown file")
+    parser.add_argument("--depth-row", nargs=3, metavar=("SPEC", "LAYERS", "TRACE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.depth_row:  # one row of the depth sweep, in this fresh process
+        path, count, trace = args.depth_row
+        print(depth_row(Path(path), int(count), trace == "1"))
+        return
     repeats = 3 if args.quick else 11
     depths = [1_000, 10_000] if args.quick else [1_000, 3_000, 10_000, 30_000, 100_000]
     sections = {
