@@ -29,8 +29,10 @@ class LayerGraph:
         self.attributes.setdefault(name, {}).update(attributes)
 
     def add_edge(self, source: str, target: str) -> None:
-        self.add_node(source)
-        self.add_node(target)
+        if source not in self.successors:  # a known node's attributes stay as they are
+            self.add_node(source)
+        if target not in self.successors:
+            self.add_node(target)
         self.successors[source][target] = None
         self.predecessors[target][source] = None
 

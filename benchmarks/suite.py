@@ -1,6 +1,6 @@
 """The speed figures of issue 16, each measured side by side with its floor or peer in one run.
 
-    .venv/bin/python benchmarks/suite.py [--quick] [--only cold,symbolic,depth,peers]
+    .venv/bin/python benchmarks/suite.py [--quick] [--only cold,symbolic,peers,depth]
                                          [--write benchmarks/results.md]
 
 - cold: a cold numeric `archcalc report specs/resnet152.yaml` (a fresh process, imports
@@ -8,11 +8,15 @@
   both see the same load; medians, and their ratio (the goal: at most 0.15 s and 2× the floor).
 - symbolic: per bundled spec, a cold `report --input 3,H,W` against the same spec's
   numeric report (goal: at most 2.5×).
-- depth: analysis time and traced memory per layer from 1,000 to 100,000 layers of a
-  written-out spec, and the YAML load alone (goal: a flat cost per layer, 100,000 layers
-  in under 5 s).
+- depth: CPU time per phase (YAML with the pure-Python loader, YAML with libyaml's
+  CSafeLoader, compile, analysis) and traced memory per layer from 1,000 to 100,000 layers
+  of a written-out spec (goal: a flat cost per layer, 100,000 layers in under 5 s).
 - peers: torchinfo, fvcore and ptflops on ResNet-152 where they are installed (each in a
-  fresh process, imports included, as a user runs them), against archcalc's cold report.
+  fresh process, imports included, as a user runs them; `pip install 'archcalc[bench]'`),
+  against archcalc's cold report: wall, CPU and peak memory.
+
+Processes are measured by their own rusage (wait4), so CPU times leave out the other
+work of a loaded machine; wall times are given beside them.
 
 No figure here is asserted anywhere: shared machines are noisy, so the load average is
 printed beside every table and the ratios (measured in one run) are what to compare.
@@ -45,19 +49,28 @@ PEERS = {
 }
 
 
-def seconds(command: list[str]) -> float:
+def measured(command: list[str]) -> tuple[float, float, float]:
+    """(wall seconds, CPU seconds, peak resident MiB) of one fresh process: its own rusage,
+    read by wait4, so the CPU time leaves out what other processes took of a loaded machine.
+    The peak is at least this process's own peak (see main): measure before growing."""
     start = time.perf_counter()
-    subprocess.run(command, check=True, capture_output=True, cwd=ROOT)
-    return time.perf_counter() - start
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - start
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed: {process.stderr.read().decode()[-500:]}")
+    process.stderr.close()
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024  # ru_maxrss: KiB on Linux
 
 
-def interleaved(commands: dict[str, list[str]], repeats: int) -> dict[str, float]:
-    """Median seconds of each command, run in turn so that all see the same machine load."""
-    samples: dict[str, list[float]] = {name: [] for name in commands}
+def interleaved(commands: dict[str, list[str]], repeats: int) -> dict[str, tuple[float, float]]:
+    """Median (wall, CPU) seconds of each command, run in turn so that all see the same load."""
+    samples: dict[str, list[tuple[float, float, float]]] = {name: [] for name in commands}
     for _ in range(repeats):
         for name, command in commands.items():
-            samples[name].append(seconds(command))
-    return {name: statistics.median(values) for name, values in samples.items()}
+            samples[name].append(measured(command))
+    return {name: (statistics.median(v[0] for v in values), statistics.median(v[1] for v in values)) for name, values in samples.items()}
 
 
 def load() -> str:
@@ -70,14 +83,17 @@ def report_command(spec: str, *options: str) -> list[str]:
 
 def cold(repeats: int) -> list[str]:
     medians = interleaved({"floor": FLOOR, "report": report_command("specs/resnet152.yaml")}, repeats)
-    ratio = medians["report"] / medians["floor"]
+    (floor_wall, floor_cpu), (wall, cpu) = medians["floor"], medians["report"]
     return [
         f"## Cold numeric report of ResNet-152 ({repeats} runs each, interleaved; {load()})",
         "",
-        "| command | median | ratio to the floor |",
-        "| --- | ---: | ---: |",
-        f'| `python -c "import pydantic, yaml, click"` (floor) | {medians["floor"] * 1000:.0f} ms | 1.00 |',
-        f"| `archcalc report specs/resnet152.yaml` | {medians['report'] * 1000:.0f} ms | {ratio:.2f} |",
+        "| command | wall, median | ratio to the floor | CPU, median | ratio to the floor |",
+        "| --- | ---: | ---: | ---: | ---: |",
+        f'| `python -c "import pydantic, yaml, click"` (floor) | {floor_wall * 1000:.0f} ms | 1.00 | {floor_cpu * 1000:.0f} ms | 1.00 |',
+        f"| `archcalc report specs/resnet152.yaml` | {wall * 1000:.0f} ms | {wall / floor_wall:.2f} "
+        f"| {cpu * 1000:.0f} ms | {cpu / floor_cpu:.2f} |",
+        "",
+        "CPU time is each process's own (wait4): on a loaded machine wall time adds other processes' turns.",
     ]
 
 
@@ -86,16 +102,21 @@ def bundled_specs() -> list[Path]:
 
 
 def symbolic(repeats: int, limit: int | None) -> list[str]:
-    rows = ["| spec | numeric | symbolic | ratio |", "| --- | ---: | ---: | ---: |"]
+    rows = ["| spec | numeric, CPU | symbolic, CPU | ratio (CPU) | ratio (wall) |", "| --- | ---: | ---: | ---: | ---: |"]
     ratios = []
     for spec in bundled_specs()[:limit]:
         medians = interleaved({"numeric": report_command(str(spec)), "symbolic": report_command(str(spec), "--input", "3,H,W")}, repeats)
-        ratio = medians["symbolic"] / medians["numeric"]
-        ratios.append(ratio)
-        rows.append(f"| `{spec}` | {medians['numeric'] * 1000:.0f} ms | {medians['symbolic'] * 1000:.0f} ms | {ratio:.2f} |")
+        (numeric_wall, numeric), (symbolic_wall, symbolic_cpu) = medians["numeric"], medians["symbolic"]
+        ratios.append(symbolic_cpu / numeric)
+        rows.append(
+            f"| `{spec}` | {numeric * 1000:.0f} ms | {symbolic_cpu * 1000:.0f} ms | {ratios[-1]:.2f} | {symbolic_wall / numeric_wall:.2f} |"
+        )
     over = sum(ratio > 2.5 for ratio in ratios)
     head = [f"## Symbolic against numeric, cold, per spec ({repeats} runs each; {load()})", ""]
-    tail = ["", f"{over} of {len(ratios)} specs above 2.5×; median ratio {statistics.median(ratios):.2f}, largest {max(ratios):.2f}."]
+    tail = [
+        "",
+        f"{over} of {len(ratios)} specs above 2.5× (CPU); median ratio {statistics.median(ratios):.2f}, largest {max(ratios):.2f}.",
+    ]
     return head + rows + tail
 
 
@@ -163,9 +184,11 @@ def depth(depths: list[int], trace_up_to: int) -> list[str]:
         for count in depths:
             path = Path(tmp) / f"chain{count}.yaml"
             path.write_text(chain_spec(count))
-            rows.append(depth_row(path, count, count <= trace_up_to))
+            # each depth in a fresh process, as a user runs one spec: no heap left by the others
+            command = [PYTHON, __file__, "--depth-row", str(path), str(count), str(int(count <= trace_up_to))]
+            rows.append(subprocess.run(command, check=True, capture_output=True, text=True, cwd=ROOT).stdout.strip())
     return [
-        f"## Depth sweep: a written-out conv → bn → relu chain, numeric, in one process ({load()})",
+        f"## Depth sweep: a written-out conv → bn → relu chain, numeric, a fresh process per depth ({load()})",
         "",
         *head,
         *rows,
@@ -186,26 +209,49 @@ def peers(repeats: int) -> list[str]:
             commands[name] = [PYTHON, "-c", code]
         else:
             missing.append(name)
-    medians = interleaved(commands, repeats)
-    rows = ["| tool | median, cold | ratio to archcalc |", "| --- | ---: | ---: |"]
-    rows += [f"| {name} | {value * 1000:.0f} ms | {value / medians['archcalc']:.1f} |" for name, value in medians.items()]
+    samples: dict[str, list[tuple[float, float, float]]] = {name: [] for name in commands}
+    for _ in range(repeats):  # in turn, so that all see the same load
+        for name, command in commands.items():
+            samples[name].append(measured(command))
+    medians = {name: [statistics.median(run[k] for run in runs) for k in range(3)] for name, runs in samples.items()}
+    ours = medians["archcalc"]
+    rows = [
+        "| tool | wall, median | CPU, median | ratio to archcalc (CPU) | peak memory (RSS) | ratio to archcalc |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for name, (wall, cpu, rss) in medians.items():
+        rows.append(
+            f"| {name} | {wall * 1000:,.0f} ms | {cpu * 1000:,.0f} ms | {cpu / ours[1]:.1f} | {rss:,.0f} MiB | {rss / ours[2]:.1f} |"
+        )
     note = [f"Not installed here (so not measured): {', '.join(missing)}."] if missing else []
-    return [f"## ResNet-152 summary against the peers ({repeats} runs each; {load()})", "", *rows, "", *note]
+    how = (
+        "Each a fresh process, imports included, as a user runs it: `archcalc report specs/torchvision/resnet152.yaml`; "
+        "torchinfo's `summary`, fvcore's `FlopCountAnalysis(...).total()` and ptflops' `get_model_complexity_info` "
+        "on `torchvision.models.resnet152()` at 1×3×224×224. CPU time and peak memory are each process's own (wait4)."
+    )
+    return [f"## ResNet-152 summary against the peers ({repeats} runs each; {load()})", "", *rows, "", how, *note]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer runs, five specs, depths to 10,000")
-    parser.add_argument("--only", default="cold,symbolic,depth,peers")
+    # depth last: it grows this process, and a child's peak RSS (ru_maxrss) starts from its
+    # parent's peak, since Linux carries the old memory's high-water mark across exec
+    parser.add_argument("--only", default="cold,symbolic,peers,depth")
     parser.add_argument("--write", type=Path, help="also write the tables to this Markdown file")
+    parser.add_argument("--depth-row", nargs=3, metavar=("SPEC", "LAYERS", "TRACE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.depth_row:  # one row of the depth sweep, in this fresh process
+        path, count, trace = args.depth_row
+        print(depth_row(Path(path), int(count), trace == "1"))
+        return
     repeats = 3 if args.quick else 11
     depths = [1_000, 10_000] if args.quick else [1_000, 3_000, 10_000, 30_000, 100_000]
     sections = {
         "cold": lambda: cold(repeats),
         "symbolic": lambda: symbolic(1 if args.quick else 3, 5 if args.quick else None),
         "depth": lambda: depth(depths, 10_000 if args.quick else 30_000),
-        "peers": lambda: peers(1 if args.quick else 5),
+        "peers": lambda: peers(1 if args.quick else 3),
     }
     lines = [
         f"# archcalc speed (benchmarks/suite.py{' --quick' if args.quick else ''}), {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores",
