@@ -57,7 +57,18 @@ TESTS = {
 }
 
 #: survivors that cannot change any output: (file, the original line stripped, mutation) → why
-EQUIVALENT: dict[tuple[str, str, str], str] = {}
+_SAME_SHAPE = (
+    "the merge has just checked that the inputs agree here (or cannot be told apart, symbolically), so input 1's sizes are input 0's"
+)
+_MERGE = "archcalc/ops/merge.py"
+EQUIVALENT: dict[tuple[str, str, str], str] = {
+    (_MERGE, "return (channels, *inputs[0][1:])", "0 → 1"): _SAME_SHAPE,
+    (_MERGE, "return passthrough_formulas(inputs[0])  # every input has this shape (output_shape checks it)", "0 → 1"): _SAME_SHAPE,
+    (_MERGE, "return inputs[0]", "0 → 1"): _SAME_SHAPE,
+    (_MERGE, "return passthrough_formulas(inputs[0]) if all(shape == inputs[0] for shape in inputs) else {}", "0 → 1"): (
+        "inside the branch every input equals input 0, and `all(shape == inputs[1] …)` holds exactly when `all(shape == inputs[0] …)` does"
+    ),
+}
 
 
 @dataclass(frozen=True)

@@ -342,6 +342,8 @@ CASES = {
     # a squeeze-and-excitation gate (4, 1, 1) broadcast over (4, 3, 5): one multiply per output; every unit
     # reads the gate's one unit (pixel 0) and its own pixel
     "mul": [
+        # every input 1 along H and W: the output is 1 there too (a gate times a gate)
+        Row({}, [(4, 1, 1), (1, 1, 1)], (4, 1, 1), flops={"mul": 4}, rf=(([(0, 0)], [(0, 0)]), (1, 1))),
         # spatial attention: a (1, 3, 5) map broadcast over the channels; every unit reads its own pixel
         Row({}, [(4, 3, 5), (1, 3, 5)], (4, 3, 5), flops={"mul": 60}),
         Row(
@@ -464,6 +466,7 @@ STATED = {
     ("groupnorm", 1): {"C_out", "H_out", "W_out"},
     ("mul", 0): {"C_out", "H_out", "W_out"},
     ("mul", 1): {"C_out", "H_out", "W_out"},
+    ("mul", 2): {"C_out", "H_out", "W_out"},
 }
 
 
@@ -617,7 +620,8 @@ REFUSED_SHAPES = [
     ("add", {}, [(1, 4, 4), (16,)], "add inputs must have the same rank"),
     ("mul", {}, [(2, 4, 4), (3, 4, 4)], "mul inputs do not broadcast: along axis 0 each must be 2 or 1"),
     ("mul", {}, [(2, 1, 4), (2, 3, 4), (2, 5, 4)], "along axis 1 each must be 3 or 1"),
-    ("mul", {}, [(2, 4, 4), (2, 4)], "mul inputs must have the same rank"),
+    ("mul", {}, [(2, 4, 4), (2, 4)], r"mul inputs must have the same rank: input 0 is \(2, 4, 4\), input 1 is \(2, 4\)"),
+    ("concat", {}, [(1, 4, 4), (1, 5, 4)], r"concat needs matching spatial sizes: .* found \(1, 5, 4\) \(input 1\)"),
     ("convtranspose", {"out": 4, "kernel": 1, "groups": 3}, [(6, 4, 4)], "groups must divide the output channels"),
     ("convtranspose", {"out": 4, "kernel": 1, "groups": 4}, [(6, 4, 4)], "groups must divide the input channels"),
     # kernel 1, stride 2: odd outputs are reached by no tap; kernel 2, stride 2, dilation 2: nor are they
@@ -697,3 +701,18 @@ def test_conv_params_formula_reads_as_the_papers_write_it(fields, channels, form
 
 def test_a_connection_table_with_its_out_is_accepted():
     assert REGISTRY["conv"](kernel=1, out=2, connection_table=[[0], [1]]).output_shape([(2, 3, 3)]) == (2, 3, 3)
+
+
+def test_mul_partial_products_by_hand():
+    """The sizes of the products a mul of three or more makes on the way (its training rule
+    keeps them): (2, 1, 3)·(2, 4, 1) is (2, 4, 3), 24 elements; with a fourth input the first
+    partial is (1, 1, 3)·(2, 1, 1) = (2, 1, 3), 6, then ·(1, 4, 1) = (2, 4, 3), 24."""
+
+    def partials(inputs):
+        op = REGISTRY["mul"]()
+        values = op.derivation_values(inputs, op.output_shape(inputs))
+        return {name: value for name, value in values.items() if name.startswith("P_")}
+
+    assert partials([(2, 1, 3), (2, 4, 1), (2, 4, 3)]) == {"P_1": 24}
+    assert partials([(1, 1, 3), (2, 1, 1), (1, 4, 1), (2, 4, 3)]) == {"P_1": 6, "P_2": 24}
+    assert partials([(2, 3, 3), (2, 3, 3)]) == {}
