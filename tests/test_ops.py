@@ -650,6 +650,12 @@ REFUSED_FIELDS = [
     ),
     ("convtranspose", {"out": 1, "kernel": 2, "stride": [3, 2], "output_padding": [2, 2]}, "found 2"),
     ("hardtanh", {"min": 1, "max": 1}, "hardtanh needs min < max"),
+    # probabilities stay in [0, 1]; a fixed factor is positive
+    ("dropout", {"p": 1.5}, "less than or equal to 1"),
+    ("dropout", {"p": -0.5}, "greater than or equal to 0"),
+    ("stochastic_depth", {"p": 1.1}, "less than or equal to 1"),
+    ("stochastic_depth", {"p": -0.1}, "greater than or equal to 0"),
+    ("scale", {"factor": 0}, "greater than 0"),
     ("upsample", {"scale": 2, "size": 4}, "upsample takes `scale` or `size`, not both"),
     ("upsample", {"align_corners": True}, "align_corners applies to bilinear resizing only"),
     ("slice", {"start": 3, "stop": 3}, "slice needs start < stop"),
@@ -681,6 +687,7 @@ def test_the_limits_themselves_are_accepted():
     assert REGISTRY["slice"](start=7).output_shape([(8, 1, 1)]) == (1, 1, 1)
     assert REGISTRY["crop"](size=[4, 4]).output_shape([(1, 4, 4)]) == (1, 4, 4)
     assert REGISTRY["chunk"](chunks=4, index=2).output_shape([(6, 2, 2)]) == (2, 2, 2)
+    assert [REGISTRY[kind](p=p).p for kind in ("dropout", "stochastic_depth") for p in (0, 1)] == [0, 1, 0, 1]
 
 
 @pytest.mark.parametrize(
