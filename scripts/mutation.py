@@ -61,7 +61,24 @@ _SAME_SHAPE = (
     "the merge has just checked that the inputs agree here (or cannot be told apart, symbolically), so input 1's sizes are input 0's"
 )
 _MERGE = "archcalc/ops/merge.py"
+_ANALYSIS = "archcalc/analysis.py"
+_TOPOLOGICAL = "for name in nx.lexicographical_topological_sort(network.graph, key=lambda n: position.get(n, -1)):"
+_SOURCE = "only the input node lacks a position, and it is the graph's one source: every topological order starts with it"
+_ONE_OUTPUT = "if len(network.outputs) == 1 and not last.training_only:  # it needs every inference layer (none dangles)"
+_SHORTCUT = (
+    "a shortcut: one inference output needs every inference layer (a layer reaching no output is refused), which network.needs() finds too"
+)
+_PEAK = "peak_activations=vmax(*activations, simplify=False) if activations else 0,"
 EQUIVALENT: dict[tuple[str, str, str], str] = {
+    (_ANALYSIS, _TOPOLOGICAL, "1 → 2"): _SOURCE,
+    (_ANALYSIS, _TOPOLOGICAL, "`unary -` dropped"): _SOURCE,
+    (_ANALYSIS, _ONE_OUTPUT, "1 → 2"): _SHORTCUT,
+    (_ANALYSIS, _ONE_OUTPUT, "`not` dropped"): _SHORTCUT,
+    (_ANALYSIS, _PEAK, "False → True"): "simplifying changes how a symbolic maximum is written, never its value",
+    (_ANALYSIS, _PEAK, "0 → 1"): (
+        "unreachable: every network has a layer, and a spec whose only layers are training-only fails before "
+        "(a KeyError in analysis._outputs, reported)"
+    ),
     (_MERGE, "return (channels, *inputs[0][1:])", "0 → 1"): _SAME_SHAPE,
     (_MERGE, "return passthrough_formulas(inputs[0])  # every input has this shape (output_shape checks it)", "0 → 1"): _SAME_SHAPE,
     (_MERGE, "return inputs[0]", "0 → 1"): _SAME_SHAPE,
