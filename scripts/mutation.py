@@ -70,6 +70,9 @@ _SHORTCUT = (
 )
 _PEAK = "peak_activations=vmax(*activations, simplify=False) if activations else 0,"
 EQUIVALENT: dict[tuple[str, str, str], str] = {
+    ("archcalc/receptive.py", "_cache: dict = field(default_factory=dict, repr=False)", "False → True"): (
+        "only whether a field's memo shows in its dataclass repr, which nothing prints"
+    ),
     (_ANALYSIS, _TOPOLOGICAL, "1 → 2"): _SOURCE,
     (_ANALYSIS, _TOPOLOGICAL, "`unary -` dropped"): _SOURCE,
     (_ANALYSIS, _ONE_OUTPUT, "1 → 2"): _SHORTCUT,

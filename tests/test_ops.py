@@ -723,3 +723,15 @@ def test_mul_partial_products_by_hand():
     assert partials([(2, 1, 3), (2, 4, 1), (2, 4, 3)]) == {"P_1": 24}
     assert partials([(1, 1, 3), (2, 1, 1), (1, 4, 1), (2, 4, 3)]) == {"P_1": 6, "P_2": 24}
     assert partials([(2, 3, 3), (2, 3, 3)]) == {}
+
+
+def test_receptive_field_steps_on_symbolic_sizes():
+    """An irregular rule on a symbolic input stays a formula: adaptive pooling to 3 cells reads
+    rows ⌊iH/3⌋ … ⌈(i + 1)H/3⌉ − 1, at H = 7: 0 … 2, 2 … 4, 4 … 6 (a pixel's field is itself)."""
+    from archcalc.expressions import substitute, symbol
+
+    h = symbol("H")
+    op = REGISTRY["adaptiveavgpool"](out=[3, 1])
+    rf = receptive_field([INPUT_RF], op.window([(1, h, 4)]), [(1, h, 4)], (1, 3, 1))
+    assert [tuple(substitute(v, {"H": 7}) for v in rf.unit(0, i)) for i in range(3)] == [(0, 2), (2, 4), (4, 6)]
+    assert rf.unit(1, 0) == (0, 3) and substitute(rf.jump[0], {"H": 7}) == F(7, 3)
