@@ -735,3 +735,14 @@ def test_receptive_field_steps_on_symbolic_sizes():
     rf = receptive_field([INPUT_RF], op.window([(1, h, 4)]), [(1, h, 4)], (1, 3, 1))
     assert [tuple(substitute(v, {"H": 7}) for v in rf.unit(0, i)) for i in range(3)] == [(0, 2), (2, 4), (4, 6)]
     assert rf.unit(1, 0) == (0, 3) and substitute(rf.jump[0], {"H": 7}) == F(7, 3)
+
+
+def test_a_broadcast_input_is_read_at_its_one_unit():
+    """A (C, 1, 1) gate whose one unit sees pixels 0 … 9 (jump 4, say after strided layers)
+    times a (C, 3, 5) map whose unit i sees pixel i: every output unit sees the gate's unit 0
+    and its own pixel, (0, 9), and steps as the map does (jump 1): the gate adds no step."""
+    gate = summarise((Lattice(0, 9, 4), Lattice(0, 9, 4)))
+    rf = receptive_field([gate, INPUT_RF], None, [(4, 1, 1), (4, 3, 5)], (4, 3, 5))
+    assert [rf.unit(0, i) for i in range(3)] == [(0, 9)] * 3
+    assert [rf.unit(1, i) for i in range(5)] == [(0, 9)] * 5
+    assert rf.jump == (1, 1)
