@@ -53,7 +53,7 @@ TESTS = {
     "archcalc/analysis.py": ["tests/test_pinned_analysis.py", "tests/test_papers.py", "tests/test_paper_checks.py", "tests/test_zoo.py"],
     "archcalc/expressions.py": ["tests/test_expressions.py", "tests/test_ops.py", "tests/test_adaptive.py", "tests/test_derivations.py"],
     "archcalc/receptive.py": ["tests/test_ops.py", "tests/test_receptive_fields.py"],
-    "archcalc/training": ["tests/test_training_ops.py", "tests/test_training.py"],
+    "archcalc/training": ["tests/test_pinned_training_fit.py", "tests/test_training_ops.py", "tests/test_training.py"],
 }
 
 #: survivors that cannot change any output: (file, the original line stripped, mutation) → why
@@ -70,6 +70,18 @@ _SHORTCUT = (
 )
 _PEAK = "peak_activations=vmax(*activations, simplify=False) if activations else 0,"
 EQUIVALENT: dict[tuple[str, str, str], str] = {
+    (
+        "archcalc/receptive.py",
+        "return Lattice(vmin(*[p.low for p in parts]), vmax(*[p.high for p in parts]), parts[0].jump)",
+        "0 → 1",
+    ): "the branch is taken only when every part's jump equals parts[0]'s",
+    ("archcalc/receptive.py", "negative = not is_symbolic(offset) and offset < 0", "`<` → `<=`"): (
+        "an offset of 0 returned just before: < and <= differ only there"
+    ),
+    ("archcalc/training/rules.py", "def elements(shape: tuple, output: bool = False) -> str:", "False → True"): (
+        "every call that leaves `output` to its default passes a pointwise op's shape (dropout's mask, LRN's "
+        "intermediates), where the input's names and the output's have the same values"
+    ),
     ("archcalc/receptive.py", "_cache: dict = field(default_factory=dict, repr=False)", "False → True"): (
         "only whether a field's memo shows in its dataclass repr, which nothing prints"
     ),
@@ -246,7 +258,8 @@ def target_files(root: Path, only: list[str] | None) -> list[str]:
         if not found or not all(p.is_file() for p in found):
             raise SystemExit(f"mutants: no Python file at {target}")
         files += [str(p.relative_to(root)) for p in found if p.name != "__init__.py" or path.is_file()]
-    return [f for f in files if f not in NOT_RULES or only]
+    named = set(only or ())
+    return [f for f in files if f not in NOT_RULES or f in named]  # rendering only when named itself
 
 
 def quick_tests(root: Path, mutant: Mutant) -> list[str]:

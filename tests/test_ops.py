@@ -746,3 +746,19 @@ def test_a_broadcast_input_is_read_at_its_one_unit():
     assert [rf.unit(0, i) for i in range(3)] == [(0, 9)] * 3
     assert [rf.unit(1, i) for i in range(5)] == [(0, 9)] * 5
     assert rf.jump == (1, 1)
+
+
+def test_a_window_after_an_irregular_field():
+    """A 3×3 conv (padding 1) after nearest ×2 upsampling of 4 rows: conv unit i reads upsampled
+    units i − 1 … i + 1, each of them row ⌊j/2⌋: rows ⌊(i − 1)/2⌋ … ⌊(i + 1)/2⌋. And the rule
+    text `explain` shows for such a window."""
+    from archcalc.receptive import sliding as sliding_rule
+
+    up = REGISTRY["upsample"](scale=2)
+    first = receptive_field([INPUT_RF], up.window([(1, 4, 4)]), [(1, 4, 4)], (1, 8, 8))
+    conv = REGISTRY["conv"](out=1, kernel=3, padding=1)
+    rf = receptive_field([first], conv.window([(1, 8, 8)]), [(1, 8, 8)], (1, 8, 8))
+    assert [rf.unit(0, i) for i in range(8)] == [((i - 1) // 2, (i + 1) // 2) for i in range(8)]
+    assert rf.jump == (F(1, 2), F(1, 2))
+    assert sliding_rule(3, 1, 1, 1).rule == "i − 1 … i + 1"
+    assert sliding_rule(3, 2, 0, 2).rule == "2·i … 2·i + 4"
