@@ -25,3 +25,18 @@ def test_not_even_one_sample_fits():
 def test_a_peak_not_affine_in_the_batch_or_not_growing_is_refused(peak):
     with pytest.raises(SpecError, match="--fit: the peak is not affine in the batch"):
         solve_fit(peak, 1000)
+
+
+def test_a_step_with_no_backward_at_all(tmp_path):
+    """A max pool on the network input: no parameter and no input that needs a gradient, so
+    autograd keeps nothing and the backward has no transient; the peak is the live input
+    batch, 1·4·4 floats, and the output, 1·2·2: (16 + 4)·4 bytes."""
+    from archcalc.analysis import analyse, load_network
+    from archcalc.training.memory import analyse_training
+
+    path = tmp_path / "net.yaml"
+    path.write_text("name: t\ninput: [1, 4, 4]\nlayers:\n  - maxpool: {kernel: 2}\n")
+    network = load_network(path)
+    step = analyse_training(network, analyse(network), "sgd", "cpu", 1, ())
+    assert (step.saved_bytes, step.grad_bytes, step.transient_bytes) == (0, 0, 0)
+    assert step.peak_bytes == step.live_bytes == (16 + 4) * 4
