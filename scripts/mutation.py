@@ -51,7 +51,13 @@ FAMILY_TESTS = {
 }
 TESTS = {
     "archcalc/analysis.py": ["tests/test_pinned_analysis.py", "tests/test_papers.py", "tests/test_paper_checks.py", "tests/test_zoo.py"],
-    "archcalc/expressions.py": ["tests/test_expressions.py", "tests/test_ops.py", "tests/test_adaptive.py", "tests/test_derivations.py"],
+    "archcalc/expressions.py": [
+        "tests/test_pinned_expressions.py",
+        "tests/test_expressions.py",
+        "tests/test_ops.py",
+        "tests/test_adaptive.py",
+        "tests/test_derivations.py",
+    ],
     "archcalc/receptive.py": ["tests/test_ops.py", "tests/test_receptive_fields.py"],
     "archcalc/training": ["tests/test_pinned_training_fit.py", "tests/test_training_ops.py", "tests/test_training.py"],
 }
@@ -70,6 +76,13 @@ _SHORTCUT = (
 )
 _PEAK = "peak_activations=vmax(*activations, simplify=False) if activations else 0,"
 EQUIVALENT: dict[tuple[str, str, str], str] = {
+    ("archcalc/ops/base.py", "if stride + padding <= dilation * (kernel - 1) + 1:", "`+` → `-`"): (
+        "a shortcut that skips the check for a dropped last window where none can be dropped; taking the check "
+        "anyway gives the same sizes (only a symbolic size gets a needless Piecewise)"
+    ),
+    ("archcalc/expressions.py", 'if getattr(value, "is_Integer", False):', "False → True"): (
+        "only symbolic (sympy) values reach this line, and every one of them has is_Integer"
+    ),
     (
         "archcalc/receptive.py",
         "return Lattice(vmin(*[p.low for p in parts]), vmax(*[p.high for p in parts]), parts[0].jump)",

@@ -262,6 +262,31 @@ CASES = {
     # a fixed factor, not a weight: nothing trainable, no weight products; one multiply per element
     "scale": [Row({"factor": 0.17}, [(3, 4, 4)], (3, 4, 4), flops={"scale": 48})],
     "convtranspose": [
+        # kernel 2, stride 2, dilation 3, padding 1: (3 − 1)·2 − 2 + 3 + 1 = 6; o = 2i − 1 + 3t lands inside for
+        # (0, 1), (1, 0), (1, 1), (2, 0): N = 4 per axis; unit o reads i = (o + 1 − 3t)/2: −1, 1, 0, 2, 1, 3
+        Row(
+            {"out": 1, "kernel": 2, "stride": 2, "dilation": 3, "padding": 1, "bias": False},
+            [(1, 3, 3)],
+            (1, 6, 6),
+            params=4,
+            macs=36,
+            connections=16,
+            flops={"mac": 72},
+            rf=(([(i, i) for i in (-1, 1, 0, 2, 1, 3)],) * 2, (F(1, 2), F(1, 2))),
+        ),
+        # stride [1, 2], padding 1, no bias: rows (3 − 1) − 2 + 2 + 1 = 3, columns (3 − 1)·2 − 2 + 2 + 1 = 5; links per axis: of
+        # the 3·3 (i, t) pairs, rows o = i − 1 + t miss (0, 0) and (2, 2), columns o = 2i − 1 + t miss (0, 0) and (2, 2): 7 each;
+        # rows as a 3×3 window with padding 3 − 1 − 1 = 1, columns ⌈(o − 1)/2⌉ … ⌊(o + 1)/2⌋
+        Row(
+            {"out": 1, "kernel": 3, "stride": [1, 2], "padding": 1, "bias": False},
+            [(1, 3, 3)],
+            (1, 3, 5),
+            params=9,
+            macs=81,
+            connections=7 * 7,
+            flops={"mac": 162},
+            rf=(([(o - 1, o + 1) for o in range(3)], [(0, 0), (0, 1), (1, 1), (1, 2), (2, 2)]), (1, F(1, 2))),
+        ),
         # (5 − 1)·2 − 2·1 + 1·(3 − 1) + 1 + 1 = 10; weight (4, 6, 3, 3) + 6 biases; macs 5·5 input units × 4·6·9;
         # links per axis: i = 0 reaches o = 0, 1 (o = −1 is cropped), i = 1…4 all 3 taps: N = 2 + 4·3 = 14;
         # output o reads i = (o + 1 − t)/2 for the taps t = 0, 1, 2 where that is whole: o = 2m → m, o = 2m + 1 → m, m + 1
@@ -586,6 +611,8 @@ REFUSED_SHAPES = [
     ),
     ("conv", {"out": 1, "kernel": 3}, [(1, 9, 2)], r"along width: expected at most 2 \+ 2×0 = 2, found 3"),
     ("avgpool", {"kernel": 5}, [(1, 9, 4)], "along width: expected at most 4"),
+    # padding counts twice: 2 + 2·1 = 4 < 5
+    ("conv", {"out": 1, "kernel": 5, "padding": 1}, [(1, 9, 2)], r"along width: expected at most 2 \+ 2×1 = 4, found 5"),
     ("conv", {"out": 1, "kernel": 1}, [(10,)], r"conv expects a \(C, H, W\) feature map, found \(10,\)"),
     ("globalavgpool", {}, [(10,)], "expects a"),
     ("adaptiveavgpool", {"out": 2}, [(10,)], "expects a"),
@@ -656,6 +683,10 @@ REFUSED_FIELDS = [
     ("stochastic_depth", {"p": 1.1}, "less than or equal to 1"),
     ("stochastic_depth", {"p": -0.1}, "greater than or equal to 0"),
     ("scale", {"factor": 0}, "greater than 0"),
+    # an upsampling scale is an exact positive rational
+    ("upsample", {"scale": 0}, "expected a positive whole or rational number"),
+    ("upsample", {"scale": [2, -1]}, "expected a positive whole or rational number"),
+    ("upsample", {"scale": True}, "expected a positive number"),
     ("upsample", {"scale": 2, "size": 4}, "upsample takes `scale` or `size`, not both"),
     ("upsample", {"align_corners": True}, "align_corners applies to bilinear resizing only"),
     ("slice", {"start": 3, "stop": 3}, "slice needs start < stop"),
@@ -762,3 +793,48 @@ def test_a_window_after_an_irregular_field():
     assert rf.jump == (F(1, 2), F(1, 2))
     assert sliding_rule(3, 1, 1, 1).rule == "i − 1 … i + 1"
     assert sliding_rule(3, 2, 0, 2).rule == "2·i … 2·i + 4"
+
+
+@pytest.mark.parametrize(("kind", "index"), [case for case in CASE_IDS if CASES[case[0]][case[1]].rf not in (None,)])
+def test_op_receptive_field_derivations_give_the_hand_numbers(kind, index):
+    """`explain`'s rf lines for the first output unit, on the image itself: size hi − lo + 1,
+    jump (the rule's ratio), start (lo + hi)/2 — from the row's hand-worked units."""
+    from archcalc.derivation import rf_derivations
+
+    row, op = _case(kind, index)
+    if len(row.shape) != 3:
+        return  # a flat output: its one unit is checked above
+    (rows, columns), jumps = pointwise(row.shape) if row.rf == "pointwise" else row.rf
+    rf = receptive_field([INPUT_RF] * len(row.inputs), op.window(row.inputs), row.inputs, row.shape)
+    lines = {d.symbol: d.result for d in rf_derivations(INPUT_RF, op.window(row.inputs), len(row.inputs), rf)}
+    for axis, (lo, hi) in (("h", rows[0]), ("w", columns[0])):
+        assert lines[f"rf_size_{axis}"] == hi - lo + 1
+        if op.window(row.inputs) is not None:  # a pointwise op states only that its size is unchanged
+            assert lines[f"rf_start_{axis}"] == F(lo + hi, 2)
+    if op.window(row.inputs) is not None:
+        assert (lines["rf_jump_h"], lines["rf_jump_w"]) == jumps
+
+
+def test_a_stride_1_axis_of_a_transposed_conv_reads_as_a_window():
+    from archcalc.derivation import rf_derivations
+
+    op = REGISTRY["convtranspose"](out=1, kernel=3, stride=[1, 2], padding=1, bias=False)
+    rf = receptive_field([INPUT_RF], op.window([(1, 3, 3)]), [(1, 3, 3)], (1, 3, 5))
+    notes = {d.symbol: d.note for d in rf_derivations(INPUT_RF, op.window([(1, 3, 3)]), 1, rf)}
+    # output row o reads input rows o + 1 − 2 … o + 1; row 0 reads −1 … 1
+    assert notes["rf_lo_h"] == "unit 0 reads input units -1 … 1; unit i reads o + 1 − 2 … o + 1"
+
+
+@pytest.mark.parametrize(
+    ("kind", "fields", "label"),
+    [
+        ("conv", {"out": 8, "kernel": 3}, "conv 3×3, 8"),
+        ("conv", {"out": 8, "kernel": 3, "stride": 2}, "conv 3×3/2, 8"),
+        ("conv", {"out": 8, "kernel": [1, 7], "stride": [2, 1]}, "conv 1×7/2×1, 8"),
+        ("maxpool", {"kernel": 3, "stride": 2, "ceil_mode": True}, "maxpool 3×3/2, ceil"),
+        ("avgpool", {"kernel": 2}, "avgpool 2×2/2"),
+    ],
+)
+def test_labels_use_the_papers_notation(kind, fields, label):
+    """The diagram's and the report's shorthand: k×k, /s only when the stride is not 1."""
+    assert REGISTRY[kind](**fields).label() == label
