@@ -51,13 +51,69 @@ FAMILY_TESTS = {
 }
 TESTS = {
     "archcalc/analysis.py": ["tests/test_pinned_analysis.py", "tests/test_papers.py", "tests/test_paper_checks.py", "tests/test_zoo.py"],
-    "archcalc/expressions.py": ["tests/test_expressions.py", "tests/test_ops.py", "tests/test_adaptive.py", "tests/test_derivations.py"],
+    "archcalc/expressions.py": [
+        "tests/test_pinned_expressions.py",
+        "tests/test_expressions.py",
+        "tests/test_ops.py",
+        "tests/test_adaptive.py",
+        "tests/test_derivations.py",
+    ],
     "archcalc/receptive.py": ["tests/test_ops.py", "tests/test_receptive_fields.py"],
-    "archcalc/training": ["tests/test_training_ops.py", "tests/test_training.py"],
+    "archcalc/training": ["tests/test_pinned_training_fit.py", "tests/test_training_ops.py", "tests/test_training.py"],
 }
 
 #: survivors that cannot change any output: (file, the original line stripped, mutation) → why
-EQUIVALENT: dict[tuple[str, str, str], str] = {}
+_SAME_SHAPE = (
+    "the merge has just checked that the inputs agree here (or cannot be told apart, symbolically), so input 1's sizes are input 0's"
+)
+_MERGE = "archcalc/ops/merge.py"
+_ANALYSIS = "archcalc/analysis.py"
+_TOPOLOGICAL = "for name in nx.lexicographical_topological_sort(network.graph, key=lambda n: position.get(n, -1)):"
+_SOURCE = "only the input node lacks a position, and it is the graph's one source: every topological order starts with it"
+_ONE_OUTPUT = "if len(network.outputs) == 1 and not last.training_only:  # it needs every inference layer (none dangles)"
+_SHORTCUT = (
+    "a shortcut: one inference output needs every inference layer (a layer reaching no output is refused), which network.needs() finds too"
+)
+_PEAK = "peak_activations=vmax(*activations, simplify=False) if activations else 0,"
+EQUIVALENT: dict[tuple[str, str, str], str] = {
+    ("archcalc/ops/base.py", "if stride + padding <= dilation * (kernel - 1) + 1:", "`+` → `-`"): (
+        "a shortcut that skips the check for a dropped last window where none can be dropped; taking the check "
+        "anyway gives the same sizes (only a symbolic size gets a needless Piecewise)"
+    ),
+    ("archcalc/expressions.py", 'if getattr(value, "is_Integer", False):', "False → True"): (
+        "only symbolic (sympy) values reach this line, and every one of them has is_Integer"
+    ),
+    (
+        "archcalc/receptive.py",
+        "return Lattice(vmin(*[p.low for p in parts]), vmax(*[p.high for p in parts]), parts[0].jump)",
+        "0 → 1",
+    ): "the branch is taken only when every part's jump equals parts[0]'s",
+    ("archcalc/receptive.py", "negative = not is_symbolic(offset) and offset < 0", "`<` → `<=`"): (
+        "an offset of 0 returned just before: < and <= differ only there"
+    ),
+    ("archcalc/training/rules.py", "def elements(shape: tuple, output: bool = False) -> str:", "False → True"): (
+        "every call that leaves `output` to its default passes a pointwise op's shape (dropout's mask, LRN's "
+        "intermediates), where the input's names and the output's have the same values"
+    ),
+    ("archcalc/receptive.py", "_cache: dict = field(default_factory=dict, repr=False)", "False → True"): (
+        "only whether a field's memo shows in its dataclass repr, which nothing prints"
+    ),
+    (_ANALYSIS, _TOPOLOGICAL, "1 → 2"): _SOURCE,
+    (_ANALYSIS, _TOPOLOGICAL, "`unary -` dropped"): _SOURCE,
+    (_ANALYSIS, _ONE_OUTPUT, "1 → 2"): _SHORTCUT,
+    (_ANALYSIS, _ONE_OUTPUT, "`not` dropped"): _SHORTCUT,
+    (_ANALYSIS, _PEAK, "False → True"): "simplifying changes how a symbolic maximum is written, never its value",
+    (_ANALYSIS, _PEAK, "0 → 1"): (
+        "unreachable: every network has a layer, and a spec whose only layers are training-only fails before "
+        "(a KeyError in analysis._outputs, reported)"
+    ),
+    (_MERGE, "return (channels, *inputs[0][1:])", "0 → 1"): _SAME_SHAPE,
+    (_MERGE, "return passthrough_formulas(inputs[0])  # every input has this shape (output_shape checks it)", "0 → 1"): _SAME_SHAPE,
+    (_MERGE, "return inputs[0]", "0 → 1"): _SAME_SHAPE,
+    (_MERGE, "return passthrough_formulas(inputs[0]) if all(shape == inputs[0] for shape in inputs) else {}", "0 → 1"): (
+        "inside the branch every input equals input 0, and `all(shape == inputs[1] …)` holds exactly when `all(shape == inputs[0] …)` does"
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -215,7 +271,8 @@ def target_files(root: Path, only: list[str] | None) -> list[str]:
         if not found or not all(p.is_file() for p in found):
             raise SystemExit(f"mutants: no Python file at {target}")
         files += [str(p.relative_to(root)) for p in found if p.name != "__init__.py" or path.is_file()]
-    return [f for f in files if f not in NOT_RULES or only]
+    named = set(only or ())
+    return [f for f in files if f not in NOT_RULES or f in named]  # rendering only when named itself
 
 
 def quick_tests(root: Path, mutant: Mutant) -> list[str]:

@@ -262,6 +262,31 @@ CASES = {
     # a fixed factor, not a weight: nothing trainable, no weight products; one multiply per element
     "scale": [Row({"factor": 0.17}, [(3, 4, 4)], (3, 4, 4), flops={"scale": 48})],
     "convtranspose": [
+        # kernel 2, stride 2, dilation 3, padding 1: (3 − 1)·2 − 2 + 3 + 1 = 6; o = 2i − 1 + 3t lands inside for
+        # (0, 1), (1, 0), (1, 1), (2, 0): N = 4 per axis; unit o reads i = (o + 1 − 3t)/2: −1, 1, 0, 2, 1, 3
+        Row(
+            {"out": 1, "kernel": 2, "stride": 2, "dilation": 3, "padding": 1, "bias": False},
+            [(1, 3, 3)],
+            (1, 6, 6),
+            params=4,
+            macs=36,
+            connections=16,
+            flops={"mac": 72},
+            rf=(([(i, i) for i in (-1, 1, 0, 2, 1, 3)],) * 2, (F(1, 2), F(1, 2))),
+        ),
+        # stride [1, 2], padding 1, no bias: rows (3 − 1) − 2 + 2 + 1 = 3, columns (3 − 1)·2 − 2 + 2 + 1 = 5; links per axis: of
+        # the 3·3 (i, t) pairs, rows o = i − 1 + t miss (0, 0) and (2, 2), columns o = 2i − 1 + t miss (0, 0) and (2, 2): 7 each;
+        # rows as a 3×3 window with padding 3 − 1 − 1 = 1, columns ⌈(o − 1)/2⌉ … ⌊(o + 1)/2⌋
+        Row(
+            {"out": 1, "kernel": 3, "stride": [1, 2], "padding": 1, "bias": False},
+            [(1, 3, 3)],
+            (1, 3, 5),
+            params=9,
+            macs=81,
+            connections=7 * 7,
+            flops={"mac": 162},
+            rf=(([(o - 1, o + 1) for o in range(3)], [(0, 0), (0, 1), (1, 1), (1, 2), (2, 2)]), (1, F(1, 2))),
+        ),
         # (5 − 1)·2 − 2·1 + 1·(3 − 1) + 1 + 1 = 10; weight (4, 6, 3, 3) + 6 biases; macs 5·5 input units × 4·6·9;
         # links per axis: i = 0 reaches o = 0, 1 (o = −1 is cropped), i = 1…4 all 3 taps: N = 2 + 4·3 = 14;
         # output o reads i = (o + 1 − t)/2 for the taps t = 0, 1, 2 where that is whole: o = 2m → m, o = 2m + 1 → m, m + 1
@@ -342,6 +367,8 @@ CASES = {
     # a squeeze-and-excitation gate (4, 1, 1) broadcast over (4, 3, 5): one multiply per output; every unit
     # reads the gate's one unit (pixel 0) and its own pixel
     "mul": [
+        # every input 1 along H and W: the output is 1 there too (a gate times a gate)
+        Row({}, [(4, 1, 1), (1, 1, 1)], (4, 1, 1), flops={"mul": 4}, rf=(([(0, 0)], [(0, 0)]), (1, 1))),
         # spatial attention: a (1, 3, 5) map broadcast over the channels; every unit reads its own pixel
         Row({}, [(4, 3, 5), (1, 3, 5)], (4, 3, 5), flops={"mul": 60}),
         Row(
@@ -464,6 +491,7 @@ STATED = {
     ("groupnorm", 1): {"C_out", "H_out", "W_out"},
     ("mul", 0): {"C_out", "H_out", "W_out"},
     ("mul", 1): {"C_out", "H_out", "W_out"},
+    ("mul", 2): {"C_out", "H_out", "W_out"},
 }
 
 
@@ -583,6 +611,8 @@ REFUSED_SHAPES = [
     ),
     ("conv", {"out": 1, "kernel": 3}, [(1, 9, 2)], r"along width: expected at most 2 \+ 2×0 = 2, found 3"),
     ("avgpool", {"kernel": 5}, [(1, 9, 4)], "along width: expected at most 4"),
+    # padding counts twice: 2 + 2·1 = 4 < 5
+    ("conv", {"out": 1, "kernel": 5, "padding": 1}, [(1, 9, 2)], r"along width: expected at most 2 \+ 2×1 = 4, found 5"),
     ("conv", {"out": 1, "kernel": 1}, [(10,)], r"conv expects a \(C, H, W\) feature map, found \(10,\)"),
     ("globalavgpool", {}, [(10,)], "expects a"),
     ("adaptiveavgpool", {"out": 2}, [(10,)], "expects a"),
@@ -617,7 +647,8 @@ REFUSED_SHAPES = [
     ("add", {}, [(1, 4, 4), (16,)], "add inputs must have the same rank"),
     ("mul", {}, [(2, 4, 4), (3, 4, 4)], "mul inputs do not broadcast: along axis 0 each must be 2 or 1"),
     ("mul", {}, [(2, 1, 4), (2, 3, 4), (2, 5, 4)], "along axis 1 each must be 3 or 1"),
-    ("mul", {}, [(2, 4, 4), (2, 4)], "mul inputs must have the same rank"),
+    ("mul", {}, [(2, 4, 4), (2, 4)], r"mul inputs must have the same rank: input 0 is \(2, 4, 4\), input 1 is \(2, 4\)"),
+    ("concat", {}, [(1, 4, 4), (1, 5, 4)], r"concat needs matching spatial sizes: .* found \(1, 5, 4\) \(input 1\)"),
     ("convtranspose", {"out": 4, "kernel": 1, "groups": 3}, [(6, 4, 4)], "groups must divide the output channels"),
     ("convtranspose", {"out": 4, "kernel": 1, "groups": 4}, [(6, 4, 4)], "groups must divide the input channels"),
     # kernel 1, stride 2: odd outputs are reached by no tap; kernel 2, stride 2, dilation 2: nor are they
@@ -646,6 +677,16 @@ REFUSED_FIELDS = [
     ),
     ("convtranspose", {"out": 1, "kernel": 2, "stride": [3, 2], "output_padding": [2, 2]}, "found 2"),
     ("hardtanh", {"min": 1, "max": 1}, "hardtanh needs min < max"),
+    # probabilities stay in [0, 1]; a fixed factor is positive
+    ("dropout", {"p": 1.5}, "less than or equal to 1"),
+    ("dropout", {"p": -0.5}, "greater than or equal to 0"),
+    ("stochastic_depth", {"p": 1.1}, "less than or equal to 1"),
+    ("stochastic_depth", {"p": -0.1}, "greater than or equal to 0"),
+    ("scale", {"factor": 0}, "greater than 0"),
+    # an upsampling scale is an exact positive rational
+    ("upsample", {"scale": 0}, "expected a positive whole or rational number"),
+    ("upsample", {"scale": [2, -1]}, "expected a positive whole or rational number"),
+    ("upsample", {"scale": True}, "expected a positive number"),
     ("upsample", {"scale": 2, "size": 4}, "upsample takes `scale` or `size`, not both"),
     ("upsample", {"align_corners": True}, "align_corners applies to bilinear resizing only"),
     ("slice", {"start": 3, "stop": 3}, "slice needs start < stop"),
@@ -677,6 +718,7 @@ def test_the_limits_themselves_are_accepted():
     assert REGISTRY["slice"](start=7).output_shape([(8, 1, 1)]) == (1, 1, 1)
     assert REGISTRY["crop"](size=[4, 4]).output_shape([(1, 4, 4)]) == (1, 4, 4)
     assert REGISTRY["chunk"](chunks=4, index=2).output_shape([(6, 2, 2)]) == (2, 2, 2)
+    assert [REGISTRY[kind](p=p).p for kind in ("dropout", "stochastic_depth") for p in (0, 1)] == [0, 1, 0, 1]
 
 
 @pytest.mark.parametrize(
@@ -697,3 +739,102 @@ def test_conv_params_formula_reads_as_the_papers_write_it(fields, channels, form
 
 def test_a_connection_table_with_its_out_is_accepted():
     assert REGISTRY["conv"](kernel=1, out=2, connection_table=[[0], [1]]).output_shape([(2, 3, 3)]) == (2, 3, 3)
+
+
+def test_mul_partial_products_by_hand():
+    """The sizes of the products a mul of three or more makes on the way (its training rule
+    keeps them): (2, 1, 3)·(2, 4, 1) is (2, 4, 3), 24 elements; with a fourth input the first
+    partial is (1, 1, 3)·(2, 1, 1) = (2, 1, 3), 6, then ·(1, 4, 1) = (2, 4, 3), 24."""
+
+    def partials(inputs):
+        op = REGISTRY["mul"]()
+        values = op.derivation_values(inputs, op.output_shape(inputs))
+        return {name: value for name, value in values.items() if name.startswith("P_")}
+
+    assert partials([(2, 1, 3), (2, 4, 1), (2, 4, 3)]) == {"P_1": 24}
+    assert partials([(1, 1, 3), (2, 1, 1), (1, 4, 1), (2, 4, 3)]) == {"P_1": 6, "P_2": 24}
+    assert partials([(2, 3, 3), (2, 3, 3)]) == {}
+
+
+def test_receptive_field_steps_on_symbolic_sizes():
+    """An irregular rule on a symbolic input stays a formula: adaptive pooling to 3 cells reads
+    rows ⌊iH/3⌋ … ⌈(i + 1)H/3⌉ − 1, at H = 7: 0 … 2, 2 … 4, 4 … 6 (a pixel's field is itself)."""
+    from archcalc.expressions import substitute, symbol
+
+    h = symbol("H")
+    op = REGISTRY["adaptiveavgpool"](out=[3, 1])
+    rf = receptive_field([INPUT_RF], op.window([(1, h, 4)]), [(1, h, 4)], (1, 3, 1))
+    assert [tuple(substitute(v, {"H": 7}) for v in rf.unit(0, i)) for i in range(3)] == [(0, 2), (2, 4), (4, 6)]
+    assert rf.unit(1, 0) == (0, 3) and substitute(rf.jump[0], {"H": 7}) == F(7, 3)
+
+
+def test_a_broadcast_input_is_read_at_its_one_unit():
+    """A (C, 1, 1) gate whose one unit sees pixels 0 … 9 (jump 4, say after strided layers)
+    times a (C, 3, 5) map whose unit i sees pixel i: every output unit sees the gate's unit 0
+    and its own pixel, (0, 9), and steps as the map does (jump 1): the gate adds no step."""
+    gate = summarise((Lattice(0, 9, 4), Lattice(0, 9, 4)))
+    rf = receptive_field([gate, INPUT_RF], None, [(4, 1, 1), (4, 3, 5)], (4, 3, 5))
+    assert [rf.unit(0, i) for i in range(3)] == [(0, 9)] * 3
+    assert [rf.unit(1, i) for i in range(5)] == [(0, 9)] * 5
+    assert rf.jump == (1, 1)
+
+
+def test_a_window_after_an_irregular_field():
+    """A 3×3 conv (padding 1) after nearest ×2 upsampling of 4 rows: conv unit i reads upsampled
+    units i − 1 … i + 1, each of them row ⌊j/2⌋: rows ⌊(i − 1)/2⌋ … ⌊(i + 1)/2⌋. And the rule
+    text `explain` shows for such a window."""
+    from archcalc.receptive import sliding as sliding_rule
+
+    up = REGISTRY["upsample"](scale=2)
+    first = receptive_field([INPUT_RF], up.window([(1, 4, 4)]), [(1, 4, 4)], (1, 8, 8))
+    conv = REGISTRY["conv"](out=1, kernel=3, padding=1)
+    rf = receptive_field([first], conv.window([(1, 8, 8)]), [(1, 8, 8)], (1, 8, 8))
+    assert [rf.unit(0, i) for i in range(8)] == [((i - 1) // 2, (i + 1) // 2) for i in range(8)]
+    assert rf.jump == (F(1, 2), F(1, 2))
+    assert sliding_rule(3, 1, 1, 1).rule == "i − 1 … i + 1"
+    assert sliding_rule(3, 2, 0, 2).rule == "2·i … 2·i + 4"
+
+
+@pytest.mark.parametrize(("kind", "index"), [case for case in CASE_IDS if CASES[case[0]][case[1]].rf not in (None,)])
+def test_op_receptive_field_derivations_give_the_hand_numbers(kind, index):
+    """`explain`'s rf lines for the first output unit, on the image itself: size hi − lo + 1,
+    jump (the rule's ratio), start (lo + hi)/2 — from the row's hand-worked units."""
+    from archcalc.derivation import rf_derivations
+
+    row, op = _case(kind, index)
+    if len(row.shape) != 3:
+        return  # a flat output: its one unit is checked above
+    (rows, columns), jumps = pointwise(row.shape) if row.rf == "pointwise" else row.rf
+    rf = receptive_field([INPUT_RF] * len(row.inputs), op.window(row.inputs), row.inputs, row.shape)
+    lines = {d.symbol: d.result for d in rf_derivations(INPUT_RF, op.window(row.inputs), len(row.inputs), rf)}
+    for axis, (lo, hi) in (("h", rows[0]), ("w", columns[0])):
+        assert lines[f"rf_size_{axis}"] == hi - lo + 1
+        if op.window(row.inputs) is not None:  # a pointwise op states only that its size is unchanged
+            assert lines[f"rf_start_{axis}"] == F(lo + hi, 2)
+    if op.window(row.inputs) is not None:
+        assert (lines["rf_jump_h"], lines["rf_jump_w"]) == jumps
+
+
+def test_a_stride_1_axis_of_a_transposed_conv_reads_as_a_window():
+    from archcalc.derivation import rf_derivations
+
+    op = REGISTRY["convtranspose"](out=1, kernel=3, stride=[1, 2], padding=1, bias=False)
+    rf = receptive_field([INPUT_RF], op.window([(1, 3, 3)]), [(1, 3, 3)], (1, 3, 5))
+    notes = {d.symbol: d.note for d in rf_derivations(INPUT_RF, op.window([(1, 3, 3)]), 1, rf)}
+    # output row o reads input rows o + 1 − 2 … o + 1; row 0 reads −1 … 1
+    assert notes["rf_lo_h"] == "unit 0 reads input units -1 … 1; unit i reads o + 1 − 2 … o + 1"
+
+
+@pytest.mark.parametrize(
+    ("kind", "fields", "label"),
+    [
+        ("conv", {"out": 8, "kernel": 3}, "conv 3×3, 8"),
+        ("conv", {"out": 8, "kernel": 3, "stride": 2}, "conv 3×3/2, 8"),
+        ("conv", {"out": 8, "kernel": [1, 7], "stride": [2, 1]}, "conv 1×7/2×1, 8"),
+        ("maxpool", {"kernel": 3, "stride": 2, "ceil_mode": True}, "maxpool 3×3/2, ceil"),
+        ("avgpool", {"kernel": 2}, "avgpool 2×2/2"),
+    ],
+)
+def test_labels_use_the_papers_notation(kind, fields, label):
+    """The diagram's and the report's shorthand: k×k, /s only when the stride is not 1."""
+    assert REGISTRY[kind](**fields).label() == label

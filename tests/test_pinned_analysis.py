@@ -25,7 +25,7 @@ layers:
   - relu: {name: aux_relu, from: aux}
   - upsample: {name: up, from: [p1, c1]}
   - add: {name: sum, from: [up, r1]}
-outputs: {main: sum, side: aux_relu}
+outputs: {main: sum, side: aux_relu, feature: p1}
 """
 N = 3
 
@@ -101,11 +101,14 @@ def test_totals_by_hand(analysis):
     assert _as_dict(analysis.inference_totals) == _totals(inference)
     # the sums themselves, for the record: 76 + 10 params; 2,592 + 72 macs per sample; 1,944 activations
     assert (analysis.totals.params, analysis.totals.macs, analysis.totals.activations) == (86, N * (2592 + 72), 1944)
-    main, side = analysis.outputs
+    main, side, feature = analysis.outputs
     assert (main.label, main.layer, main.shape, main.training_only) == ("main", "sum", (4, 6, 6), False)
     assert (side.label, side.layer, side.shape, side.training_only) == ("side", "aux_relu", (2, 3, 3), True)
     assert _as_dict(main.totals) == _totals(inference)
     assert _as_dict(side.totals) == _totals(["c1", "r1", "p1", "aux", "aux_relu"])
+    # an inference output that needs only part of the network: c1, r1 and p1
+    assert (feature.layer, feature.shape, feature.training_only) == ("p1", (4, 3, 3), False)
+    assert _as_dict(feature.totals) == _totals(["c1", "r1", "p1"])
 
 
 def test_batch_and_dtype(analysis, tmp_path):
@@ -119,3 +122,31 @@ def test_batch_and_dtype(analysis, tmp_path):
         analyse(network, batch=0)
     with pytest.raises(SpecError, match="unknown dtype 'float8x'"):
         analyse(network, dtype="float8x")
+
+
+def test_one_output_needs_every_inference_layer(tmp_path):
+    path = tmp_path / "net.yaml"
+    path.write_text(SPEC.replace("outputs: {main: sum, side: aux_relu, feature: p1}", ""))
+    analysis = analyse(load_network(path), batch=N)
+    (only,) = analysis.outputs
+    assert (only.layer, only.training_only) == ("sum", False)
+    assert _as_dict(only.totals) == _totals(["c1", "r1", "p1", "up", "sum"])
+    assert analyse(load_network(path)).batch == 1  # the default batch
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16", "bfloat16", "float64", "int8"])
+def test_dtype_bytes_are_pytorchs(dtype, analysis, tmp_path):
+    import torch
+
+    path = tmp_path / "net.yaml"
+    path.write_text(SPEC)
+    assert analyse(load_network(path), dtype=dtype).dtype_bytes == getattr(torch, dtype).itemsize
+
+
+@pytest.mark.parametrize("text", ["3,0,5", "3,2.5,4", "3,-1,4", "0,4,4"])
+def test_input_sizes_must_be_positive_integers(text):
+    from archcalc.analysis import parse_input
+
+    with pytest.raises(SpecError, match="expected positive integers or names"):
+        parse_input(text)
+    assert parse_input("3,1,H") == (3, 1, parse_input("H")[0])
