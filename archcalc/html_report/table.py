@@ -152,14 +152,13 @@ def _scope_row(scope: _Scope, context: _Table) -> str:
 def _total_row(label: str, totals: Totals, context: _Table, which: str, training: Training | None) -> str:
     """``training``: the step's totals for the training columns; None leaves them empty (the
     inference network's row: a training step runs the training-only branches too)."""
-    b = context.analysis.dtype_bytes
     steps = [_cell(v) for v in (training.saved_bytes, training.backward_input_macs, training.backward_weight_macs)] if training else []
     cells = [
         "<td></td>",
         f'<th scope="row">{html.escape(label)}</th>',
         _text(f"{totals.layers} layers"),
         "<td></td>",
-        *(_cell(v) for v in (totals.params, totals.macs, totals.flops, totals.activations * b)),
+        *(_cell(v) for v in (totals.params, totals.macs, totals.flops, context.analysis.nbytes(totals.activations))),
         *(steps or ["<td></td>"] * (len(TRAINING) if context.training is not None else 0)),
         "<td></td>",
     ]
