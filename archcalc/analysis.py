@@ -9,8 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import networkx as nx
-
 from archcalc import expressions
 from archcalc.errors import ArchcalcError, GraphError, SpecError
 from archcalc.expressions import Value, vmax, vsum
@@ -136,12 +134,8 @@ def analyse(network: Network, batch: Value = 1, dtype: str = "float32") -> Analy
         raise SpecError(f"unknown dtype {dtype!r}; expected one of {', '.join(DTYPE_BYTES)}")
     fields = {INPUT: INPUT_RF if len(network.input_shape) == 3 else None}
     training: dict[str, bool] = {INPUT: False}
-    order = list(network.layers)
-    position = {name: index for index, name in enumerate(order)}
     results = []
-    for name in nx.lexicographical_topological_sort(network.graph, key=lambda n: position.get(n, -1)):
-        if name == INPUT:
-            continue
+    for name in network.order:
         layer = network.layers[name]
         try:
             stats = _evaluate(layer, network.shapes, fields, training, batch)

@@ -15,9 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import networkx as nx
-
 from archcalc import outputs
+from archcalc.dag import LayerGraph
 from archcalc.errors import ArchcalcError, GraphError, SpecError, suggest
 from archcalc.expressions import ExpressionError
 from archcalc.language.entries import EntryError, Instance, expand
@@ -85,16 +84,23 @@ class Network:
 
     spec: Spec
     source: Source
-    graph: nx.DiGraph
+    dag: LayerGraph
     layers: dict[str, Layer]  # declaration order
     input_shape: tuple
     scopes: dict[str, ScopeInfo] = field(default_factory=dict)  # path → block kind and repeat group
     shapes: dict[str, tuple] = field(default_factory=dict)  # node → output shape (the input's too)
     outputs: dict[str, str] = field(default_factory=dict)  # label → layer, in declared order
+    order: list[str] = field(default_factory=list)  # every layer after what it reads, declaration order where free
+
+    @property
+    def graph(self):
+        """The layer graph as a ``networkx.DiGraph`` (node attribute ``layer``), for users of
+        networkx's algorithms; archcalc itself uses ``dag`` and never imports networkx."""
+        return self.dag.to_networkx()
 
     def needs(self, label: str) -> set[str]:
         """The layers an output needs: itself and every layer it reads, directly or not."""
-        return outputs.needed(self.graph, self.outputs[label], INPUT)
+        return outputs.needed(self.dag, self.outputs[label], INPUT)
 
 
 def compile_spec(spec: Spec, source: Source, input_shape: tuple) -> Network:
@@ -105,13 +111,14 @@ def compile_spec(spec: Spec, source: Source, input_shape: tuple) -> Network:
     except ArchcalcError as error:
         raise error.located(file=source.file) from None
     builder.resolve()
-    graph = builder.to_graph()
-    position = {name: index for index, name in enumerate(builder.layers)}
-    for name in nx.lexicographical_topological_sort(graph, key=lambda n: position.get(n, -1)):
+    dag = builder.to_graph()
+    order = dag.topological()
+    for name in order:
         builder.shapes.of(name)
     declared = builder.outputs(top, last)
-    outputs.check_reached(graph, builder.layers, declared, INPUT, builder.locate_layer)
-    return Network(spec, source, graph, builder.layers, input_shape, builder.scopes(), builder.shapes.known, declared)
+    outputs.check_reached(dag, builder.layers, declared, INPUT, builder.locate_layer, order)
+    layer_order = [name for name in order if name != INPUT]
+    return Network(spec, source, dag, builder.layers, input_shape, builder.scopes(), builder.shapes.known, declared, layer_order)
 
 
 class _Builder:
@@ -383,19 +390,19 @@ class _Builder:
         return error.located(file=self.source.file_of(loc), line=self.source.line(loc), path=dotted(loc))
 
     # --- graph ---------------------------------------------------------------------------
-    def to_graph(self) -> nx.DiGraph:
-        graph = nx.DiGraph()
+    def to_graph(self) -> LayerGraph:
+        graph = LayerGraph()
         graph.add_node(INPUT)
-        for name, layer in self.layers.items():
+        for name, layer in self.layers.items():  # every node first: insertion order is declaration order
             graph.add_node(name, layer=layer)
+        for name, layer in self.layers.items():
             for source in layer.inputs:
                 graph.add_edge(source, name)
-        try:
-            cycle = nx.find_cycle(graph)
-        except nx.NetworkXNoCycle:
+        cycle = graph.find_cycle()
+        if cycle is None:
             return graph
-        path = " → ".join([edge[0] for edge in cycle] + [cycle[0][0]])
-        first = self.layers[cycle[0][0]]
+        path = " → ".join([*cycle, cycle[0]])
+        first = self.layers[cycle[0]]
         raise self._locate(GraphError(f"the layers form a cycle: {path}"), first.loc)
 
 

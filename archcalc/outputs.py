@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import networkx as nx
-
+from archcalc.dag import LayerGraph
 from archcalc.errors import ArchcalcError, GraphError, suggest
 
 
@@ -41,28 +40,34 @@ def declared(written: Written, last: str, lookup: Callable[[str], str | None], k
     return result
 
 
-def needed(graph: nx.DiGraph, layer: str, input_node: str) -> set[str]:
+def needed(graph: LayerGraph, layer: str, input_node: str) -> set[str]:
     """``layer`` and every layer it reads, directly or through others."""
-    return (nx.ancestors(graph, layer) | {layer}) - {input_node}
+    return (graph.ancestors(layer) | {layer}) - {input_node}
 
 
-def training_only(graph: nx.DiGraph, layers: dict, input_node: str) -> dict[str, bool]:
-    """A layer marked training-only, or one that reads a training-only layer."""
+def training_only(order: list[str], layers: dict, input_node: str) -> dict[str, bool]:
+    """A layer marked training-only, or one that reads a training-only layer (``order``: the
+    graph's topological order)."""
     flags = {input_node: False}
-    for name in nx.topological_sort(graph):
+    for name in order:
         if name != input_node:
             flags[name] = layers[name].training_only or any(flags[source] for source in layers[name].inputs)
     return flags
 
 
 def check_reached(
-    graph: nx.DiGraph, layers: dict, declared: dict[str, str], input_node: str, locate: Callable[[ArchcalcError, str], ArchcalcError]
+    graph: LayerGraph,
+    layers: dict,
+    declared: dict[str, str],
+    input_node: str,
+    locate: Callable[[ArchcalcError, str], ArchcalcError],
+    order: list[str],
 ) -> None:
     """Raise, located at the first such layer, when an inference layer reaches no output."""
     reached: set[str] = set()
     for layer in dict.fromkeys(declared.values()):
         reached |= needed(graph, layer, input_node)
-    training = training_only(graph, layers, input_node)
+    training = training_only(order, layers, input_node)
     dangling = [name for name in layers if name not in reached and not training[name]]
     if not dangling:
         return
