@@ -128,6 +128,7 @@ class _Builder:
         self.layers: dict[str, Layer] = {}
         self.scope_entries: dict[tuple, list[tuple[str, str]]] = {}  # entry → its instances (path, kind)
         self.call_stack: list[str] = []
+        self.instances: dict[str, str] = {}  # a block instance's full path → its last layer
         self.shapes = Shapes({INPUT: input_shape}, self.layers, source, self._resolve_now)
         self.input_shape = input_shape
         self.expanded = 0
@@ -269,6 +270,7 @@ class _Builder:
             self.call_stack.pop()
         if name is not None:
             self._declare(scope, name, last, loc)
+            self.instances[full] = last  # `from: backbone.layer3` from outside the instance's scope
         return last
 
     def _block_env(self, call: BlockCall, definition, source, loc: tuple, full: str | None) -> Env:
@@ -352,6 +354,8 @@ class _Builder:
                 return target
             if scope.prefix + ref.text in self.layers:
                 return scope.prefix + ref.text
+            if scope.prefix + ref.text in self.instances:  # a block instance nested in another
+                return self.instances[scope.prefix + ref.text]
             scope = scope.parent
         return ref.text if ref.text in self.layers else None
 

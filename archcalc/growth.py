@@ -26,6 +26,7 @@ from typing import Any
 from archcalc.analysis import Analysis
 from archcalc.errors import SpecError
 from archcalc.expressions import Value, is_symbolic, sp, substitute, symbol
+from archcalc.ops import lookup
 
 #: quantity → (what it is, how to read it from the analysis); all of the inference network
 QUANTITIES = {
@@ -160,27 +161,36 @@ class _Checks:
     def __init__(self, analysis: Analysis):
         shapes = {s.name: s.output_shape for s in analysis.layers} | {"input": analysis.input_shape}
         self.sizes: dict[Any, str] = {}  # a symbolic output size → the first layer with it
-        self.merges: dict[tuple, str] = {}  # (size, size) that must agree → the first merge
+        self.conditions: dict[tuple, str] = {}  # (a, relation, b) each op states → its first layer
         for stats in analysis.layers:
             for dim in stats.output_shape:
                 if is_symbolic(dim):
                     self.sizes.setdefault(dim, stats.name)
-            if len(stats.inputs) > 1:
-                first = shapes[stats.inputs[0]]
-                for other in stats.inputs[1:]:
-                    for a, b in zip(first[1:], shapes[other][1:], strict=False):
-                        if a is not b and a != b:
-                            self.merges.setdefault((a, b), stats.name)
+            inputs = [shapes[name] for name in stats.inputs]
+            for a, relation, b in lookup(stats.kind).size_conditions(inputs, stats.output_shape):
+                if is_symbolic(a) or is_symbolic(b):
+                    self.conditions.setdefault((a, relation, b), stats.name)
 
     def failure(self, env: dict, memo: dict) -> str | None:
         """Why the network is undefined at these sizes, or None when it is defined."""
         for dim, layer in self.sizes.items():
             if evaluate(dim, env, memo) < 1:
                 return f"{layer}'s output would be empty"
-        for (a, b), layer in self.merges.items():
-            if evaluate(a, env, memo) != evaluate(b, env, memo):
-                return f"{layer}'s inputs would differ in size"
+        for (a, relation, b), layer in self.conditions.items():
+            if not _holds(evaluate(a, env, memo), relation, evaluate(b, env, memo)):
+                return f"{layer}'s inputs would {_BROKEN[relation]}"
         return None
+
+
+_BROKEN = {"==": "differ in size", "<=": "be smaller than its output", "broadcasts": "not broadcast"}
+
+
+def _holds(a, relation: str, b) -> bool:
+    if relation == "==":
+        return a == b
+    if relation == "<=":
+        return a <= b
+    return a == b or a == 1 or b == 1
 
 
 # --- exact evaluation of a formula at given sizes --------------------------------------

@@ -31,6 +31,7 @@ A layer reports, per axis (``ReceptiveField``):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from archcalc.errors import OpError
@@ -40,7 +41,9 @@ from archcalc.ops.base import AxisMap, Resampling, Window
 
 class _Field:
     """lo(i), hi(i) for any integer i, memoised (a residual network shares each field between
-    a block's branches, which would otherwise be walked once per path)."""
+    a block's branches, which would otherwise be walked once per path); so are a composite
+    field's ``jump`` and ``monotone``: every squeeze-and-excitation gate merges two paths
+    from one field, and n gates walked per path would cost 2ⁿ."""
 
     jump: Value
     monotone: bool = True
@@ -78,11 +81,11 @@ class Mapped(_Field):
     map: AxisMap
     _cache: dict = field(default_factory=dict, repr=False)
 
-    @property
+    @cached_property
     def jump(self) -> Value:
         return to_exact(self.inner.jump * self.map.ratio)
 
-    @property
+    @cached_property
     def monotone(self) -> bool:
         return self.map.monotone and self.inner.monotone
 
@@ -110,11 +113,11 @@ class Merged(_Field):
     parts: tuple
     _cache: dict = field(default_factory=dict, repr=False)
 
-    @property
+    @cached_property
     def jump(self) -> Value:
         return vmax(*[part.jump for part in self.parts])
 
-    @property
+    @cached_property
     def monotone(self) -> bool:
         return all(part.monotone for part in self.parts)
 

@@ -75,7 +75,7 @@ def cold(repeats: int) -> list[str]:
         "",
         "| command | median | ratio to the floor |",
         "| --- | ---: | ---: |",
-        f"| `python -c \"import pydantic, yaml, click\"` (floor) | {medians['floor'] * 1000:.0f} ms | 1.00 |",
+        f'| `python -c "import pydantic, yaml, click"` (floor) | {medians["floor"] * 1000:.0f} ms | 1.00 |',
         f"| `archcalc report specs/resnet152.yaml` | {medians['report'] * 1000:.0f} ms | {ratio:.2f} |",
     ]
 
@@ -108,7 +108,10 @@ def depth(depths: list[int]) -> list[str]:
     from archcalc.analysis import analyse_file
     from archcalc.spec import load_spec
 
-    rows = ["| layers | load (YAML + validation) | whole analysis | µs per layer | KiB per layer (traced peak) |", "| ---: | ---: | ---: | ---: | ---: |"]
+    rows = [
+        "| layers | load (YAML + validation) | whole analysis | µs per layer | KiB per layer (traced peak) |",
+        "| ---: | ---: | ---: | ---: | ---: |",
+    ]
     with tempfile.TemporaryDirectory() as tmp:
         for count in depths:
             path = Path(tmp) / f"chain{count}.yaml"
@@ -126,7 +129,13 @@ def depth(depths: list[int]) -> list[str]:
                 memory = f"{tracemalloc.get_traced_memory()[1] / count / 1024:.1f}"
                 tracemalloc.stop()
             rows.append(f"| {count:,} | {loaded:.2f} s | {whole:.2f} s | {whole / count * 1e6:.0f} | {memory} |")
-    return [f"## Depth sweep, numeric analysis in one process ({load()})", "", *rows, "", "Memory is the peak traced by tracemalloc in a second, untimed pass (up to 10,000 layers)."]
+    return [
+        f"## Depth sweep, numeric analysis in one process ({load()})",
+        "",
+        *rows,
+        "",
+        "Memory is the peak traced by tracemalloc in a second, untimed pass (up to 10,000 layers).",
+    ]
 
 
 def peers(repeats: int) -> list[str]:
@@ -158,7 +167,10 @@ def main() -> None:
         "depth": lambda: depth(depths),
         "peers": lambda: peers(1 if args.quick else 5),
     }
-    lines = [f"# archcalc speed (benchmarks/suite.py{' --quick' if args.quick else ''}), {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores", ""]
+    lines = [
+        f"# archcalc speed (benchmarks/suite.py{' --quick' if args.quick else ''}), {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores",
+        "",
+    ]
     for name in args.only.split(","):
         lines += sections[name]() + [""]
     text = "\n".join(lines)

@@ -82,6 +82,39 @@ def test_symbolic_counts_substitute_to_the_concrete_ones():
                 assert substitute(rules[axis].last(i), binding) == -(-((i + 1) * size_) // out) - 1
 
 
+def _jacobian(size: tuple[int, int], out: tuple[int, int]):
+    """PyTorch's own dependence of each output cell on each input pixel: the Jacobian of
+    adaptive_avg_pool2d, (out_h·out_w) × (H·W); a cell reads exactly the pixels of its nonzero row."""
+    pool = lambda x: torch.nn.functional.adaptive_avg_pool2d(x.view(1, 1, *size), out).flatten()  # noqa: E731
+    return torch.autograd.functional.jacobian(pool, torch.zeros(size[0] * size[1], dtype=torch.float64))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_symbolic_counts_equal_pytorchs_bins_at_random_sizes(seed):
+    """The independent side of the test above: the formulas substituted at random odd and
+    non-square sizes against PyTorch's adaptive_avg_pool2d itself — its input reads per channel
+    (the nonzero entries of its Jacobian) and, per axis, the first and last row each cell reads."""
+    import random
+
+    rng = random.Random(seed)
+    h, w = symbol("H"), symbol("W")
+    out = (rng.randrange(1, 9), rng.randrange(1, 9))
+    height = 2 * rng.randrange(1, 12) + 1  # odd
+    size = (height, rng.choice([w for w in range(1, 24) if w != height]))  # non-square
+    op = Adaptive(out=list(out))
+    binding = {"H": size[0], "W": size[1]}
+    jacobian = _jacobian(size, out)
+    assert substitute(op.flops([(3, h, w)], (3, *out))["pool"], binding) == 3 * int((jacobian != 0).sum())
+    reads = (jacobian != 0).view(out[0], out[1], size[0], size[1])
+    rules = op.window([(3, h, w)]).axes
+    for i in range(out[0]):
+        rows = reads[i, 0].any(dim=1).nonzero().flatten().tolist()
+        assert (substitute(rules[0].first(i), binding), substitute(rules[0].last(i), binding)) == (rows[0], rows[-1])
+    for j in range(out[1]):
+        columns = reads[0, j].any(dim=0).nonzero().flatten().tolist()
+        assert (substitute(rules[1].first(j), binding), substitute(rules[1].last(j), binding)) == (columns[0], columns[-1])
+
+
 SPEC = """
 name: adaptive
 input: [3, {h}, {w}]
@@ -108,10 +141,21 @@ def test_in_a_spec_with_a_symbolic_input(analyse_text):
 def test_torchvision_spec_formulas_substitute_to_concrete_counts(spec):
     path = ROOT / "specs" / "torchvision" / f"{spec}.yaml"
     symbolic = analyse_file(path, input_shape="3,H,W").inference_totals
-    for h, w in [(224, 224), (256, 200)]:
+    for h, w in [(224, 224), (256, 200), (237, 301)]:
         concrete = analyse_file(path, input_shape=f"3,{h},{w}").inference_totals
         for field in ("params", "macs", "flops", "activations"):
             assert substitute(getattr(symbolic, field), {"H": h, "W": w}) == getattr(concrete, field), field
+        # and independently: torchvision's own model at that size (meta device), its
+        # parameters and FlopCounterMode's flops / 2
+        from torch.utils.flop_counter import FlopCounterMode
+
+        from tests.torchvision_zoo import build
+
+        model = build(spec).eval()
+        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+            model(torch.zeros(1, 3, h, w, device="meta"))
+        assert 2 * substitute(symbolic.macs, {"H": h, "W": w}) == counter.get_total_flops()
+        assert substitute(symbolic.params, {"H": h, "W": w}) == sum(p.numel() for p in model.parameters())
 
 
 @pytest.mark.parametrize(

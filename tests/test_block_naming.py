@@ -90,3 +90,35 @@ def test_input_inside_an_inline_block_is_the_calls_input(analyse_text):
         """
     )
     assert [(s.name, s.inputs) for s in analysis.layers] == [("first", ("input",)), ("c", ("first",)), ("add1", ("first", "c"))]
+
+
+NESTED = """
+name: nested
+input: [3, 16, 16]
+blocks:
+  stage:
+    layers: [conv: {name: conv, out: 4, kernel: 3, padding: 1}, relu]
+  backbone:
+    layers:
+      - stage: {name: layer1}
+      - maxpool: {kernel: 2}
+      - stage: {name: layer2}
+layers:
+  - backbone: {name: backbone}
+  - conv: {name: head, out: 2, kernel: 1}
+  - conv: {name: side, from: backbone.layer1, out: 2, kernel: 1}   # torchvision's return_layers
+outputs: {out: head, aux: side}
+"""
+
+
+def test_a_dotted_path_names_a_block_instance_inside_another(analyse_text):
+    # backbone.layer1 is no layer but an instance in backbone's scope: its output, the 16×16
+    # map of backbone.layer1.relu1 (not the pooled 8×8 of the backbone's own output)
+    side = {s.name: s for s in analyse_text(NESTED).layers}["side"]
+    assert side.inputs == ("backbone.layer1.relu1",)
+    assert side.output_shape == (2, 16, 16)
+
+
+def test_a_dotted_path_to_no_instance_is_an_error(analyse_text):
+    with pytest.raises(GraphError, match="`from: backbone.layer3` names no layer"):
+        analyse_text(NESTED.replace("from: backbone.layer1", "from: backbone.layer3"))

@@ -49,6 +49,10 @@ CASES = [
     ("lenet5", 1, (32, 33, 61)),
     ("vgg16", 3, (32, 224, 250)),
     ("torchvision/alexnet", 3, (63, 224, 300)),
+    # squeeze-and-excitation: a (C, 1, 1) gate times the (C, H, W) map (mul broadcasts)
+    ("torchvision/mobilenet_v3_small", 3, (1, 33, 224, 225)),
+    # crop-and-concat: each skip connection is cropped to the smaller upsampled map
+    ("unet", 1, (188, 204, 572)),
 ]
 
 
@@ -86,6 +90,17 @@ def test_a_merge_whose_inputs_disagree_makes_a_hole():
     for size in (holes[0], defined[-1]):
         assert (numeric_or_none("inception_v2", size, size) is None) == (size in result.invalid), size
     assert "inputs would differ in size" in result.invalid[holes[0]]
+
+
+@pytest.mark.parametrize(("name", "channels", "sizes"), [("unet", 1, range(186, 206)), ("torchvision/mobilenet_v3_small", 3, range(1, 12))])
+def test_defined_exactly_where_the_numeric_analysis_is(name, channels, sizes):
+    """Each op's own size conditions (a crop needs a larger map, a broadcast gate is never a
+    mismatch, a concat needs equal maps) decide where the network is defined, as the numeric
+    analysis at each size does."""
+    result = growth(symbolic(name, channels), SizeRange("H", min(sizes), max(sizes)), ["macs"])
+    for size in sizes:
+        assert (size in result.invalid) == (numeric_or_none(name, size, size, channels) is None), (name, size)
+    assert set(sizes) - set(result.invalid), name  # defined somewhere in the range
 
 
 def test_other_names_follow_the_axis_or_stay_fixed():

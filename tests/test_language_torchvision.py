@@ -1,14 +1,17 @@
 """The language writes torchvision's families once, as torchvision builds them: the specs in
-tests/language_specs/ against the torchvision models themselves (the independent source).
+tests/language_specs/ (and specs/torchvision/mobilenet_v2.yaml at the width multipliers that
+no builder of torchvision uses: the builder's own 1.0 is tests/test_torchvision_parity.py's)
+against the torchvision models themselves (the independent source).
 
 Each spec is one family (MobileNetV2's (t, c, n, s) table with width multipliers, RegNetX's
-quantized linear widths, DenseNet's dense blocks, MNASNet's scaled stacks); a builder's
+quantized linear widths, MNASNet's scaled stacks); a builder's
 variant is the spec with other network arguments (an `extends:` file). For every variant:
 params equal ``sum(p.numel())``, buffers the BatchNorm running statistics, inference macs
 ``FlopCounterMode``'s total / 2, every spec layer named after a module has that module's own
 params and output shape, and every module with weights is a spec layer (so the names are
 torchvision's module paths). Models are built and run on the ``meta`` device: shapes and
-flop counts without arithmetic.
+flop counts without arithmetic. (DenseNet's dense blocks, once here, are
+specs/torchvision/densenet121.yaml now: the parity and transplant tests check them.)
 """
 
 from __future__ import annotations
@@ -26,8 +29,11 @@ from archcalc.analysis import analyse_file
 from tests.conftest import ROOT
 
 SPECS = ROOT / "tests" / "language_specs"
+#: families that moved to specs/torchvision/ as bundled specs (their builders are tested
+#: there by the parity and transplant tests; here only their other arguments)
+MOVED = {name: ROOT / "specs" / "torchvision" / f"{name}.yaml" for name in ("mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small")}
 
-# torchvision's builders (regnet.py, densenet.py, mnasnet.py) and their arguments
+# torchvision's builders (regnet.py, mnasnet.py) and their arguments
 REGNET_X = {
     "regnet_x_400mf": {"depth": 22, "w_0": 24, "w_a": 24.48, "w_m": 2.54, "group_width": 16},
     "regnet_x_800mf": {"depth": 16, "w_0": 56, "w_a": 35.73, "w_m": 2.28, "group_width": 16},
@@ -37,14 +43,14 @@ REGNET_X = {
     "regnet_x_16gf": {"depth": 22, "w_0": 216, "w_a": 55.59, "w_m": 2.1, "group_width": 128},
     "regnet_x_32gf": {"depth": 23, "w_0": 320, "w_a": 69.86, "w_m": 2.0, "group_width": 168},
 }
-DENSENET = {
-    "densenet121": {"growth": 32, "blocks": [6, 12, 24, 16], "init": 64},
-    "densenet161": {"growth": 48, "blocks": [6, 12, 36, 24], "init": 96},
-    "densenet169": {"growth": 32, "blocks": [6, 12, 32, 32], "init": 64},
-    "densenet201": {"growth": 32, "blocks": [6, 12, 48, 32], "init": 64},
-}
 MNASNET = {"mnasnet0_5": 0.5, "mnasnet0_75": 0.75, "mnasnet1_0": 1.0, "mnasnet1_3": 1.3}
-MOBILENET_V2 = (1.0, 0.35, 0.5, 0.75, 1.4)
+MOBILENET_V2 = (0.35, 0.5, 0.75, 1.4)
+#: torchvision's MobileNetV3 options that its classification builders leave off
+MOBILENET_V3 = {
+    "mobilenet_v3_large_x0_75": ("mobilenet_v3_large", {"width_mult": 0.75}),
+    "mobilenet_v3_large_reduced_dilated": ("mobilenet_v3_large", {"reduced_tail": True, "dilated": True}),
+    "mobilenet_v3_small_x1_25_reduced": ("mobilenet_v3_small", {"width_mult": 1.25, "reduced_tail": True}),
+}
 
 
 def regnet(args: dict):
@@ -56,7 +62,10 @@ def regnet(args: dict):
 CASES = {
     **{f"mobilenet_v2_x{w}": ("mobilenet_v2", {"width_mult": w}, functools.partial(MobileNetV2, width_mult=w)) for w in MOBILENET_V2},
     **{name: ("regnet_x", args, functools.partial(regnet, args)) for name, args in REGNET_X.items()},
-    **{name: ("densenet", args, functools.partial(torchvision.models.get_model, name)) for name, args in DENSENET.items()},
+    **{
+        name: (family, args, functools.partial(torchvision.models.get_model, family, **args))
+        for name, (family, args) in MOBILENET_V3.items()
+    },
     **{name: ("mnasnet", {"alpha": a}, functools.partial(torchvision.models.get_model, name)) for name, a in MNASNET.items()},
 }
 SIZES = {"standard": (224, 224), "other": (256, 320)}
@@ -64,7 +73,7 @@ SIZES = {"standard": (224, 224), "other": (256, 320)}
 
 def spec_for(tmp_path, family: str, args: dict):
     """The family's spec with the builder's arguments (an `extends:` file, as a user writes one)."""
-    text = f"extends: {SPECS / family}.yaml\nname: {family} variant\nargs: {args}\n"
+    text = f"extends: {MOVED.get(family, SPECS / f'{family}.yaml')}\nname: {family} variant\nargs: {args}\n"
     path = tmp_path / f"{family}_variant.yaml"
     path.write_text(text.replace("'", ""))
     return path
@@ -128,11 +137,11 @@ def test_the_variants_differ():
     assert len(set(params.values())) == len(params)
 
 
-@pytest.mark.parametrize("case", ["densenet121", "mnasnet0_5", "regnet_x_400mf"])
+@pytest.mark.parametrize("case", ["mnasnet0_5", "regnet_x_400mf", "mobilenet_v2_x0.35", "mobilenet_v3_large_reduced_dilated"])
 def test_torchvisions_weights_load_and_compute_the_same(case, tmp_path):
     """The function, not only the counts: the spec-built module takes the torchvision model's
-    state dict as it is (the same paths, the same shapes) and computes the same output. (The
-    MobileNetV2 spec stands relu for ReLU6, so it is left out here.)"""
+    state dict as it is (the same paths, the same shapes) and computes the same output
+    (MobileNetV2 at a width multiplier of no builder: its rounded widths take the weights)."""
     from archcalc.analysis import analyse, load_network
     from archcalc.torch_backend.build import build
 

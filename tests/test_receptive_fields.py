@@ -10,6 +10,7 @@ import torch
 
 from archcalc.analysis import analyse_file
 from archcalc.errors import OpError
+from archcalc.receptive import BROADCAST, Lattice, Mapped, Merged
 from tests.conftest import ROOT, by_name
 from tests.gradient_fields import positive, spec_hulls
 
@@ -181,3 +182,31 @@ def test_a_field_given_by_its_numbers_is_a_lattice():
     # size 3, jump 2, start 1: unit i sees 2i … 2i + 2
     rf = ReceptiveField((3, 5), (2, 4), (1, 2))
     assert rf.unit(0, 2) == (4, 6) and rf.unit(1, 1) == (4, 8) and rf.regular == (True, True)
+
+
+class _Counted(Lattice):
+    """A lattice that counts how often its jump is asked for."""
+
+    asked = 0
+
+    @property
+    def jump(self):
+        _Counted.asked += 1
+        return 2
+
+    @jump.setter
+    def jump(self, value):  # the dataclass's __init__ sets the field
+        pass
+
+
+def test_a_chain_of_gates_walks_each_field_once():
+    """A squeeze-and-excitation gate merges two paths from one field (the broadcast gate and
+    the map itself); 16 gates in a row walked per path would ask the first field 2¹⁶ times
+    (EfficientNet-B0 has 16 gates, B7 55), memoised a few times (its own lo and hi ask too)."""
+    first = _Counted(0, 2, 2)
+    axis = first
+    for _ in range(16):
+        axis = Merged((Mapped(axis, BROADCAST), axis))
+    assert axis.jump == 2 and axis.monotone
+    assert (axis.lo(0), axis.hi(0)) == (0, 2)
+    assert _Counted.asked <= 4

@@ -57,7 +57,7 @@ from tests.torchvision_zoo import MODELS, PENDING, SPECS, build, cnn_builders, o
 torch.set_num_threads(2)
 
 SIZES = ["standard", "other"]
-POINTWISE = {"relu", "bn", "dropout", "identity"}
+POINTWISE = {"relu", "bn", "dropout", "identity", "channel_shuffle"}  # a layer with its input's shape
 
 
 def size_of(name: str, which: str) -> tuple[int, int]:
@@ -291,6 +291,8 @@ def _through_consumer(stats, static: Analysis, found: dict, record: Record) -> d
             if after is not None:
                 same = numel(stats.output_shape) == numel(after)
                 return {stats.name: stats.output_shape if same else ("flattens to", after), consumer.name: after}
+    if stats.kind in POINTWISE and len(stats.inputs) == 1 and stats.inputs[0] in found:  # DenseNet's F.relu before a functional pool
+        return {stats.name: found[stats.inputs[0]]}
     return {}
 
 
@@ -310,15 +312,43 @@ DOCUMENTED_PARAMS = {"googlenet": "inference_totals"}
 
 
 @pytest.mark.parametrize("name", list(MODELS))
-def test_totals_equal_torchvisions_documentation(name):
+def test_totals_equal_torchvisions_documentation(name, tmp_path):
     """Each weights entry's ``_meta``: ``num_params`` exactly, and ``_ops`` (torchvision's
-    "GFLOPS", which are multiply-adds: 10⁹ macs to 3 decimals) at the entry's crop size."""
+    "GFLOPS", which are multiply-adds: 10⁹ macs to 3 decimals) at the entry's crop size —
+    of the configuration the weights come with (``Builder.documented``: the segmentation
+    models' aux head)."""
     for weights in torchvision.models.get_model_weights(name):
         crop = getattr(weights.transforms(), "crop_size", None) or weights.transforms().resize_size
-        static = analysis(name, (crop[0], crop[-1]))
+        static = documented_analysis(name, (crop[0], crop[-1]), tmp_path)
         params = getattr(static, DOCUMENTED_PARAMS.get(name, "totals")).params
         assert params == weights.meta["num_params"], weights
         assert round(Fraction(static.inference_totals.macs, 10**9), 3) == Fraction(str(weights.meta["_ops"])), weights
+
+
+def documented_analysis(name: str, size: tuple, folder) -> Analysis:
+    documented = MODELS[name].documented
+    if documented is None:
+        return analysis(name, size)
+    spec = folder / f"{name}_documented.yaml"
+    spec.write_text(f"extends: {SPECS / name}.yaml\n{documented.spec}")
+    return analyse_file(spec, input_shape=f"3,{size[0]},{size[1]}")
+
+
+@pytest.mark.parametrize("name", [name for name, builder in MODELS.items() if builder.documented])
+def test_the_documented_configuration_is_torchvisions(name, tmp_path):
+    """The configuration the documentation counts (an aux head) against torchvision built so:
+    params, buffers, macs, and the shape of every layer named after a module."""
+    with on_meta():
+        net = torchvision.models.get_model(name, weights=None, weights_backbone=None, **MODELS[name].documented.kwargs)
+    size = MODELS[name].other
+    static, record = documented_analysis(name, size, tmp_path), run(net, size, train=False)
+    assert static.totals.params == sum(p.numel() for p in net.parameters())
+    assert static.totals.buffers == sum(b.numel() for path, b in net.named_buffers() if not path.endswith("num_batches_tracked"))
+    assert static.inference_totals.macs == record.flops // 2
+    named = [s for s in static.layers if s.name in record.outputs]
+    assert len(named) > len(analysis(name, size).layers) // 2
+    for stats in named:
+        assert stats.output_shape == record.outputs[stats.name], stats.name
 
 
 @pytest.mark.parametrize(("name", "head"), [("fcn_resnet50", "classifier.4"), ("lraspp_mobilenet_v3_large", "classifier.high_classifier")])

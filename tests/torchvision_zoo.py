@@ -24,6 +24,17 @@ SEGMENTATION = frozenset(torchvision.models.list_models(module=torchvision.model
 
 
 @dataclass(frozen=True)
+class Documented:
+    """The configuration that torchvision's weights document, where it is not the builder's
+    default: what a spec extending NAME.yaml overrides (YAML) and the builder's arguments.
+    The segmentation weights come with the auxiliary head (loading them sets aux_loss=True),
+    so their num_params and _ops count it."""
+
+    spec: str
+    kwargs: dict
+
+
+@dataclass(frozen=True)
 class Builder:
     """How a builder is tested.
 
@@ -32,7 +43,9 @@ class Builder:
     top-level modules of its auxiliary heads (training-only layers in the spec); kwargs:
     builder arguments beyond ``weights=None``; small: the input of the transplant test
     (float64, so as small as the model allows while every stage still sees a non-square map;
-    VGG and AlexNet: large enough that the classifier's flatten sees more than one position).
+    VGG and AlexNet: large enough that the classifier's flatten sees more than one position;
+    the segmentation models: large enough that the first atrous rate, 12, reaches into the
+    map); documented: the configuration the weights' documentation counts, if not this one.
     """
 
     standard: Size
@@ -40,8 +53,11 @@ class Builder:
     aux: tuple[str, ...] = ()
     kwargs: dict = field(default_factory=dict)
     small: Size = (32, 48)
+    documented: Documented | None = None
 
 
+#: a segmentation spec's aux head turned on: its second output, as torchvision returns {"out", "aux"}
+SEGMENTATION_AUX = Documented("args: {aux_loss: true}\noutputs: {out: upsample1, aux: upsample2}\n", {"aux_loss": True})
 AUX_ON = {"aux_logits": True, "init_weights": False}  # GoogLeNet and Inception-v3 with their aux heads
 
 MODELS: dict[str, Builder] = {
@@ -68,21 +84,33 @@ MODELS: dict[str, Builder] = {
     "wide_resnet101_2": Builder((224, 224), (192, 160)),
     "squeezenet1_0": Builder((224, 224), (256, 240)),
     "squeezenet1_1": Builder((224, 224), (256, 240)),
+    "mobilenet_v2": Builder((224, 224), (200, 264)),
+    "mobilenet_v3_large": Builder((224, 224), (200, 264)),
+    "mobilenet_v3_small": Builder((224, 224), (200, 264)),
+    "shufflenet_v2_x0_5": Builder((224, 224), (256, 320)),
+    "shufflenet_v2_x1_0": Builder((224, 224), (256, 320)),
+    "shufflenet_v2_x1_5": Builder((224, 224), (256, 320)),
+    "shufflenet_v2_x2_0": Builder((224, 224), (256, 320)),
+    "densenet121": Builder((224, 224), (256, 320)),
+    "densenet161": Builder((224, 224), (256, 320)),
+    "densenet169": Builder((224, 224), (256, 320)),
+    "densenet201": Builder((224, 224), (256, 320)),
+    "fcn_resnet50": Builder((520, 520), (375, 500), small=(64, 128), documented=SEGMENTATION_AUX),
+    "fcn_resnet101": Builder((520, 520), (375, 500), small=(64, 128), documented=SEGMENTATION_AUX),
+    "deeplabv3_resnet50": Builder((520, 520), (375, 500), small=(64, 128), documented=SEGMENTATION_AUX),
+    "deeplabv3_resnet101": Builder((520, 520), (375, 500), small=(64, 128), documented=SEGMENTATION_AUX),
 }
 
 #: torchvision's CNN builders that have no spec yet (issue 12): each leaves this set for a
 #: line in MODELS when its spec lands
 PENDING = frozenset(
     {f"convnext_{size}" for size in ("tiny", "small", "base", "large")}
-    | {f"densenet{depth}" for depth in (121, 161, 169, 201)}
     | {f"efficientnet_b{index}" for index in range(8)}
     | {f"efficientnet_v2_{size}" for size in "sml"}
     | {f"mnasnet{width}" for width in ("0_5", "0_75", "1_0", "1_3")}
-    | {"mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small"}
     | {f"regnet_x_{flops}" for flops in ("400mf", "800mf", "1_6gf", "3_2gf", "8gf", "16gf", "32gf")}
     | {f"regnet_y_{flops}" for flops in ("400mf", "800mf", "1_6gf", "3_2gf", "8gf", "16gf", "32gf", "128gf")}
-    | {f"shufflenet_v2_x{width}" for width in ("0_5", "1_0", "1_5", "2_0")}
-    | SEGMENTATION
+    | (SEGMENTATION - {"fcn_resnet50", "fcn_resnet101", "deeplabv3_resnet50", "deeplabv3_resnet101"})
 )
 
 

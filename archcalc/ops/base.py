@@ -118,6 +118,15 @@ class Op(BaseModel):
     #: of the discriminated union
     kind: ClassVar[str]
 
+    @classmethod
+    def size_conditions(cls, inputs: list[Shape], out: Shape) -> list[tuple[Value, str, Value]]:
+        """What the sizes must satisfy for the layer to exist, beyond a non-empty output, as
+        (a, relation, b) with relation "==", "<=" or "broadcasts" (equal, or either is 1).
+        Symbolic sizes can leave these undecided at compile time; the size plots
+        (archcalc.growth) evaluate them at each size. By default the inputs of a layer with
+        several agree in every spatial size (a concat or a sum)."""
+        return [(shape[axis], "==", inputs[0][axis]) for shape in inputs[1:] for axis in range(1, min(len(shape), len(inputs[0])))]
+
     # --- derivations: each rule written out (archcalc.derivation) -------------------
     def derivation_formulas(self, inputs: list[Shape]) -> dict[str, str | tuple[str, str]]:
         """Symbol (C_out, H_out, W_out, F_out, params, buffers, macs, connections) → the
@@ -255,6 +264,10 @@ class SizedByReference(Op):
     def takes_reference(self) -> bool:
         """True when no field gives the size, so the second input must."""
         raise NotImplementedError
+
+    @classmethod
+    def size_conditions(cls, inputs: list[Shape], out: Shape) -> list[tuple[Value, str, Value]]:
+        return []  # the reference gives the size: the two inputs need not agree
 
     def data_inputs(self, count: int) -> int:
         return 1  # the reference gives its size only: no value of it reaches the output

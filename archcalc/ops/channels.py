@@ -230,6 +230,10 @@ class Crop(SizedByReference):
     def takes_reference(self) -> bool:
         return self.size is None
 
+    @classmethod
+    def size_conditions(cls, inputs: list[Shape], out: Shape) -> list[tuple[Value, str, Value]]:
+        return [(out[axis], "<=", inputs[0][axis]) for axis in (1, 2)]  # a crop cannot grow the map
+
     def derivation_formulas(self, inputs: list[Shape]) -> dict[str, str]:
         return {"C_out": "C", "H_out": "n_h", "W_out": "n_w"}
 

@@ -125,6 +125,10 @@ class Mul(_Merge):
                 )
         return tuple(self._broadcast(inputs, axis) for axis in range(len(reference)))
 
+    @classmethod
+    def size_conditions(cls, inputs: list[Shape], out: Shape) -> list[tuple[Value, str, Value]]:
+        return [(shape[axis], "broadcasts", inputs[0][axis]) for shape in inputs[1:] for axis in range(len(shape))]
+
     def _broadcast(self, inputs: list[Shape], axis: int) -> Value:
         sizes = [shape[axis] for shape in inputs]
         wide = [size for size in sizes if not (isinstance(size, int) and size == 1)]
