@@ -13,14 +13,16 @@ import textwrap
 import pytest
 
 from archcalc.analysis import analyse_file
+from archcalc.compare import markdown as compare_markdown
+from archcalc.compare import summarise
 from archcalc.gallery import build_gallery, comparison_markdown, gallery_depth, network_specs, stale
 from tests.conftest import LENET_MACS, NETWORK_SPECS, ROOT
 
 SPECS, REPORTS = ROOT / "specs", ROOT / "reports"
-needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed (bash scripts/setup --test installs it)")
+needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed (scripts/setup --test installs it)")
 needs_matplotlib = pytest.mark.skipif(
     importlib.util.find_spec("matplotlib") is None,
-    reason="the gallery's plots need matplotlib: pip install -e '.[plot]' (bash scripts/setup --test installs it)",
+    reason="the gallery's plots need matplotlib: pip install -e '.[plot]' (scripts/setup --test installs it)",
 )
 
 
@@ -49,13 +51,18 @@ def test_claim_files_are_not_networks(tmp_path):
 def test_comparison_table_rows():
     lenet = analyse_file(SPECS / "lenet5.yaml")
     table = comparison_markdown({"lenet5.md": lenet}).splitlines()
-    assert table[0] == "| Network | Params | MACs | Depth | Peak act. (B) | Total act. (B) | RF | Most MACs in |"
+    assert table[0] == "| Network | Params | MACs | Depth | Peak act. | Total act. | RF | Most MACs in |"
     # the paper's 60,000 parameters; C1 28·28·6·25 + C3 10·10·1,500 + C5 120·400 + F6 84·120 + RBF 10·84
     # multiply-accumulates = 117,600 + 150,000 + 48,000 + 10,080 + 840 = 326,520 … plus the subsampling
     # layers' one coefficient per output unit: 6·14·14 + 16·5·5 = 1,576 → 328,096.
     # Depth: C1 S2 C3 S4 C5 F6 output = 7. Peak: C1's 6·28·28 floats = 18,816 bytes. Total: every output,
     # (2·4,704 + 2·1,176 + 2·1,600 + 2·400 + 3·120 + 2·84 + 10) · 4 = 65,192 bytes. RF: 32 (the whole input).
-    assert table[2] == f"| [LeNet-5](lenet5.md) | 60,000 | {LENET_MACS:,} | 7 | 18,816 | 65,192 | 32 | C3 (150,000) |"
+    # Written to three significant digits: 18,816/1024 = 18.375 KiB, 65,192/1024 = 63.66 KiB; exact with exact=True.
+    assert table[2] == "| [LeNet-5](lenet5.md) | 60.0 k | 328 k | 7 | 18.4 KiB | 63.7 KiB | 32 | C3 (150 k) |"
+    row = summarise(lenet)
+    row["name"] = "[LeNet-5](lenet5.md)"
+    exact = compare_markdown([row], exact=True).splitlines()[2]
+    assert exact == f"| [LeNet-5](lenet5.md) | 60,000 | {LENET_MACS:,} | 7 | 18,816 B | 65,192 B | 32 | C3 (150,000) |"
 
 
 NET = """

@@ -15,7 +15,9 @@ from tests.browser import Browser, chromium, problems, requests
 from tests.conftest import ROOT
 
 SPECS, REPORTS = ROOT / "specs", ROOT / "reports"
-pytest.importorskip("matplotlib", reason="the HTML report's plots need matplotlib: pip install -e '.[plot]' (bash scripts/setup --test installs it)")
+pytest.importorskip(
+    "matplotlib", reason="the HTML report's plots need matplotlib: pip install -e '.[plot]' (scripts/setup --test installs it)"
+)
 needs_browser = pytest.mark.skipif(
     chromium() is None, reason="no Chromium: scripts/setup installs Debian's chromium (apt-get install chromium)"
 )

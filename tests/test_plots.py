@@ -19,7 +19,7 @@ from archcalc.plots.figures import digest
 from tests.conftest import LENET_MACS, ROOT
 
 SPECS = ROOT / "specs"
-matplotlib = pytest.importorskip("matplotlib", reason="plots need matplotlib: pip install -e '.[plot]' (bash scripts/setup --test installs it)")
+matplotlib = pytest.importorskip("matplotlib", reason="plots need matplotlib: pip install -e '.[plot]' (scripts/setup --test installs it)")
 
 
 @cache

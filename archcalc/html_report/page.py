@@ -136,7 +136,6 @@ def _picture(picture: Picture | None, scroll: bool = False) -> str:
 def _summary(analysis: Analysis, timings: Timings | None) -> str:
     training = any(s.training_only for s in analysis.layers)
     columns = [("All layers", analysis.totals)] + ([("Without training-only (†)", analysis.inference_totals)] if training else [])
-    b = analysis.dtype_bytes
     rows = [
         ("Parameters (trainable)", lambda t: t.params),
         ("Buffers (non-trainable)", lambda t: t.buffers),
@@ -144,9 +143,9 @@ def _summary(analysis: Analysis, timings: Timings | None) -> str:
         ("Connections (LeCun)", lambda t: t.connections),
         ("FLOPs", lambda t: t.flops),
         ("Activations, elements", lambda t: t.activations),
-        (f"Activations, bytes ({analysis.dtype})", lambda t: t.activations * b),
+        (f"Activations, bytes ({analysis.dtype})", lambda t: analysis.nbytes(t.activations)),
         ("Largest layer output, elements", lambda t: t.peak_activations),
-        (f"Parameter memory, bytes ({analysis.dtype})", lambda t: t.params * b),
+        (f"Parameter memory, bytes ({analysis.dtype})", lambda t: analysis.nbytes(t.params)),
     ]
     head = "".join(f'<th scope="col">{html.escape(name)}</th>' for name, _ in columns)
     body = "".join(f'<tr><th scope="row">{html.escape(label)}</th>{_value_cells(columns, read)}</tr>' for label, read in rows)
@@ -189,12 +188,11 @@ def _growth(symbolic: Analysis | None, growth: Growth | None, picture: Picture |
     if symbolic is None:
         return ""
     t = symbolic.inference_totals
-    b = symbolic.dtype_bytes
     formulas: list[tuple[str, Value]] = [
         ("params", t.params),
         ("MACs", t.macs),
         ("FLOPs", t.flops),
-        (f"activations, bytes ({symbolic.dtype})", t.activations * b),
+        (f"activations, bytes ({symbolic.dtype})", symbolic.nbytes(t.activations)),
     ]
     last = [s for s in symbolic.layers if not s.training_only][-1]
     rows = "".join(

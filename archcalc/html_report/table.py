@@ -12,7 +12,7 @@ counted at the first layer to keep it, so the blocks and layers add up to the st
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 
 from archcalc.analysis import Analysis, LayerStats, ReceptiveField, Totals, total
@@ -20,6 +20,7 @@ from archcalc.expressions import Value, is_symbolic, to_exact, vsum
 from archcalc.timings import Timings
 from archcalc.training.memory import Training
 from archcalc.training.model import LayerTraining
+from archcalc.tree import Node, scope_tree
 from archcalc.typeset import to_html
 
 COLUMNS = ("#", "Layer", "Op", "Output (C, H, W)", "Params", "MACs", "FLOPs", "Activations (bytes)")
@@ -31,14 +32,6 @@ TITLES = {
     "Grad-in MACs": "the backward's multiply-adds for the gradient with respect to the layer's inputs",
     "Grad-w MACs": "the backward's multiply-adds for the gradient with respect to the layer's weights",
 }
-
-
-@dataclass
-class _Scope:
-    path: str
-    parent: str
-    children: list = field(default_factory=list)  # _Scope or LayerStats, in order of first appearance
-    layers: list[LayerStats] = field(default_factory=list)  # every layer inside, nested ones too
 
 
 @dataclass(frozen=True)
@@ -66,7 +59,7 @@ def table(analysis: Analysis, timings: Timings | None = None, training: Training
     head = "".join(f'<th scope="col" data-col="{i}" tabindex="0"{_title(h)}>{html.escape(h)}</th>' for i, h in enumerate(header))
     by_name = {t.name: t for t in training.layers} if training else None
     context = _Table(analysis, {s.name: i for i, s in enumerate(analysis.layers)}, timings, by_name)
-    rows = _rows(_tree(analysis), context)
+    rows = _rows(scope_tree(analysis), context)
     foot = _total_row("Total", analysis.totals, context, "totals", training)
     if any(s.training_only for s in analysis.layers):
         foot += _total_row("Without training-only (†)", analysis.inference_totals, context, "inference_totals", None)
@@ -77,29 +70,14 @@ def _title(heading: str) -> str:
     return f' title="{html.escape(TITLES[heading])}"' if heading in TITLES else ""
 
 
-def _tree(analysis: Analysis) -> _Scope:
-    root = _Scope("", "")
-    scopes = {"": root}
-    for stats in analysis.layers:
-        parent = root
-        for path in stats.scopes:
-            if path not in scopes:
-                scopes[path] = _Scope(path, parent.path)
-                parent.children.append(scopes[path])
-            parent = scopes[path]
-            parent.layers.append(stats)
-        parent.children.append(stats)
-    return root
-
-
-def _rows(scope: _Scope, context: _Table) -> list[str]:
+def _rows(scope: Node, context: _Table) -> list[str]:
     rows = []
     for child in scope.children:
-        if isinstance(child, _Scope):
+        if child.stats is None:
             rows.append(_scope_row(child, context))
             rows += _rows(child, context)
         else:
-            rows.append(_layer_row(child, scope.path, context))
+            rows.append(_layer_row(child.stats, scope.path, context))
     return rows
 
 
@@ -127,7 +105,7 @@ def _layer_row(stats: LayerStats, parent: str, context: _Table) -> str:
     return f'<tr class="layer{training}" data-name="{html.escape(stats.name)}"{parent_attr}>{"".join(cells)}</tr>'
 
 
-def _scope_row(scope: _Scope, context: _Table) -> str:
+def _scope_row(scope: Node, context: _Table) -> str:
     info = context.analysis.scopes.get(scope.path)
     kind = info.kind if info else "block"
     sub = total(scope.layers)
@@ -152,14 +130,13 @@ def _scope_row(scope: _Scope, context: _Table) -> str:
 def _total_row(label: str, totals: Totals, context: _Table, which: str, training: Training | None) -> str:
     """``training``: the step's totals for the training columns; None leaves them empty (the
     inference network's row: a training step runs the training-only branches too)."""
-    b = context.analysis.dtype_bytes
     steps = [_cell(v) for v in (training.saved_bytes, training.backward_input_macs, training.backward_weight_macs)] if training else []
     cells = [
         "<td></td>",
         f'<th scope="row">{html.escape(label)}</th>',
         _text(f"{totals.layers} layers"),
         "<td></td>",
-        *(_cell(v) for v in (totals.params, totals.macs, totals.flops, totals.activations * b)),
+        *(_cell(v) for v in (totals.params, totals.macs, totals.flops, context.analysis.nbytes(totals.activations))),
         *(steps or ["<td></td>"] * (len(TRAINING) if context.training is not None else 0)),
         "<td></td>",
     ]

@@ -25,12 +25,11 @@ def figure(analysis: Analysis, all_layers: bool = False) -> Bars:
     if analysis.symbols:
         raise SpecError(f"a per-layer plot needs concrete sizes, but the input {_input(analysis)} has names; give numbers with --input")
     drawn = [s for s in analysis.layers if all_layers or not REGISTRY[s.kind].minor]
-    b = analysis.dtype_bytes
     memory = f"output activations, bytes ({analysis.dtype}{_batch(analysis)})"
     panels = (
         _panel("params", [s.params for s in drawn], shares(analysis.layers, lambda s: s.params)),
         _panel(f"MACs{_batch(analysis)}", [s.macs for s in drawn], shares(analysis.layers, lambda s: s.macs)),
-        _panel(memory, [s.activations * b for s in drawn]),  # no shares: every layer's output counts, drawn or not
+        _panel(memory, [analysis.nbytes(s.activations) for s in drawn]),  # no shares: every layer's output counts, drawn or not
     )
     return Bars(
         title=f"{analysis.name}: where the cost is — input {_input(analysis)}",
