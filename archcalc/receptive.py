@@ -35,7 +35,7 @@ from functools import cached_property
 from typing import Any
 
 from archcalc.errors import OpError
-from archcalc.expressions import Value, equal, exact_div, is_symbolic, to_exact, vmax, vmin
+from archcalc.expressions import Value, equal, exact_div, is_symbolic, sp, to_exact, vmax, vmin
 from archcalc.ops.base import AxisMap, Resampling, Window
 
 
@@ -132,10 +132,39 @@ class Merged(_Field):
         return self._cache["monotone"]
 
     def _lo(self, i: Value) -> Value:
-        return vmin(*[part.lo(i) for part in self.parts])
+        return bound([part.lo(i) for part in self.parts], larger=False)
 
     def _hi(self, i: Value) -> Value:
-        return vmax(*[part.hi(i) for part in self.parts])
+        return bound([part.hi(i) for part in self.parts], larger=True)
+
+
+def bound(values: list, larger: bool) -> Value:
+    """The max (``larger``) or min of a merge's bounds, exactly, as one flat Max/Min.
+
+    Nested Max/Min arguments are spliced in, the numbers among them reduced to one, and
+    symbolic ones that differ by a number decided at once; what is left stays an unevaluated
+    Max/Min, exact once sizes are substituted. sympy's own Max compares every pair of its
+    arguments symbolically: after EfficientNet's squeeze-and-excitation gates (a whole-map
+    field merged into every block's) that took minutes for a [3, H, W] input.
+    """
+    if not any(is_symbolic(v) for v in values):
+        return max(values) if larger else min(values)
+    extreme = sp().Max if larger else sp().Min
+    numbers, terms = [], []
+    for value in values:
+        for arg in value.args if isinstance(value, extreme) else (value,):
+            (numbers if not is_symbolic(arg) or arg.is_Number else terms).append(to_exact(arg))
+    kept = [max(numbers) if larger else min(numbers)] if numbers else []
+    for term in dict.fromkeys(terms):
+        for index, other in enumerate(kept):
+            difference = sp().sympify(term - other)
+            if difference.is_Number:
+                if (difference > 0) == larger:
+                    kept[index] = term
+                break
+        else:
+            kept.append(term)
+    return to_exact(kept[0]) if len(kept) == 1 else extreme(*kept, evaluate=False)
 
 
 #: a merge input broadcast along an axis (size 1 there): every output unit reads its unit 0

@@ -241,3 +241,25 @@ def test_a_shared_field_is_walked_once_not_once_per_path():
         field_ = Merged((Mapped(field_, BROADCAST), field_))
     assert field_.jump == 1 and field_.monotone
     assert base.reads == 2  # once by each of the two fields that hold it (2**16 uncached)
+
+
+@pytest.mark.parametrize("size", [(224, 224), (33, 65)])
+def test_symbolic_fields_after_gates_are_flat_and_exact(size):
+    """EfficientNet-B0 at [3, H, W]: each squeeze-and-excitation gate merges a whole-map
+    field into its block's, so a field's bound is a Max/Min over many candidates. They stay
+    one flat Max (sympy's pairwise simplification took minutes) and, substituted, every
+    layer's field is the numeric analysis's."""
+    import sympy
+
+    from archcalc.expressions import substitute
+
+    spec = ROOT / "specs" / "torchvision" / "efficientnet_b0.yaml"
+    symbolic = analyse_file(spec, input_shape="3,H,W")
+    numeric = analyse_file(spec, input_shape=f"3,{size[0]},{size[1]}")
+    bindings = {"H": size[0], "W": size[1]}
+    for sym, num in zip(symbolic.layers, numeric.layers, strict=True):
+        got = [substitute(v, bindings) for v in (*sym.rf.size, *sym.rf.start)]
+        assert got == [*num.rf.size, *num.rf.start], sym.name
+    last = sympy.sympify(symbolic.layers[-1].rf.size[0])
+    maxima = list(last.atoms(sympy.Max))
+    assert maxima and all(not arg.has(sympy.Max) for m in maxima for arg in m.args)

@@ -131,24 +131,15 @@ MODELS: dict[str, Builder] = {
     "efficientnet_v2_s": Builder((384, 384), (256, 320)),
     "efficientnet_v2_m": Builder((480, 480), (256, 320)),
     "efficientnet_v2_l": Builder((480, 480), (256, 320)),
+    "convnext_tiny": Builder((224, 224), (256, 320)),
+    "convnext_small": Builder((224, 224), (256, 320)),
+    "convnext_base": Builder((224, 224), (256, 320)),
+    "convnext_large": Builder((224, 224), (256, 320)),
 }
 
 #: torchvision's CNN builders that have no spec yet (issue 12): each leaves this set for a
 #: line in MODELS when its spec lands
-PENDING = frozenset(
-    {f"convnext_{size}" for size in ("tiny", "small", "base", "large")}
-    | (
-        SEGMENTATION
-        - {
-            "fcn_resnet50",
-            "fcn_resnet101",
-            "deeplabv3_resnet50",
-            "deeplabv3_resnet101",
-            "lraspp_mobilenet_v3_large",
-            "deeplabv3_mobilenet_v3_large",
-        }
-    )
-)
+PENDING: frozenset[str] = frozenset()
 
 
 def cnn_builders() -> set[str]:
