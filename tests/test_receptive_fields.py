@@ -210,6 +210,8 @@ def test_a_chain_of_gates_walks_each_field_once():
     assert axis.jump == 2 and axis.monotone
     assert (axis.lo(0), axis.hi(0)) == (0, 2)
     assert _Counted.asked <= 4
+
+
 class _CountingField:
     """An input field that counts how often its jump is read."""
 
