@@ -27,7 +27,7 @@ from tests.conftest import ROOT
 
 NETWORKS = ("lenet5", "alexnet", "zfnet", "squeezenet1_1", "resnet18", "googlenet")
 SPECS = [ROOT / "specs" / f"{name}.yaml" for name in NETWORKS]
-SPECS.append(ROOT / "tests" / "language_specs" / "mobilenet_v2.yaml")
+SPECS.append(ROOT / "specs" / "torchvision" / "mobilenet_v2.yaml")  # the language: a (t, c, n, s) table, make_divisible
 CLAIMS = [ROOT / "specs" / "claims" / "seed-notes.yaml", ROOT / "specs" / "claims" / "papers.yaml"]
 #: at most this many seconds per case (the slowest bundled spec here analyses in well under one)
 CASE_SECONDS = 20
