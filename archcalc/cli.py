@@ -405,7 +405,14 @@ def verify(claims: str, fmt: str, write_readme: str | None, write_page: str | No
 @click.option("--flat", is_flag=True, help="Write one list of layers, no blocks.")
 @friendly
 def import_(model: str, output: str | None, input_shape: str | None, args: tuple[str, ...], flat: bool):
-    """Write an archcalc spec for MODEL: torchvision:NAME, timm:NAME, package.module:callable or a .onnx file."""
+    """Write an archcalc spec for MODEL: torchvision:NAME, timm:NAME, package.module:callable or a .onnx file.
+
+    \b
+    Examples:
+      archcalc import torchvision:resnet50 -o resnet50.yaml   a torchvision builder (weights=None)
+      archcalc import timm:convnext_tiny --input 3,288,288    a timm model, traced at 288×288
+      archcalc import model.onnx -o model.yaml                an ONNX file (any command reads a reference too)
+    """
     from archcalc.importers import import_model, parse_args, parse_shape
 
     imported = import_model(model, parse_shape(input_shape), parse_args(args), flat=flat)

@@ -54,6 +54,10 @@ def resolve_spec(argument: str | Path) -> Path:
     path = Path(argument)
     if path.exists():
         return path
+    from archcalc.importers.models import is_reference
+
+    if is_reference(str(argument)):  # torchvision:resnet50 and the like: load_spec imports it
+        return path
     zoo = bundled()
     name = _name(str(argument))
     if name in zoo:
