@@ -717,6 +717,7 @@ def test_the_limits_themselves_are_accepted():
     assert REGISTRY["conv"](out=1, kernel=3, padding=1).output_shape([(1, 1, 1)]) == (1, 1, 1)
     assert REGISTRY["slice"](start=7).output_shape([(8, 1, 1)]) == (1, 1, 1)
     assert REGISTRY["crop"](size=[4, 4]).output_shape([(1, 4, 4)]) == (1, 4, 4)
+    assert REGISTRY["upsample"](scale=1).output_shape([(1, 4, 5)]) == (1, 4, 5)  # a scale of one is a copy
     assert REGISTRY["chunk"](chunks=4, index=2).output_shape([(6, 2, 2)]) == (2, 2, 2)
     assert [REGISTRY[kind](p=p).p for kind in ("dropout", "stochastic_depth") for p in (0, 1)] == [0, 1, 0, 1]
 
@@ -793,6 +794,7 @@ def test_a_window_after_an_irregular_field():
     assert rf.jump == (F(1, 2), F(1, 2))
     assert sliding_rule(3, 1, 1, 1).rule == "i − 1 … i + 1"
     assert sliding_rule(3, 2, 0, 2).rule == "2·i … 2·i + 4"
+    assert sliding_rule(2, 1, 0, 1).rule == "i … i + 1"
 
 
 @pytest.mark.parametrize(("kind", "index"), [case for case in CASE_IDS if CASES[case[0]][case[1]].rf not in (None,)])
