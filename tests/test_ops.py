@@ -262,6 +262,18 @@ CASES = {
     # a fixed factor, not a weight: nothing trainable, no weight products; one multiply per element
     "scale": [Row({"factor": 0.17}, [(3, 4, 4)], (3, 4, 4), flops={"scale": 48})],
     "convtranspose": [
+        # kernel 3, stride 3, dilation 2, padding 1 (a stride that does not divide 2·padding): (2 − 1)·3 − 2 + 4 + 1 = 6;
+        # o = 3i − 1 + 2t lands inside for (0, 1), (0, 2), (1, 0), (1, 1): N = 4; unit o reads i = (o + 1 − 2t)/3: −1, 0, 1, 0, 1, 2
+        Row(
+            {"out": 1, "kernel": 3, "stride": 3, "dilation": 2, "padding": 1, "bias": False},
+            [(1, 2, 2)],
+            (1, 6, 6),
+            params=9,
+            macs=36,
+            connections=16,
+            flops={"mac": 72},
+            rf=(([(i, i) for i in (-1, 0, 1, 0, 1, 2)],) * 2, (F(1, 3), F(1, 3))),
+        ),
         # kernel 2, stride 2, dilation 3, padding 1: (3 − 1)·2 − 2 + 3 + 1 = 6; o = 2i − 1 + 3t lands inside for
         # (0, 1), (1, 0), (1, 1), (2, 0): N = 4 per axis; unit o reads i = (o + 1 − 3t)/2: −1, 1, 0, 2, 1, 3
         Row(
