@@ -262,6 +262,18 @@ CASES = {
     # a fixed factor, not a weight: nothing trainable, no weight products; one multiply per element
     "scale": [Row({"factor": 0.17}, [(3, 4, 4)], (3, 4, 4), flops={"scale": 48})],
     "convtranspose": [
+        # kernel 3, stride 3, dilation 2, padding 1 (a stride that does not divide 2·padding): (2 − 1)·3 − 2 + 4 + 1 = 6;
+        # o = 3i − 1 + 2t lands inside for (0, 1), (0, 2), (1, 0), (1, 1): N = 4; unit o reads i = (o + 1 − 2t)/3: −1, 0, 1, 0, 1, 2
+        Row(
+            {"out": 1, "kernel": 3, "stride": 3, "dilation": 2, "padding": 1, "bias": False},
+            [(1, 2, 2)],
+            (1, 6, 6),
+            params=9,
+            macs=36,
+            connections=16,
+            flops={"mac": 72},
+            rf=(([(i, i) for i in (-1, 0, 1, 0, 1, 2)],) * 2, (F(1, 3), F(1, 3))),
+        ),
         # kernel 2, stride 2, dilation 3, padding 1: (3 − 1)·2 − 2 + 3 + 1 = 6; o = 2i − 1 + 3t lands inside for
         # (0, 1), (1, 0), (1, 1), (2, 0): N = 4 per axis; unit o reads i = (o + 1 − 3t)/2: −1, 1, 0, 2, 1, 3
         Row(
@@ -717,6 +729,7 @@ def test_the_limits_themselves_are_accepted():
     assert REGISTRY["conv"](out=1, kernel=3, padding=1).output_shape([(1, 1, 1)]) == (1, 1, 1)
     assert REGISTRY["slice"](start=7).output_shape([(8, 1, 1)]) == (1, 1, 1)
     assert REGISTRY["crop"](size=[4, 4]).output_shape([(1, 4, 4)]) == (1, 4, 4)
+    assert REGISTRY["upsample"](scale=1).output_shape([(1, 4, 5)]) == (1, 4, 5)  # a scale of one is a copy
     assert REGISTRY["chunk"](chunks=4, index=2).output_shape([(6, 2, 2)]) == (2, 2, 2)
     assert [REGISTRY[kind](p=p).p for kind in ("dropout", "stochastic_depth") for p in (0, 1)] == [0, 1, 0, 1]
 
@@ -793,6 +806,7 @@ def test_a_window_after_an_irregular_field():
     assert rf.jump == (F(1, 2), F(1, 2))
     assert sliding_rule(3, 1, 1, 1).rule == "i − 1 … i + 1"
     assert sliding_rule(3, 2, 0, 2).rule == "2·i … 2·i + 4"
+    assert sliding_rule(2, 1, 0, 1).rule == "i … i + 1"
 
 
 @pytest.mark.parametrize(("kind", "index"), [case for case in CASE_IDS if CASES[case[0]][case[1]].rf not in (None,)])

@@ -18,5 +18,6 @@ def test_equal_decides_only_what_it_can():
     assert equal(3, 3) is True and equal(3, 4) is False
     assert equal(2 * h, h + h) is True
     assert equal(h + 1, h) is False  # a nonzero number apart
+    assert equal(h, h + c) is False  # C is a positive size, so never zero
     assert equal(c % 2, 0) is None  # whether 2 divides C depends on C
     assert equal(h, c) is None
