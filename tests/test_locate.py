@@ -15,12 +15,15 @@ from tests.conftest import ROOT
 RESNET50_PARAMS = 25_557_032
 VGG16_PARAMS = 138_357_544
 RESNET18_PARAMS = 11_689_512
+MOBILENET_V2_PARAMS = 3_504_872  # torchvision's weights table: num_params of MobileNet_V2_Weights
 
 
 def test_a_bundled_name_works_from_any_folder(cli, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert json.loads(cli("report", "resnet50", "--format", "json").output)["totals"]["params"] == RESNET50_PARAMS
     assert json.loads(cli("report", "torchvision/vgg16", "--format", "json").output)["totals"]["params"] == VGG16_PARAMS
+    mobilenet = json.loads(cli("report", "torchvision/mobilenet_v2", "--format", "json").output)
+    assert mobilenet["totals"]["params"] == MOBILENET_V2_PARAMS
     assert json.loads(cli("compare", "specs/vgg16.yaml", "--format", "json").output)["networks"][0]["params"] == VGG16_PARAMS
     result = cli("diagram", "vgg16", "-o", "v.dot")  # .dot: the drawing's source, no Graphviz needed
     assert result.exit_code == 0 and "stage1.conv2" in (tmp_path / "v.dot").read_text()

@@ -72,3 +72,13 @@ def test_expressions_and_short_forms_are_accepted(spec_validator):
         "  - concat: [[relu], identity]\n  - act\n  - myblock: {out: 3}\n"
     )
     assert not list(spec_validator.iter_errors(yaml.safe_load(text)))
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "specs").rglob("*.yaml")), ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_bundled_file_points_at_its_schema(path):
+    """The editor's line (scripts/add-schema-line writes it): first, and naming a schema file that exists."""
+    from archcalc.schema import schema_line
+
+    first = path.read_text(encoding="utf-8").split("\n", 1)[0]
+    assert first == schema_line(path, ROOT / "specs"), "run: .venv/bin/python scripts/add-schema-line"
+    assert (path.parent / first.split("$schema=", 1)[1]).is_file()
