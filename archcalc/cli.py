@@ -419,7 +419,7 @@ def import_(model: str, output: str | None, input_shape: str | None, args: tuple
     if output:
         with open(output, "w", encoding="utf-8") as handle:
             handle.write(imported.text)
-        click.echo(f"{output}: {len(imported.graph.layers)} layers from {model}", err=True)
+        click.echo(f"{output}: {len(imported.graph.layers)} layers from {model}")
     else:
         click.echo(imported.text, nl=False)
 

@@ -600,7 +600,9 @@ def test_the_ops_flags():
     windows = {"maxpool", "avgpool", "globalavgpool", "adaptiveavgpool", "adaptivemaxpool"}
     assert set(REGISTRY) - flags("minor") == flags("weighted") | windows
     assert flags("aliases_input") == {"dropout", "stochastic_depth", "identity", "flatten", "slice", "chunk", "channel_shuffle", "crop"}
-    assert flags("overwrites_input") == {"relu", "add"}
+    # ReLU6, SiLU, Hardswish, Hardsigmoid too: torchvision builds them with inplace=True in
+    # MobileNet, EfficientNet and RegNet (an `inplace: false` field where it does not)
+    assert flags("overwrites_input") == {"relu", "relu6", "silu", "hardswish", "hardsigmoid", "add"}
     assert {kind for kind, cls in REGISTRY.items() if cls.input_rank == 3} == {"lrn", "groupnorm", "channel_shuffle", "pad"}
     assert {kind: cls.arity for kind, cls in REGISTRY.items() if cls.arity != 1} == {
         **{kind: None for kind in ("concat", "add", "mul")},  # two or more

@@ -124,6 +124,7 @@ def checkout(tmp_path_factory) -> tuple[Path, dict[str, str]]:
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "archcalc").write_text(shim)
         (folder / "archcalc").chmod(0o755)
+    (root / ".venv" / "bin" / "python").symlink_to(sys.executable)  # `.venv/bin/python scripts/…` as printed
     env = {**os.environ, "PYTHONPATH": str(root), "PATH": f"{root.parent / 'bin'}{os.pathsep}{os.environ['PATH']}"}
     return root, env
 

@@ -133,9 +133,11 @@ def _random_valid_sizes(path, channels, count, seed):
         if h == w or (h % 2 == 0 and w % 2 == 0):
             continue
         try:
-            found.append((h, w, load_network(path, f"{channels},{h},{w}")))
+            network = load_network(path, f"{channels},{h},{w}")
         except ArchcalcError:
             continue
+        if not network.invalid:  # every layer, training-only ones too (Inception-v3's aux head needs 299)
+            found.append((h, w, network))
     assert len(found) == count, f"only {len(found)} valid sizes in {tries} draws"
     return found
 
