@@ -67,3 +67,18 @@ def located_error(cli, path) -> str:
 
 def by_name(analysis):
     return {layer.name: layer for layer in analysis.layers}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _free_the_modules_caches(request):
+    """After each test module, empty the functools caches it keeps at module level (analyses,
+    models, measured passes) and collect: with every torchvision builder in the zoo, caches
+    held to the end of the session grew one pytest process past 24 GiB."""
+    yield
+    import gc
+
+    for value in list(vars(request.module).values()):
+        clear = getattr(value, "cache_clear", None)
+        if callable(clear):
+            clear()
+    gc.collect()

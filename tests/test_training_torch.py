@@ -35,15 +35,17 @@ BATCH = 2
 
 
 def smallest_network(path: Path):
-    """The spec at the smallest square input of LADDER it accepts (its own input if none)."""
+    """The spec at the smallest square input of LADDER at which every layer exists, training-only
+    ones too (its own input if none): a training step needs Inception-v3's aux head (299)."""
     channels = load_network(path).input_shape[0]
     for size in LADDER:
         try:
             network = load_network(path, f"{channels},{size},{size}")
             analyse(network)
-            return network
         except ArchcalcError:
             continue
+        if not network.invalid:
+            return network
     return load_network(path)
 
 
