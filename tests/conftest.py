@@ -82,3 +82,26 @@ def _free_the_modules_caches(request):
         if callable(clear):
             clear()
     gc.collect()
+
+
+#: modules whose tests build models with real weights (float64 transplants, training steps)
+REAL_WEIGHTS = {
+    "tests.test_transplant",
+    "tests.test_import_transplant",
+    "tests.test_training_torch",
+    "tests.test_torch_backend",
+    "tests.test_inplace_torchvision",
+    "tests.test_import_onnx",
+}
+
+
+@pytest.fixture(autouse=True)
+def _collect_dropped_models(request):
+    """A built torch.fx module is a reference cycle: without a full collection after each
+    test, a module's worth of float64 models waits for Python's rare oldest-generation pass
+    (it counts objects, not bytes) — gigabytes per model, and the OOM killer ends the run."""
+    yield
+    if request.module.__name__ in REAL_WEIGHTS:
+        import gc
+
+        gc.collect()
