@@ -105,3 +105,11 @@ def _collect_dropped_models(request):
         import gc
 
         gc.collect()
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """The float64 transplants (tests/test_transplant.py, ~1 GB of weights per model) run
+    first. Run after the rest of the suite, each model's memory stayed held (the whole
+    process grew ~15 GiB over them and the OOM killer ended the run; not yet traced to the
+    earlier test that causes it — issue 9's note), while run first they peak near 4 GB."""
+    items.sort(key=lambda item: 0 if item.module.__name__ == "tests.test_transplant" else 1)
