@@ -89,8 +89,11 @@ def observe(built: Built, example, optimizer: str) -> Observed:
         output = model(example)
     loss = loss_of(output)
     counter = FlopCounterMode(display=False, custom_mapping={torch.ops.aten.convolution_backward: _conv_backward_flop})
-    with counter, _GradSplit(owner, weights, seen):
-        loss.backward()
+    try:
+        with counter, _GradSplit(owner, weights, seen):
+            loss.backward()
+    finally:
+        owner.release()
     seen.backward_flops = counter.get_total_flops()
     seen.grad_bytes = sum(p.grad.untyped_storage().nbytes() for p in model.parameters() if p.grad is not None)
     opt.step()
@@ -114,6 +117,7 @@ class _NodeOwner:
         self.backward_layer: str | None = None
         self.nodes: dict[Any, str] = {}
         self.handles: list[Any] = []
+        self.node_handles: list[Any] = []
 
     def __enter__(self):
         for name, module in self.modules.items():
@@ -126,6 +130,15 @@ class _NodeOwner:
             handle.remove()
         self.forward_layer = None
 
+    def release(self) -> None:
+        """Remove the node pre-hooks. A pre-hook on a weight's AccumulateGrad node is kept by
+        the weight itself (C++), so its closure (this owner, every module) would keep the whole
+        model alive in a cycle the garbage collector cannot see: a model per observed step."""
+        for handle in self.node_handles:
+            handle.remove()
+        self.node_handles.clear()
+        self.nodes.clear()
+
     def _claim(self, output, name: str) -> None:
         self.forward_layer = None
         outputs = output if isinstance(output, tuple) else (output,)
@@ -135,7 +148,7 @@ class _NodeOwner:
             if node is None or node in self.nodes:
                 continue
             self.nodes[node] = name
-            node.register_prehook(lambda grads, name=name: setattr(self, "backward_layer", name))
+            self.node_handles.append(node.register_prehook(lambda grads, name=name: setattr(self, "backward_layer", name)))
             stack += [next_node for next_node, _ in node.next_functions]
 
 
