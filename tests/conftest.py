@@ -84,14 +84,16 @@ def _free_the_modules_caches(request):
     gc.collect()
 
 
-#: modules whose tests build models with real weights (float64 transplants, training steps)
+#: test files whose tests build models with real weights (float64 transplants, training steps);
+#: matched by file name: without a tests/__init__.py pytest names the module `test_transplant`,
+#: not `tests.test_transplant`, so a match on the dotted name never held
 REAL_WEIGHTS = {
-    "tests.test_transplant",
-    "tests.test_import_transplant",
-    "tests.test_training_torch",
-    "tests.test_torch_backend",
-    "tests.test_inplace_torchvision",
-    "tests.test_import_onnx",
+    "test_transplant.py",
+    "test_import_transplant.py",
+    "test_training_torch.py",
+    "test_torch_backend.py",
+    "test_inplace_torchvision.py",
+    "test_import_onnx.py",
 }
 
 
@@ -99,17 +101,13 @@ REAL_WEIGHTS = {
 def _collect_dropped_models(request):
     """A built torch.fx module is a reference cycle: without a full collection after each
     test, a module's worth of float64 models waits for Python's rare oldest-generation pass
-    (it counts objects, not bytes) — gigabytes per model, and the OOM killer ends the run."""
+    (it counts objects, not bytes) — gigabytes per model.
+
+    The OOM kill of the whole suite (24 GiB) had another cause, now fixed: the training
+    proofs' autograd pre-hooks kept every observed model alive (`_NodeOwner.release` in
+    archcalc/torch_backend/training.py); `tests/test_training_torch.py` guards it."""
     yield
-    if request.module.__name__ in REAL_WEIGHTS:
+    if request.path.name in REAL_WEIGHTS:
         import gc
 
         gc.collect()
-
-
-def pytest_collection_modifyitems(session, config, items):
-    """The float64 transplants (tests/test_transplant.py, ~1 GB of weights per model) run
-    first. Run after the rest of the suite, each model's memory stayed held (the whole
-    process grew ~15 GiB over them and the OOM killer ended the run; not yet traced to the
-    earlier test that causes it — issue 9's note), while run first they peak near 4 GB."""
-    items.sort(key=lambda item: 0 if item.module.__name__ == "tests.test_transplant" else 1)

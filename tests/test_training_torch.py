@@ -102,6 +102,24 @@ def test_overwriting_a_saved_tensor_in_place_breaks_the_backward_so_training_nev
     assert not failures(checks)
 
 
+def test_an_observed_model_is_freed_once_dropped():
+    """The observers must not outlive the step: a pre-hook left on a weight's AccumulateGrad
+    node is held by the weight, and through its closure the model, in a cycle no collection
+    frees — one model per proof, until the suite's process was killed at 24 GiB."""
+    import gc
+    import weakref
+
+    network = load_network(ROOT / "specs" / "lenet5.yaml")
+    analysis = analyse(network, batch=BATCH)
+    built = build(network, analysis)
+    observe(built, torch.randn(BATCH, *network.input_shape), "adam")
+    weight = next(built.full.parameters())
+    alive = weakref.ref(built.full), weakref.ref(weight)
+    del built, weight
+    gc.collect()
+    assert [ref() for ref in alive] == [None, None]
+
+
 def test_a_grouped_convs_weight_gradient_is_counted_once_per_product():
     """FlopCounterMode (torch 2.14) ignores groups in the weight gradient; archcalc's checks divide
     them out. By hand: a depthwise 3×3 conv, 4 channels, 6×6 output, batch 2 — each of the
