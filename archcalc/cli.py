@@ -44,7 +44,10 @@ class _Group(click.Group):
             sys.exit(error.exit_code)
         except click.UsageError as error:
             command = error.ctx.command_path if error.ctx else "archcalc"
-            click.echo(f"archcalc: error: {error.format_message()} (see `{command} --help`)", err=True)
+            from archcalc.wording import clip
+
+            # click quotes the whole bad value: a 5,000-digit --iters would fill the screen
+            click.echo(f"archcalc: error: {clip(error.format_message())} (see `{command} --help`)", err=True)
             sys.exit(error.exit_code)
         except click.ClickException as error:
             error.show()

@@ -13,6 +13,8 @@ from archcalc.training import DEFAULT_OPTIMIZER, DEVICES, OPTIMIZERS
 
 DTYPES = ["float32", "float16", "bfloat16", "float64", "int8"]
 INPUT_HELP = "Override the spec's input, e.g. 3,224,224 or 3,H,W."
+#: Python converts no longer decimal string to an int (sys.get_int_max_str_digits)
+MAX_DIGITS = 4300
 BATCH_HELP = "Samples per batch (multiplies macs, flops, activations)"
 
 
@@ -25,6 +27,8 @@ class _Batch(click.ParamType):
         if not isinstance(value, str):
             return value
         text = value.strip()
+        if text.isdigit() and len(text) > MAX_DIGITS:
+            self.fail(f"expected a positive integer, found one of {len(text):,} digits (at most {MAX_DIGITS:,})", param, ctx)
         if text.isdigit() and int(text) >= 1:
             return int(text)
         if text.isidentifier() and text.isascii():

@@ -286,3 +286,19 @@ def test_a_character_yaml_forbids_is_one_line(cli, write_spec):
     # found by the fuzz test: PyYAML's ReaderError spans two lines ("in <unicode string>, position …")
     message = error_of(cli, "report", write_spec(HEAD + "  - re\x00lu\n"))
     assert message.endswith(":4: malformed YAML: the character U+0000 is not allowed in YAML text")
+
+
+HUGE = "9" * 5000
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["report", str(LENET), "--batch", HUGE], "'--batch': expected a positive integer, found one of 5,000 digits (at most 4,300)"),
+        (["report", str(LENET), "--training", "--fit", HUGE], "--fit: expected a memory size such as 80GiB"),
+        (["run", str(LENET), "--iters", HUGE], "'--iters'"),
+    ],
+)
+def test_a_five_thousand_digit_option_names_its_option_in_one_short_line(cli, args, words):
+    message = error_of(cli, *args)
+    assert words in message and len(message) <= 2 * LIMIT, message

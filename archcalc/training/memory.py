@@ -186,10 +186,13 @@ UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12, "kib": 2**
 
 def parse_bytes(text: str) -> int:
     """``80GiB``, ``80 GB``, ``1.5TiB``, ``24000000000`` → bytes (whole, rounded down)."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", text)
+    from archcalc.wording import shown
+
+    # no memory has a size of 60 digits: a longer text is refused before it becomes a number
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", text) if len(text) <= 60 else None
     unit = match.group(2).lower() if match else ""
     if not match or (unit and unit not in UNITS):
-        raise SpecError(f"--fit: expected a memory size such as 80GiB, 24GB or 16000000000, found {text!r}")
+        raise SpecError(f"--fit: expected a memory size such as 80GiB, 24GB or 16000000000, found {shown(text)}")
     return int(Fraction(match.group(1)) * UNITS[unit or "b"])
 
 
