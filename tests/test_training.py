@@ -248,6 +248,34 @@ def test_training_errors_are_one_line_exit_2(cli, args, message):
     assert result.exit_code == 2 and message in result.output and len(result.output.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize("layer", ["{conv: {out: 4, kernel: 3, training_only: true}}", "{conv: {out: 4, kernel: 3, repeat: 0}}"])
+def test_a_network_whose_every_layer_is_training_only_is_a_located_error(cli, tmp_path, layer):
+    # a training-only layer is a side branch: the chain does not continue through it, so the
+    # network's output would be its input (once a KeyError: 'input' in analysis._outputs)
+    spec = tmp_path / "side.yaml"
+    spec.write_text(f"name: side\ninput: [3, 8, 8]\nlayers:\n  - {layer}\n")
+    for command in (["report"], ["report", "--training"], ["diagram", "-o", str(tmp_path / "d.svg")]):
+        result = cli(*command, spec)
+        lines = result.output.strip().splitlines()
+        assert result.exit_code == 2 and len(lines) == 1 and "Traceback" not in result.output, result.output
+        assert f"{spec}:4: layers: the network has no inference layer" in lines[0]
+    # naming the training-only layer as the output is meaningful: conv 3 → 4, 3×3, with bias
+    # has 4·3·3·3 + 4 = 112 params, none of them in inference
+    if "training_only" in layer:
+        spec.write_text(f"name: side\ninput: [3, 8, 8]\nlayers:\n  - {layer[:-2]}, name: c}}}}\noutputs: [c]\n")
+        result = cli("report", spec, "--format", "json")
+        assert result.exit_code == 0, result.output
+        totals, inference = (json.loads(result.output)[key] for key in ("totals", "inference_totals"))
+        # its output is 4 × 6 × 6 = 144 units, each 3·3·3 = 27 multiply-accumulates and one bias add
+        assert (totals["params"], totals["macs"], totals["flops"]) == (4 * 27 + 4, 144 * 27, 2 * 144 * 27 + 144)
+        assert totals["activations"]["peak_elements"] == 144
+        zero = {"elements": 0, "bytes": 0, "peak_elements": 0}  # inference has no layer at all
+        assert inference == dict.fromkeys(("params", "buffers", "macs", "connections", "flops", "param_bytes", "layers"), 0) | {
+            "flops_by_kind": {},
+            "activations": zero,
+        }
+
+
 def test_report_json_names(cli):
     result = cli("report", LENET, "--training", "--device", "cpu", "--fit", "2000000", "--format", "json")
     data = json.loads(result.output)
