@@ -207,6 +207,8 @@ def _outputs(network: Network, results: list[LayerStats]) -> tuple[OutputStats, 
     by_name = {stats.name: stats for stats in results}
     outputs = []
     for label, layer in network.outputs.items():
+        if layer == INPUT:  # the top-level sequence ends where it starts: no layer continues the chain
+            raise _no_layer(network)
         last = by_name[layer]
         if len(network.outputs) == 1 and not last.training_only:  # it needs every inference layer (none dangles)
             stats = [s for s in results if not s.training_only]
@@ -215,6 +217,17 @@ def _outputs(network: Network, results: list[LayerStats]) -> tuple[OutputStats, 
             stats = [s for s in results if s.name in needs]
         outputs.append(OutputStats(label, layer, last.output_shape, last.training_only, total(stats)))
     return tuple(outputs)
+
+
+def _no_layer(network: Network) -> GraphError:
+    """A network whose output would be its input (each top-level layer training-only, a side
+    branch, or repeated 0 times): nothing to count, and no output to report."""
+    error = GraphError(
+        "the network has no inference layer: its output would be its input (every top-level layer is "
+        "training-only or repeated 0 times); add a layer that continues the chain, or name one in `outputs:`"
+    )
+    where = ("layers",)
+    return network.source.blame(error.located(file=network.source.file_of(where), line=network.source.line(where), path="layers"))
 
 
 #: Python writes out no integer of more than 4,300 digits (about this many bits): a count

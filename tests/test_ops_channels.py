@@ -43,6 +43,20 @@ def test_chunk_is_torch_chunk(channels, chunks):
         assert torch.equal(_run("chunk", {"chunks": chunks, "index": index}, x), pieces[index])
 
 
+@pytest.mark.parametrize(("channels", "chunks", "index"), [(7, 3, 1), (7, 3, 2), (5, 4, 2), (6, 2, 1)])
+def test_chunk_explains_the_channels_torch_takes(channels, chunks, index):
+    """`explain`'s line C_out = b − a: a is the first channel of PyTorch's chunk and b one past
+    its last — the view's storage offset over H·W, and that plus its channels (7 in chunks of
+    ⌈7/3⌉ = 3: chunk 1 is [3, 6), chunk 2 [6, 7))."""
+    x = torch.zeros(1, channels, 2, 3)
+    piece = x.chunk(chunks, dim=1)[index]
+    first = piece.storage_offset() // (2 * 3)
+    op = REGISTRY["chunk"](chunks=chunks, index=index)
+    out = op.output_shape([(channels, 2, 3)])
+    values = op.derivation_values([(channels, 2, 3)], out)
+    assert (values["a"], values["b"]) == (first, first + piece.shape[1])
+
+
 def test_chunk_on_symbolic_channels():
     c = symbol("C")
     op = REGISTRY["chunk"](chunks=2, index=1)
@@ -62,6 +76,19 @@ def test_channel_shuffle_is_torchvisions():
     assert order == [0, 3, 1, 4, 2, 5]
 
 
+@pytest.mark.parametrize(("channels", "groups"), [(6, 1), (6, 6), (6, 2), (6, 3), (1, 1)])
+def test_only_an_identity_shuffle_is_planned_as_a_view(channels, groups):
+    """The training plan keeps no new tensor (a view of the input) exactly where PyTorch's
+    shuffle is the identity permutation — one group, or one channel per group — and a new
+    tensor wherever it moves channels (groups 2 of 6: 0 3 1 4 2 5)."""
+    x = torch.arange(float(channels)).view(1, channels, 1, 1)
+    identity = torch.equal(torch.nn.ChannelShuffle(groups)(x), x)
+    assert identity == (groups in (1, channels))
+    op = REGISTRY["channel_shuffle"](groups=groups)
+    rules = op.training_rules([(channels, 1, 1)], (channels, 1, 1))
+    assert (rules.view_of == 0) == identity and rules.saved == ()
+
+
 def test_pad_is_zero_pad():
     out = _run("pad", {"padding": [1, 2, 3, 0]}, X)
     assert torch.equal(out, torch.nn.functional.pad(X, (3, 0, 1, 2)))  # F.pad's order: left, right, top, bottom
@@ -77,6 +104,15 @@ def test_crop_is_centred_as_unet_does():
     # an odd surplus leaves the extra row at the bottom: 5 → 2 keeps rows 1, 2
     out = _run("crop", {"size": [2, 3]}, X)
     assert torch.equal(out, X[:, :, 1:3, 0:3])
+
+
+def test_crop_size_conditions_are_its_own_limits():
+    """What the size plots check at each size: the crop's output no taller and no wider than
+    its first input — 4 ≤ 9 rows and 3 ≤ 8 columns; cropped to a 5×7 reference, 5 ≤ 9 and 7 ≤ 8
+    (the reference's own size, against the input's, not against itself)."""
+    crop = REGISTRY["crop"]
+    assert crop(size=[4, 3]).size_conditions([(2, 9, 8)], (2, 4, 3)) == [(4, "<=", 9), (3, "<=", 8)]
+    assert crop().size_conditions([(2, 9, 8), (1, 5, 7)], (2, 5, 7)) == [(5, "<=", 9), (7, "<=", 8)]
 
 
 def test_crop_to_match_a_second_input(analyse_text):

@@ -52,6 +52,10 @@ def test_lenet5_by_hand():
     assert t.backward_weight_macs == sum(LENET_MACS.values()) - LENET_MACS["output"]
     assert t.grad_bytes == t.param_bytes == F32 * LENET_PARAMS and t.optimizer_state_bytes == 2 * F32 * LENET_PARAMS
     assert t.transient_bytes == LENET_TRANSIENT and t.transient_layer == "tanh1"
+    # a step: every forward product once, and again for each gradient (no recomputation here)
+    forward = sum(LENET_MACS.values())
+    assert (t.forward_macs, t.recompute_macs) == (forward, 0)
+    assert t.step_macs == forward + (forward - LENET_MACS["C1"]) + (forward - LENET_MACS["output"])
     assert t.live_bytes == LENET_SAVED + LENET_OUTPUT
     assert (
         t.peak_bytes
@@ -86,7 +90,23 @@ def test_fit_solves_the_largest_batch_from_the_formula():
 
 @pytest.mark.parametrize(
     "text, expected",
-    [("80GiB", 80 * 2**30), ("24 GB", 24 * 10**9), ("1.5TiB", 3 * 2**39), ("512mib", 512 * 2**20), ("1000", 1000), ("2.5KB", 2500)],
+    [
+        ("80GiB", 80 * 2**30),
+        ("24 GB", 24 * 10**9),
+        ("1.5TiB", 3 * 2**39),
+        ("512mib", 512 * 2**20),
+        ("1000", 1000),
+        ("2.5KB", 2500),
+        ("3b", 3),
+        ("7 kB", 7_000),
+        ("2MB", 2_000_000),
+        ("5 gb", 5_000_000_000),
+        ("2TB", 2_000_000_000_000),
+        ("3KiB", 3 * 1024),
+        ("2 MiB", 2 * 1024 * 1024),
+        ("1GiB", 1024 * 1024 * 1024),
+        ("1tib", 1024 * 1024 * 1024 * 1024),
+    ],  # fmt: skip
 )
 def test_memory_sizes(text, expected):
     assert parse_bytes(text) == expected
@@ -207,6 +227,7 @@ def test_checkpointing_keeps_only_each_blocks_input_and_costs_its_forward_again(
     inside = {layer.name for layer in checked.layers if layer.checkpoint}
     assert checked.recompute_macs == sum(s.macs for s in analyse(load_network(RESNET18)).layers if s.name in inside) == 4 * 115_605_504
     assert checked.saved_bytes_without_checkpoint == plain.saved_bytes
+    assert checked.step_macs == plain.step_macs + 4 * 115_605_504  # the same step, and conv2_x's forward again
     assert checked.checkpoint_saves_bytes == plain.saved_bytes - checked.saved_bytes > 0
 
 
@@ -214,6 +235,46 @@ def test_checkpoint_names_a_repeated_block_or_a_block_kind_instance_by_instance(
     assert training(RESNET18, checkpoint=["basic"]).checkpoint == tuple(f"conv{s}_x.{i}" for s in range(2, 6) for i in range(2))
     tv = training(ROOT / "specs" / "torchvision" / "resnet18.yaml", checkpoint=["layer1"])
     assert tv.checkpoint == ("layer1.0", "layer1.1")  # the repeat, though `layer1` also names the stage holding it
+
+
+def test_a_block_inside_a_checkpointed_one_is_part_of_its_segment():
+    # conv2_x holds conv2_x.0 and conv2_x.1 (both `basic`): they join its one segment
+    stages = [f"conv{s}_x.{i}" for s in range(3, 6) for i in range(2)]
+    assert training(RESNET18, checkpoint=["conv2_x", "basic"]).checkpoint == ("conv2_x", *stages)
+    assert training(RESNET18, checkpoint=["conv2_x.1", "conv2_x"]).checkpoint == ("conv2_x",)
+
+
+def test_a_checkpointed_blocks_backward_holds_what_its_recomputation_makes_again(write_spec):
+    """By hand, batch 1, float32, on a (2, 4, 4) input: a = conv 2 → 2 (1×1); block p = conv
+    2 → 3 (1×1), tanh; z = conv 3 → 1 (1×1). A map of c channels is 16·c floats, 64·c bytes.
+    Each layer's backward working set is its output gradient and its inputs' gradients:
+    a 128 (the input needs none), p.conv1 192 + 128 = 320, p.tanh1 192 + 192 = 384, z 64 + 192 = 256.
+    Checkpointing p keeps a's output (its input, 128) and drops tanh's saved output; while p's
+    backward runs, the recomputation holds tanh's output again (192; z still holds the first
+    copy) but not p's input — the recomputed conv reads the kept storage itself."""
+    spec = write_spec(
+        """\
+        name: ck
+        input: [2, 4, 4]
+        blocks:
+          pair:
+            layers: [conv: {out: 3, kernel: 1}, tanh]
+        layers:
+          - conv: {name: a, out: 2, kernel: 1}
+          - pair: {name: p}
+          - conv: {name: z, out: 1, kernel: 1}
+        """
+    )
+    plain, checked = training(spec, device="cpu"), training(spec, device="cpu", checkpoint=["p"])
+    assert (plain.transient_bytes, plain.transient_layer) == (192 + 192, "p.tanh1")
+    assert (checked.transient_bytes, checked.transient_layer) == (192 + max(128, 320, 384), "p")
+    # kept, each storage once: the input for a (128), a's output for p (128), tanh's output for z
+    # (192) — so checkpointing p saves nothing here
+    assert checked.saved_bytes == plain.saved_bytes == 128 + 128 + 192
+    # forward 16·(2·2 + 2·3 + 3·1) = 208 products; p's conv again (16·2·3 = 96); backward: the
+    # input gradients of all but a, the weight gradients of all three convs
+    assert (checked.forward_macs, checked.recompute_macs) == (208, 96)
+    assert checked.step_macs == 208 + (16 * 6 + 16 * 3) + 208 + 96
 
 
 @pytest.mark.parametrize("name", ["bottleneck", "conv9_x", "conv2_x.7"])
@@ -246,6 +307,34 @@ def test_an_op_without_training_rules_is_a_clear_error_under_training_only(monke
 def test_training_errors_are_one_line_exit_2(cli, args, message):
     result = cli("report", RESNET18, *args)
     assert result.exit_code == 2 and message in result.output and len(result.output.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("layer", ["{conv: {out: 4, kernel: 3, training_only: true}}", "{conv: {out: 4, kernel: 3, repeat: 0}}"])
+def test_a_network_whose_every_layer_is_training_only_is_a_located_error(cli, tmp_path, layer):
+    # a training-only layer is a side branch: the chain does not continue through it, so the
+    # network's output would be its input (once a KeyError: 'input' in analysis._outputs)
+    spec = tmp_path / "side.yaml"
+    spec.write_text(f"name: side\ninput: [3, 8, 8]\nlayers:\n  - {layer}\n")
+    for command in (["report"], ["report", "--training"], ["diagram", "-o", str(tmp_path / "d.svg")]):
+        result = cli(*command, spec)
+        lines = result.output.strip().splitlines()
+        assert result.exit_code == 2 and len(lines) == 1 and "Traceback" not in result.output, result.output
+        assert f"{spec}:4: layers: the network has no inference layer" in lines[0]
+    # naming the training-only layer as the output is meaningful: conv 3 → 4, 3×3, with bias
+    # has 4·3·3·3 + 4 = 112 params, none of them in inference
+    if "training_only" in layer:
+        spec.write_text(f"name: side\ninput: [3, 8, 8]\nlayers:\n  - {layer[:-2]}, name: c}}}}\noutputs: [c]\n")
+        result = cli("report", spec, "--format", "json")
+        assert result.exit_code == 0, result.output
+        totals, inference = (json.loads(result.output)[key] for key in ("totals", "inference_totals"))
+        # its output is 4 × 6 × 6 = 144 units, each 3·3·3 = 27 multiply-accumulates and one bias add
+        assert (totals["params"], totals["macs"], totals["flops"]) == (4 * 27 + 4, 144 * 27, 2 * 144 * 27 + 144)
+        assert totals["activations"]["peak_elements"] == 144
+        zero = {"elements": 0, "bytes": 0, "peak_elements": 0}  # inference has no layer at all
+        assert inference == dict.fromkeys(("params", "buffers", "macs", "connections", "flops", "param_bytes", "layers"), 0) | {
+            "flops_by_kind": {},
+            "activations": zero,
+        }
 
 
 def test_report_json_names(cli):

@@ -48,16 +48,16 @@ class Training:
     checkpoint: tuple[str, ...]  # the checkpointed block instances
     layers: list[LayerTraining]
     walk: Walk = field(repr=False)
-    forward_macs: Value = 0
-    recompute_macs: Value = 0
-    saved_bytes: Value = 0
-    saved_bytes_without_checkpoint: Value = 0
-    live_bytes: Value = 0
-    param_bytes: Value = 0
-    buffer_bytes: Value = 0
-    grad_bytes: Value = 0
-    optimizer_state_bytes: Value = 0
-    transient_bytes: Value = 0
+    forward_macs: Value
+    recompute_macs: Value
+    saved_bytes: Value
+    saved_bytes_without_checkpoint: Value
+    live_bytes: Value
+    param_bytes: Value
+    buffer_bytes: Value
+    grad_bytes: Value
+    optimizer_state_bytes: Value
+    transient_bytes: Value
     transient_layer: str | None = None
     fit: Fit | None = None
 
@@ -157,7 +157,11 @@ def _transient(layers: list[LayerTraining], blocks: dict[str, list[str]]) -> tup
             own[layer.name] = vsum([layer.output_bytes, *grads])
     candidates = {name: value for name, value in own.items() if by_name[name].checkpoint is None}
     for block, members in blocks.items():
-        recomputed = {item.storage: item.bytes for name in members for item in by_name[name].saved if not item.kept}
+        # the recomputation makes again what the block's layers make; what they read from before
+        # the block (its checkpointed input) is the very storage kept, not a second copy
+        made = {by_name[name].output_storage for name in members}
+        saved = [item for name in members for item in by_name[name].saved if not item.kept and item.storage in made]
+        recomputed = {item.storage: item.bytes for item in saved}
         working = [own[name] for name in members if name in own]
         if working:
             candidates[block] = vsum(recomputed.values()) + vmax(*working, simplify=False)
