@@ -7,8 +7,6 @@ count (int or sympy expression); nothing here ever returns a float.
 Shapes are tuples per sample: ``(C, H, W)`` for feature maps, ``(F,)`` for vectors.
 """
 
-from __future__ import annotations
-
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -89,7 +87,10 @@ class Resampling:
 class Op(BaseModel):
     """Fields common to every layer entry, and default (zero-cost, pass-through) rules."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    #: defer_build: an op's validator is built the first time a spec uses the op, not when its
+    #: class is defined (a report validates a handful of the registry's kinds; building every
+    #: kind's schema at import was a quarter of a cold report: benchmarks/suite.py)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
     name: str | None = None
     inputs: Names | None = Field(default=None, alias="from")
