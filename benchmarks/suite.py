@@ -39,6 +39,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 PYTHON = sys.executable
 FLOOR = [PYTHON, "-c", "import pydantic, yaml, click"]
+#: what validating anything with pydantic adds to the floor: `import pydantic` alone loads none of
+#: its model machinery (pydantic.main, its schema generator, the plugin loader's importlib.metadata)
+ONE_MODEL = [PYTHON, "-c", "import pydantic, yaml, click\nclass A(pydantic.BaseModel):\n    x: int = 1\nA(x=2)"]
+SYMPY = [PYTHON, "-c", "import sympy"]
 
 PEERS = {
     "torchinfo": "import torchinfo, torchvision; torchinfo.summary(torchvision.models.resnet152(), (1, 3, 224, 224), verbose=0)",
@@ -82,18 +86,27 @@ def report_command(spec: str, *options: str) -> list[str]:
 
 
 def cold(repeats: int) -> list[str]:
-    medians = interleaved({"floor": FLOOR, "report": report_command("specs/resnet152.yaml")}, repeats)
+    commands = {"floor": FLOOR, "one model": ONE_MODEL, "sympy": SYMPY, "report": report_command("specs/resnet152.yaml")}
+    medians = interleaved(commands, repeats)
     (floor_wall, floor_cpu), (wall, cpu) = medians["floor"], medians["report"]
+    (model_wall, model_cpu), (sympy_wall, sympy_cpu) = medians["one model"], medians["sympy"]
     return [
         f"## Cold numeric report of ResNet-152 ({repeats} runs each, interleaved; {load()})",
         "",
         "| command | wall, median | ratio to the floor | CPU, median | ratio to the floor |",
         "| --- | ---: | ---: | ---: | ---: |",
         f'| `python -c "import pydantic, yaml, click"` (floor) | {floor_wall * 1000:.0f} ms | 1.00 | {floor_cpu * 1000:.0f} ms | 1.00 |',
+        f"| the floor, then one pydantic model defined and validated | {model_wall * 1000:.0f} ms | {model_wall / floor_wall:.2f} "
+        f"| {model_cpu * 1000:.0f} ms | {model_cpu / floor_cpu:.2f} |",
         f"| `archcalc report specs/resnet152.yaml` | {wall * 1000:.0f} ms | {wall / floor_wall:.2f} "
         f"| {cpu * 1000:.0f} ms | {cpu / floor_cpu:.2f} |",
+        f'| `python -c "import sympy"` (what a symbolic report adds at least) | {sympy_wall * 1000:.0f} ms '
+        f"| {sympy_wall / floor_wall:.2f} | {sympy_cpu * 1000:.0f} ms | {sympy_cpu / floor_cpu:.2f} |",
         "",
-        "CPU time is each process's own (wait4): on a loaded machine wall time adds other processes' turns.",
+        "CPU time is each process's own (wait4): on a loaded machine wall time adds other processes' turns. "
+        "`import pydantic` loads none of pydantic's model machinery; the second row is what validating "
+        "anything with pydantic costs on top of the floor (its schema generator, and the plugin loader's "
+        "importlib.metadata), so it bounds from below any report that validates its spec with pydantic.",
     ]
 
 
@@ -238,6 +251,7 @@ def main() -> None:
     # depth last: it grows this process, and a child's peak RSS (ru_maxrss) starts from its
     # parent's peak, since Linux carries the old memory's high-water mark across exec
     parser.add_argument("--only", default="cold,symbolic,peers,depth")
+    parser.add_argument("--symbolic-runs", type=int, help="runs per spec of the symbolic table [3; --quick: 1]")
     parser.add_argument("--write", type=Path, help="also write the tables to this Markdown file")
     parser.add_argument("--depth-row", nargs=3, metavar=("SPEC", "LAYERS", "TRACE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -249,7 +263,7 @@ def main() -> None:
     depths = [1_000, 10_000] if args.quick else [1_000, 3_000, 10_000, 30_000, 100_000]
     sections = {
         "cold": lambda: cold(repeats),
-        "symbolic": lambda: symbolic(1 if args.quick else 3, 5 if args.quick else None),
+        "symbolic": lambda: symbolic(args.symbolic_runs or (1 if args.quick else 3), 5 if args.quick else None),
         "depth": lambda: depth(depths, 10_000 if args.quick else 30_000),
         "peers": lambda: peers(1 if args.quick else 3),
     }
