@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from fractions import Fraction
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 Value = int | Fraction | Any  # Any: a sympy.Expr
@@ -233,6 +233,13 @@ def to_json(value: Value) -> int | float | str:
         if denominator & (denominator - 1) == 0:  # a power of two: exact in binary
             return float(value)
         return str(value)
+    return formula_text(value) if is_symbolic(value) else str(value)
+
+
+@lru_cache(maxsize=8192)
+def formula_text(value: Value) -> str:
+    """sympy's text of a formula, printed once per distinct one (a report's JSON repeats its
+    shapes' formulas in every layer; sympy's printer re-sorts each sum's terms every time)."""
     return str(value)
 
 
