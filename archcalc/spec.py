@@ -1,10 +1,11 @@
 """The spec language: YAML (safe loader only) validated by pydantic.
 
 A layer entry is written ``kind: {fields}`` (or a bare ``kind``). Before validation it is
-normalised to ``{"kind": kind, **fields}`` and validated against a discriminated union
-of every registered op plus block calls, so an error is located as
-``layers.3.conv.stride``. Layer lists inside blocks and branches are validated the same
-way when the graph builder reaches them (after block arguments are substituted).
+normalised to ``{"kind": kind, **fields}`` and validated by that op's own model (or as a
+block call), located as a discriminated union would locate it: ``layers.3.conv.stride``.
+Only the kinds a spec uses have their validators built (the op models' ``defer_build``).
+Layer lists inside blocks and branches are validated the same way when the graph builder
+reaches them (after block arguments are substituted).
 """
 
 from __future__ import annotations
