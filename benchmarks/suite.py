@@ -103,7 +103,8 @@ def cold(repeats: int) -> list[str]:
         f'| `python -c "import sympy"` (what a symbolic report adds at least) | {sympy_wall * 1000:.0f} ms '
         f"| {sympy_wall / floor_wall:.2f} | {sympy_cpu * 1000:.0f} ms | {sympy_cpu / floor_cpu:.2f} |",
         "",
-        "CPU time is each process's own (wait4): on a loaded machine wall time adds other processes' turns. "
+        "CPU time is each process's own (wait4): on a loaded machine wall time adds other processes' turns; "
+        "archcalc's bytecode is compiled first, as `pip install` does. "
         "`import pydantic` loads none of pydantic's model machinery; the second row is what validating "
         "anything with pydantic costs on top of the floor (its schema generator, and the plugin loader's "
         "importlib.metadata), so it bounds from below any report that validates its spec with pydantic.",
@@ -278,6 +279,9 @@ def main() -> None:
         with big_files():
             print(depth_row(Path(path), int(count), trace == "1"))
         return
+    # bytecode, as `pip install` compiles it: with PYTHONDONTWRITEBYTECODE set (as on this
+    # project's machines) every cold run would otherwise compile archcalc's sources (~30 ms)
+    subprocess.run([PYTHON, "-m", "compileall", "-q", str(ROOT / "archcalc")], check=True, stdout=subprocess.DEVNULL)
     repeats = 3 if args.quick else 11
     depths = [1_000, 10_000] if args.quick else [1_000, 3_000, 10_000, 30_000, 100_000]
     sections = {
