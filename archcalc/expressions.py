@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from fractions import Fraction
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 Value = int | Fraction | Any  # Any: a sympy.Expr
@@ -48,7 +48,9 @@ _NUMBERS = frozenset({int, bool, Fraction})
 
 def is_symbolic(value: Any) -> bool:
     """A sympy expression (anything with free symbols), as opposed to an exact number."""
-    return type(value) not in _NUMBERS and hasattr(value, "free_symbols")
+    # the class's attribute, not the instance's: sympy computes ``free_symbols`` afresh on
+    # every access (a walk of the whole tree), which made this check a tenth of a symbolic report
+    return type(value) not in _NUMBERS and hasattr(type(value), "free_symbols")
 
 
 def parse(text: str, names: Mapping[str, Value] | None = None, *, free_symbols: bool = False) -> Value:
@@ -97,6 +99,8 @@ def exact_div(a: Value, b: Value) -> Value:
 
 def floordiv(a: Value, b: Value) -> Value:
     """⌊a / b⌋, exact for ints and sympy expressions alike."""
+    if type(a) is int and type(b) is int:  # the common case: Python's own floor division
+        return a // b
     if is_symbolic(a) or is_symbolic(b):
         return _nested(sp().floor, a, b)
     return int(Fraction(a) // Fraction(b))
@@ -104,6 +108,8 @@ def floordiv(a: Value, b: Value) -> Value:
 
 def ceildiv(a: Value, b: Value) -> Value:
     """⌈a / b⌉."""
+    if type(a) is int and type(b) is int:
+        return -(-a // b)
     if is_symbolic(a) or is_symbolic(b):
         return _nested(sp().ceiling, a, b)
     return -int(Fraction(-a) // Fraction(b))
@@ -159,12 +165,39 @@ def equal(a: Value, b: Value) -> bool | None:
     """True or False when decidable, None when sympy cannot tell (symbolic sizes)."""
     if not is_symbolic(a) and not is_symbolic(b):
         return a == b
+    if a == b:  # the same tree: equal whatever the names' values (a concat's branches, mostly)
+        return True
+    if _zero_and_nonzero(a - b):
+        return None
     difference = sp().simplify(a - b)
     if difference == 0:
         return True
     if difference.is_number or difference.is_zero is False:
         return False
     return None
+
+
+#: the sizes at which ``equal`` first evaluates a difference (every name at the same value)
+_PROBES = (1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 16, 17, 31, 32, 33, 64, 65, 224, 299)
+
+
+def _zero_and_nonzero(difference: Value) -> bool:
+    """The difference is 0 at one size and not at another: then it is neither identically 0
+    nor never 0, so simplify could only leave ``equal`` undecided (None) — found at a few
+    sizes instead of by sympy.simplify, which took seconds on Inception's concats."""
+    seen = set()
+    names = difference.free_symbols
+    for size in _PROBES:
+        try:
+            value = substitute(difference, {str(name): size for name in names})
+        except (ArithmeticError, TypeError, ValueError):  # decide the slow way, as before
+            return False
+        if is_symbolic(value):  # not a number at this size (cannot happen for sizes): decide the slow way
+            return False
+        seen.add(value == 0)
+        if len(seen) == 2:
+            return True
+    return False
 
 
 def substitute(value: Value, bindings: dict[str, int]) -> Value:
@@ -200,6 +233,13 @@ def to_json(value: Value) -> int | float | str:
         if denominator & (denominator - 1) == 0:  # a power of two: exact in binary
             return float(value)
         return str(value)
+    return formula_text(value) if is_symbolic(value) else str(value)
+
+
+@lru_cache(maxsize=8192)
+def formula_text(value: Value) -> str:
+    """sympy's text of a formula, printed once per distinct one (a report's JSON repeats its
+    shapes' formulas in every layer; sympy's printer re-sorts each sum's terms every time)."""
     return str(value)
 
 

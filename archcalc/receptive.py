@@ -31,7 +31,7 @@ A layer reports, per axis (``ReceptiveField``):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 from archcalc.errors import OpError
@@ -164,7 +164,14 @@ def bound(values: list, larger: bool) -> Value:
                 break
         else:
             kept.append(term)
-    return to_exact(kept[0]) if len(kept) == 1 else extreme(*kept, evaluate=False)
+    return to_exact(kept[0]) if len(kept) == 1 else _unevaluated(larger, frozenset(kept))
+
+
+@lru_cache(maxsize=4096)
+def _unevaluated(larger: bool, terms: frozenset):
+    """Max/Min of these terms, unevaluated: sympy sorts its arguments each time one is built
+    (most of a gated network's receptive-field time), and a third of them recur (EfficientNet)."""
+    return (sp().Max if larger else sp().Min)(*terms, evaluate=False)
 
 
 #: a merge input broadcast along an axis (size 1 there): every output unit reads its unit 0

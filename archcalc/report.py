@@ -15,14 +15,22 @@ from archcalc import tables, units
 from archcalc.analysis import Analysis, LayerStats, OutputStats, ReceptiveField, Totals
 from archcalc.expressions import Value, to_exact, to_json, vsum
 from archcalc.tables import Table, aligned
-from archcalc.timings import Timings
-from archcalc.training import render as training_render
 from archcalc.tree import Node, scope_tree, to_depth
 
 if TYPE_CHECKING:
+    from archcalc.timings import Timings
     from archcalc.training.memory import Training
 
 FORMATS = ("table", "json", "markdown", "csv")
+
+
+def _training_render():
+    """archcalc.training.render, imported only for a report with a training step (a plain
+    report does without it: a cold report is mostly imports, benchmarks/suite.py)."""
+    from archcalc.training import render
+
+    return render
+
 
 CONVENTIONS = (
     "macs: multiply-accumulates of weight products, bias excluded; "
@@ -70,9 +78,9 @@ def to_dict(analysis: Analysis, timings: Timings | None = None, training: Traini
         for layer in result["layers"]:
             layer["measured_ms"] = timings.layer_ms.get(layer["name"])
     if training is not None:
-        result["training"] = training_render.totals_dict(training)
+        result["training"] = _training_render().totals_dict(training)
         for layer, step in zip(result["layers"], training.layers, strict=True):
-            layer["training"] = training_render.layer_dict(step)
+            layer["training"] = _training_render().layer_dict(step)
     return result
 
 
@@ -171,10 +179,10 @@ class _View:
         if self.training is None:
             return []
         if layers is None:
-            values = training_render.csv_values(self.training)
+            values = _training_render().csv_values(self.training)
         else:
             steps = [self._steps[s.name] for s in layers]
-            values = {k: vsum(training_render.csv_values(t)[k] for t in steps) for k in training_render.CSV_FIELDS}
+            values = {k: vsum(_training_render().csv_values(t)[k] for t in steps) for k in _training_render().CSV_FIELDS}
         saved, grad_in, grad_w = values.values()
         return [units.nbytes(saved, self.exact), units.count(grad_in, self.exact), units.count(grad_w, self.exact)]
 
@@ -256,7 +264,7 @@ def _summary(view: _View) -> list[str]:
     if view.timings is not None:
         lines.append(view.timings.describe())
     if view.training is not None:
-        lines += training_render.summary(view.training)
+        lines += _training_render().summary(view.training)
     return lines
 
 
@@ -340,7 +348,7 @@ CSV_COUNTS = ("params", "buffers", "macs", "connections", "flops", "activations"
 def to_csv(analysis: Analysis, timings: Timings | None = None, training: Training | None = None) -> str:
     buffer = io.StringIO()
     fields = ["name", "op", "label", "output_shape", *CSV_COUNTS, "rf_size", "rf_jump", "rf_start", "training_only"]
-    fields += (["measured_ms"] if timings else []) + (training_render.CSV_FIELDS if training else [])
+    fields += (["measured_ms"] if timings else []) + (_training_render().CSV_FIELDS if training else [])
     writer = csv.DictWriter(buffer, fields, lineterminator="\n", restval="")
     writer.writeheader()
     steps = {step.name: step for step in training.layers} if training else {}
@@ -352,13 +360,13 @@ def to_csv(analysis: Analysis, timings: Timings | None = None, training: Trainin
         if timings:
             row["measured_ms"] = _View(analysis, timings).measured(s.name)[0]
         if training:
-            row.update({k: to_json(v) for k, v in training_render.csv_values(steps[s.name]).items()})
+            row.update({k: to_json(v) for k, v in _training_render().csv_values(steps[s.name]).items()})
         writer.writerow(row)
     total = {"name": "TOTAL", **{field: to_json(getattr(analysis.totals, field)) for field in CSV_COUNTS}}
     if timings:
         total["measured_ms"] = f"{timings.latency_ms['median']:.4f}"
     if training:
-        total.update({k: to_json(v) for k, v in training_render.csv_values(training).items()})
+        total.update({k: to_json(v) for k, v in _training_render().csv_values(training).items()})
     writer.writerow(total)
     return buffer.getvalue()
 

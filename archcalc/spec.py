@@ -1,22 +1,22 @@
 """The spec language: YAML (safe loader only) validated by pydantic.
 
 A layer entry is written ``kind: {fields}`` (or a bare ``kind``). Before validation it is
-normalised to ``{"kind": kind, **fields}`` and validated against a discriminated union
-of every registered op plus block calls, so an error is located as
-``layers.3.conv.stride``. Layer lists inside blocks and branches are validated the same
-way when the graph builder reaches them (after block arguments are substituted).
+normalised to ``{"kind": kind, **fields}`` and validated by that op's own model (or as a
+block call), located as a discriminated union would locate it: ``layers.3.conv.stride``.
+Only the kinds a spec uses have their validators built (the op models' ``defer_build``).
+Layer lists inside blocks and branches are validated the same way when the graph builder
+reaches them (after block arguments are substituted).
 """
 
 from __future__ import annotations
 
 import keyword
 import re
-from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from archcalc.errors import ArchcalcError, SpecError
 from archcalc.expressions import ExpressionError
@@ -194,14 +194,6 @@ def _tag(value: Any) -> str:
     return "block"
 
 
-@cache
-def entry_adapter() -> TypeAdapter:
-    """The discriminated union over every registered op, plus block calls."""
-    members = tuple(Annotated[cls, Tag(kind)] for kind, cls in REGISTRY.items())
-    union = Union[(*members, Annotated[BlockCall, Tag("block")])]  # noqa: UP007
-    return TypeAdapter(Annotated[union, Discriminator(_tag)])
-
-
 Entry = Union[Op, BlockCall]  # noqa: UP007
 
 
@@ -220,11 +212,16 @@ def validate_entry(raw: Any, loc: tuple) -> Entry:
 
 def validate_normal(normal: dict[str, Any], loc: tuple) -> Entry:
     """Validate a normalised entry (``{"kind": …, **fields}``), located at ``loc``."""
+    tag = _tag(normal)
+    # the op's own model, not a union of every kind: only the kinds a spec uses get their
+    # validators built (Op's defer_build); errors are located under the tag as a tagged
+    # union locates them (``layers.3.conv.stride``)
+    model = REGISTRY[tag] if tag != "block" else BlockCall
     try:
-        return entry_adapter().validate_python(normal, strict=True)
+        return model.model_validate(normal, strict=True)
     except ValidationError as error:
-        problem = pydantic_error(error, loc, normal)
-        if _tag(normal) == "block":  # the union's tag for a block call is the user's block name
+        problem = pydantic_error(error, loc + (tag,), normal, lambda at: _known_fields((tag, *at)))
+        if tag == "block":  # the union's tag for a block call is the user's block name
             at, written = dotted(loc) + ".block", dotted(loc) + f".{normal.get('kind')}"
             problem.path = problem.path.replace(at, written, 1) if problem.path else problem.path
             problem.message = problem.message.replace(at, written)
@@ -293,6 +290,9 @@ def load_spec(path: str | Path) -> tuple[Spec, Source]:
 
 
 def _imported(path: str | Path) -> str | Path:
+    text = str(path)
+    if text.endswith((".yaml", ".yml")) and not text.startswith(("torchvision:", "timm:")):
+        return path  # a spec file (what is_reference says of it), without importing the importers
     from archcalc.importers.models import is_reference
 
     if not is_reference(str(path)):

@@ -10,6 +10,7 @@ names as ``<var>``.
 
 from __future__ import annotations
 
+import functools
 import html
 import math
 from fractions import Fraction
@@ -36,12 +37,20 @@ def to_plain(value: Value, *, separators: bool = True) -> str:
 
 
 def _typeset(value: Value, separators: bool, markup: bool) -> str:
-    global _HTML
     value = to_exact(value)
     if isinstance(value, int):
         return _int(value) if separators else str(value).replace("-", "−")
     if isinstance(value, Fraction):
         return f"{_int(value.numerator)}/{_int(value.denominator)}"
+    return _formula(value, markup)
+
+
+@functools.lru_cache(maxsize=4096)
+def _formula(value, markup: bool) -> str:
+    """Each distinct formula typeset once: a network's shapes and counts repeat a few dozen
+    expressions hundreds of times (printing was a third of a symbolic report). sympy
+    expressions are immutable and compare by structure, so equal keys print alike."""
+    global _HTML
     _HTML, before = markup, _HTML
     try:
         return _print(display_form(value))

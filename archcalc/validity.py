@@ -61,7 +61,8 @@ def accepts(network: Network, bindings: dict[str, int], layers: list[str] | None
     """Every layer's own rule (of ``layers``; default all) accepts its input with the names
     bound to these numbers."""
     needed = {source for name in (layers or network.order) for source in network.layers[name].inputs}
-    shapes = {node: tuple(expressions.substitute(dim, bindings) for dim in network.shapes[node]) for node in needed}
+    values: dict = {}  # each distinct size once: a network's shapes repeat a few dozen expressions
+    shapes = {node: tuple(_value(dim, bindings, values) for dim in network.shapes[node]) for node in needed}
     for name in layers or network.order:
         layer = network.layers[name]
         try:
@@ -71,6 +72,14 @@ def accepts(network: Network, bindings: dict[str, int], layers: list[str] | None
         if any(isinstance(dim, int) and dim <= 0 for dim in out):
             return False
     return True
+
+
+def _value(dim, bindings: dict[str, int], values: dict):
+    if not expressions.is_symbolic(dim):
+        return dim
+    if dim not in values:
+        values[dim] = expressions.substitute(dim, bindings)
+    return values[dim]
 
 
 __all__ = ["LARGE", "accepts", "valid_for"]

@@ -39,6 +39,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 PYTHON = sys.executable
 FLOOR = [PYTHON, "-c", "import pydantic, yaml, click"]
+#: what validating anything with pydantic adds to the floor: `import pydantic` alone loads none of
+#: its model machinery (pydantic.main, its schema generator, the plugin loader's importlib.metadata)
+ONE_MODEL = [PYTHON, "-c", "import pydantic, yaml, click\nclass A(pydantic.BaseModel):\n    x: int = 1\nA(x=2)"]
+SYMPY = [PYTHON, "-c", "import sympy"]
 
 PEERS = {
     "torchinfo": "import torchinfo, torchvision; torchinfo.summary(torchvision.models.resnet152(), (1, 3, 224, 224), verbose=0)",
@@ -82,18 +86,28 @@ def report_command(spec: str, *options: str) -> list[str]:
 
 
 def cold(repeats: int) -> list[str]:
-    medians = interleaved({"floor": FLOOR, "report": report_command("specs/resnet152.yaml")}, repeats)
+    commands = {"floor": FLOOR, "one model": ONE_MODEL, "sympy": SYMPY, "report": report_command("specs/resnet152.yaml")}
+    medians = interleaved(commands, repeats)
     (floor_wall, floor_cpu), (wall, cpu) = medians["floor"], medians["report"]
+    (model_wall, model_cpu), (sympy_wall, sympy_cpu) = medians["one model"], medians["sympy"]
     return [
         f"## Cold numeric report of ResNet-152 ({repeats} runs each, interleaved; {load()})",
         "",
         "| command | wall, median | ratio to the floor | CPU, median | ratio to the floor |",
         "| --- | ---: | ---: | ---: | ---: |",
         f'| `python -c "import pydantic, yaml, click"` (floor) | {floor_wall * 1000:.0f} ms | 1.00 | {floor_cpu * 1000:.0f} ms | 1.00 |',
+        f"| the floor, then one pydantic model defined and validated | {model_wall * 1000:.0f} ms | {model_wall / floor_wall:.2f} "
+        f"| {model_cpu * 1000:.0f} ms | {model_cpu / floor_cpu:.2f} |",
         f"| `archcalc report specs/resnet152.yaml` | {wall * 1000:.0f} ms | {wall / floor_wall:.2f} "
         f"| {cpu * 1000:.0f} ms | {cpu / floor_cpu:.2f} |",
+        f'| `python -c "import sympy"` (what a symbolic report adds at least) | {sympy_wall * 1000:.0f} ms '
+        f"| {sympy_wall / floor_wall:.2f} | {sympy_cpu * 1000:.0f} ms | {sympy_cpu / floor_cpu:.2f} |",
         "",
-        "CPU time is each process's own (wait4): on a loaded machine wall time adds other processes' turns.",
+        "CPU time is each process's own (wait4): on a loaded machine wall time adds other processes' turns; "
+        "archcalc's bytecode is compiled first, as `pip install` does. "
+        "`import pydantic` loads none of pydantic's model machinery; the second row is what validating "
+        "anything with pydantic costs on top of the floor (its schema generator, and the plugin loader's "
+        "importlib.metadata), so it bounds from below any report that validates its spec with pydantic.",
     ]
 
 
@@ -124,6 +138,23 @@ def chain_spec(layers: int) -> str:
     """conv → bn → relu triples on a 16×28×28 map, padded so the size never shrinks."""
     unit = ["  - conv: {out: 16, kernel: 3, padding: 1, bias: false}", "  - bn", "  - relu"]
     return "\n".join(["name: chain", "input: [16, 28, 28]", "layers:", *(unit[index % 3] for index in range(layers))]) + "\n"
+
+
+@contextlib.contextmanager
+def big_files():
+    """Specs past archcalc's 1 MiB cap on a file it reads (archcalc.loading.MAX_BYTES, a guard
+    for user input): 100,000 written-out layers are about 2.3 MB."""
+    import functools
+
+    import archcalc.spec
+    from archcalc.loading import read_text
+
+    saved = archcalc.spec.read_text
+    archcalc.spec.read_text = functools.partial(read_text, limit=64 * 1024 * 1024)
+    try:
+        yield
+    finally:
+        archcalc.spec.read_text = saved
 
 
 @contextlib.contextmanager
@@ -196,7 +227,8 @@ def depth(depths: list[int], trace_up_to: int) -> list[str]:
         "CPU seconds (`time.process_time`) of each phase; the whole `load_network` + `analyse` also in wall "
         "seconds, which on a loaded machine include other processes' turns. The whole uses libyaml's "
         "CSafeLoader, patched in by this benchmark for its figure (the pure-Python loader's column shows "
-        "what a spec costs without it). Memory: the peak traced by tracemalloc in a second, untimed pass "
+        "what a spec costs without it); files past archcalc's 1 MiB cap on what it reads "
+        "(100,000 layers: 2.3 MB) are read with the cap raised. Memory: the peak traced by tracemalloc in a second, untimed pass "
         f"(up to {trace_up_to:,} layers), per layer.",
     ]
 
@@ -238,18 +270,23 @@ def main() -> None:
     # depth last: it grows this process, and a child's peak RSS (ru_maxrss) starts from its
     # parent's peak, since Linux carries the old memory's high-water mark across exec
     parser.add_argument("--only", default="cold,symbolic,peers,depth")
+    parser.add_argument("--symbolic-runs", type=int, help="runs per spec of the symbolic table [3; --quick: 1]")
     parser.add_argument("--write", type=Path, help="also write the tables to this Markdown file")
     parser.add_argument("--depth-row", nargs=3, metavar=("SPEC", "LAYERS", "TRACE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.depth_row:  # one row of the depth sweep, in this fresh process
         path, count, trace = args.depth_row
-        print(depth_row(Path(path), int(count), trace == "1"))
+        with big_files():
+            print(depth_row(Path(path), int(count), trace == "1"))
         return
+    # bytecode, as `pip install` compiles it: with PYTHONDONTWRITEBYTECODE set (as on this
+    # project's machines) every cold run would otherwise compile archcalc's sources (~30 ms)
+    subprocess.run([PYTHON, "-m", "compileall", "-q", str(ROOT / "archcalc")], check=True, stdout=subprocess.DEVNULL)
     repeats = 3 if args.quick else 11
     depths = [1_000, 10_000] if args.quick else [1_000, 3_000, 10_000, 30_000, 100_000]
     sections = {
         "cold": lambda: cold(repeats),
-        "symbolic": lambda: symbolic(1 if args.quick else 3, 5 if args.quick else None),
+        "symbolic": lambda: symbolic(args.symbolic_runs or (1 if args.quick else 3), 5 if args.quick else None),
         "depth": lambda: depth(depths, 10_000 if args.quick else 30_000),
         "peers": lambda: peers(1 if args.quick else 3),
     }

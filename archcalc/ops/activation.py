@@ -7,8 +7,6 @@ to the PyTorch module of the same function (nn.GELU(approximate=…), nn.Hardswi
 stand-in. Only prelu has parameters.
 """
 
-from __future__ import annotations
-
 from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator

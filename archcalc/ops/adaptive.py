@@ -11,8 +11,6 @@ the largest bin stepping ⌊H/out⌋, which drifts: GoogLeNet's auxiliary 14 →
 at rows 6 … 9 instead of 7 … 10.)
 """
 
-from __future__ import annotations
-
 from typing import Literal
 
 from archcalc.derivation import shape_values

@@ -7,8 +7,7 @@ count (int or sympy expression); nothing here ever returns a float.
 Shapes are tuples per sample: ``(C, H, W)`` for feature maps, ``(F,)`` for vectors.
 """
 
-from __future__ import annotations
-
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -89,7 +88,10 @@ class Resampling:
 class Op(BaseModel):
     """Fields common to every layer entry, and default (zero-cost, pass-through) rules."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    #: defer_build: an op's validator is built the first time a spec uses the op, not when its
+    #: class is defined (a report validates a handful of the registry's kinds; building every
+    #: kind's schema at import was a quarter of a cold report: benchmarks/suite.py)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
     name: str | None = None
     inputs: Names | None = Field(default=None, alias="from")
@@ -346,9 +348,18 @@ def spatial_out(inputs: list[Shape], op: Op, window: Window, channels: Value, ce
     for axis, index in (("height", 0), ("width", 1)):
         size = shape[1 + index]
         k, s, p, d = (window.kernel[index], window.stride[index], window.padding[index], window.dilation[index])
-        check_window_fits(size, k, p, d, axis)
-        sizes.append(conv_out_size(size, k, s, p, d, ceil_mode))
+        sizes.append((_slide_symbolic if is_symbolic(size) else _slide)(size, k, s, p, d, ceil_mode, axis))
     return (channels, sizes[0], sizes[1])
+
+
+def _slide(size: Value, kernel: int, stride: int, padding: int, dilation: int, ceil_mode: bool, axis: str) -> Value:
+    check_window_fits(size, kernel, padding, dilation, axis)
+    return conv_out_size(size, kernel, stride, padding, dilation, ceil_mode)
+
+
+#: a symbolic size meets the same window at every block of a stage: its sympy arithmetic (the
+#: floor, the fit's inequality) done once per distinct (size, window); errors are not cached
+_slide_symbolic = functools.lru_cache(maxsize=4096)(_slide)
 
 
 def kernel_text(kernel: tuple, stride: tuple | None = None) -> str:

@@ -6,8 +6,6 @@ cropping shift the positions, as a window of kernel 1 with padding p (padding) o
 (cropping) does.
 """
 
-from __future__ import annotations
-
 from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, PositiveInt, model_validator

@@ -1,7 +1,5 @@
 """Convolution: dense, grouped, dilated, asymmetric, or with an explicit connection table."""
 
-from __future__ import annotations
-
 from typing import Literal
 
 from pydantic import PositiveInt, model_validator

@@ -1,7 +1,5 @@
 """Fully connected layers: linear, and LeNet-5's Euclidean RBF output."""
 
-from __future__ import annotations
-
 from typing import Literal
 
 from pydantic import PositiveInt

@@ -6,8 +6,6 @@ the input through, as a residual shortcut does; a squeeze-and-excitation gate is
 ``mul: [[globalavgpool, conv: …, relu, conv: …, sigmoid], identity]``).
 """
 
-from __future__ import annotations
-
 from typing import Any, Literal
 
 from archcalc.derivation import passthrough_formulas, shape_values

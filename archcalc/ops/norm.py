@@ -1,7 +1,5 @@
 """Normalisation: batch norm, AlexNet's local response normalisation, layer norm and group norm."""
 
-from __future__ import annotations
-
 from typing import Literal
 
 from pydantic import PositiveFloat, PositiveInt

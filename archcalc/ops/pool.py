@@ -1,7 +1,5 @@
 """Pooling: max, average, global average, and LeNet-5's trainable subsampling."""
 
-from __future__ import annotations
-
 from typing import Literal
 
 from pydantic import model_validator

@@ -5,8 +5,6 @@ whole stride, so their receptive fields are index rules (``AxisMap``, archcalc.r
 output unit i reads input units first(i) … last(i), and sees the union of their fields.
 """
 
-from __future__ import annotations
-
 from fractions import Fraction
 from math import gcd
 from typing import Literal

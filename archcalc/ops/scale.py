@@ -8,8 +8,6 @@ multiply-accumulates of weight products: a per-channel factor times an activatio
 element-wise work (FlopCounterMode does not count it either).
 """
 
-from __future__ import annotations
-
 from typing import Literal
 
 from pydantic import Field
