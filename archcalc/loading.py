@@ -24,8 +24,10 @@ import yaml
 from archcalc.errors import SpecError
 from archcalc.wording import clip
 
-#: the largest spec, claims or timings file read (the bundled specs are a few KB, the claims 26 KB)
-MAX_BYTES = 1024 * 1024
+#: the largest spec, claims or timings file read (the bundled specs are a few KB, the claims
+#: 26 KB; a written-out 100,000-layer network, issue 16's depth target, is 2.3 MB); what such a
+#: file may cost is bounded by MAX_NODES too
+MAX_BYTES = 8 * 1024 * 1024
 #: YAML nodes after alias expansion (the largest bundled spec has a few thousand)
 MAX_NODES = 500_000
 #: nesting of YAML lists and mappings (bundled specs nest about ten deep)

@@ -88,8 +88,8 @@ def test_dev_zero_is_refused(cli, command):
 
 
 def test_size_cap(cli, write_spec):
-    path = write_spec(HEAD + "  - relu\n" * 600_000)  # 5.4 MB of relus
-    assert "larger than 1,048,576 bytes" in error_of(cli, "report", path)
+    path = write_spec(HEAD + "  - relu\n" * 1_000_000)  # 9 MB of relus, past 8 MiB = 8,388,608 bytes
+    assert "larger than 8,388,608 bytes" in error_of(cli, "report", path)
 
 
 def test_values_in_messages_are_cut(cli, write_spec):
