@@ -119,6 +119,15 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
     (_MERGE, "return passthrough_formulas(inputs[0]) if all(shape == inputs[0] for shape in inputs) else {}", "0 → 1"): (
         "inside the branch every input equals input 0, and `all(shape == inputs[1] …)` holds exactly when `all(shape == inputs[0] …)` does"
     ),
+    # channels.py / resample.py / base.py (session 2026-12-04b)
+    (
+        "archcalc/ops/resample.py",
+        'lambda o: o + p - d * (k - 1), lambda o: o + p, 1, f"o + {p} − {d * (k - 1)} … o + {p}", d, True, (k, 1, d * (k - 1) - p, d)',
+        "True → False",
+    ): (
+        "the stride-1 axis's map carries `sliding`, so receptive.step slides that window and never reads the map's monotone "
+        "flag (explain reads only first, last, ratio and rule)"
+    ),
 }
 
 

@@ -8,7 +8,7 @@ from fractions import Fraction
 import pytest
 import torch
 import torch.nn.functional as F
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -63,6 +63,69 @@ def test_convtranspose_counts_are_pytorchs(case):
     axes = [_links(shape[1 + a], *(fields[n][a] for n in ("kernel", "stride", "padding", "dilation", "output_padding"))) for a in (0, 1)]
     expected = op.out * (shape[0] // op.groups) * axes[0] * axes[1] + (op.out * out[1] * out[2] if op.bias else 0)
     assert op.connections([shape], out) == expected
+
+
+def _rows_read(size: int, out_size: int, k: int, s: int, p: int, d: int, extra: int) -> list:
+    """PyTorch's answer to "which input rows does output row o read", unclipped as archcalc's
+    fields are: the one-hot rows of an input extended by M = k·d rows on each side, pushed
+    through a one-channel transposed conv with unit weights (no bias); the rows each output
+    reaches, less M. Output o of the original is output o + M·s of the extended one (a row
+    M further on lands M·s further on). [] where no tap reaches o."""
+    margin = k * d
+    n = size + 2 * margin
+    conv = torch.nn.ConvTranspose2d(1, 1, (k, 1), (s, 1), (p, 0), (extra, 0), bias=False, dilation=(d, 1))
+    torch.nn.init.ones_(conv.weight)
+    with torch.no_grad():
+        reached = conv(torch.eye(n).view(n, 1, n, 1))[:, 0, :, 0] != 0  # (input row, output row)
+    return [(reached[:, o + margin * s].nonzero().flatten() - margin).tolist() for o in range(max(out_size, s))]
+
+
+@st.composite
+def transposed_axes(draw):
+    """One input channel, one output, no bias; per axis a stride up to 3 (so that most layers
+    exist: a kernel of at least the stride reaches every position when d = 1) and any
+    padding that leaves an output."""
+    fields = {name: [] for name in ("kernel", "stride", "padding", "output_padding", "dilation")}
+    sizes = []
+    for _ in range(2):
+        k, s, size = draw(st.integers(1, 4)), draw(st.integers(1, 3)), draw(st.integers(1, 5))
+        d = draw(st.sampled_from([1, 1, 2, 3]))  # mostly undilated: a dilation sharing a factor with s is refused
+        p, extra = draw(st.integers(0, d * (k - 1))), draw(st.integers(0, max(s, d) - 1))
+        assume((size - 1) * s - 2 * p + d * (k - 1) + extra + 1 > 0)
+        for name, value in zip(fields, (k, s, p, extra, d), strict=True):
+            fields[name].append(value)
+        sizes.append(size)
+    return {**fields, "out": 1, "bias": False}, (1, *sizes)
+
+
+@settings(max_examples=80, deadline=None, derandomize=True)
+@given(transposed_axes())
+def test_convtranspose_fields_are_the_rows_pytorch_reads(case):
+    """Every output unit's receptive field on the image itself is the first … last input unit
+    PyTorch's transposed conv reads for it, per axis; a layer archcalc refuses is one where
+    PyTorch leaves some output position (mod s) reached by no tap — the first such position,
+    on the first such axis, is the one the error names."""
+    from archcalc.errors import OpError
+    from archcalc.receptive import INPUT_RF, receptive_field
+
+    fields, (_, h, w) = case
+    op = ConvTranspose(**fields)
+    out = op.output_shape([(1, h, w)])
+    per_axis = [
+        _rows_read((h, w)[a], out[1 + a], *(fields[n][a] for n in ("kernel", "stride", "padding", "dilation", "output_padding")))
+        for a in (0, 1)
+    ]
+    missed = [next((o for o, rows in enumerate(reads[: fields["stride"][a]]) if not rows), None) for a, reads in enumerate(per_axis)]
+    try:
+        window = op.window([(1, h, w)])
+    except OpError as error:
+        axis = 0 if missed[0] is not None else 1
+        assert f"no tap reaches output position {missed[axis]} (mod {fields['stride'][axis]}) along axis {axis}" in str(error)
+        return
+    assert missed == [None, None]
+    rf = receptive_field([INPUT_RF], window, [(1, h, w)], out)
+    for axis, reads in enumerate(per_axis):
+        assert [rf.unit(axis, o) for o in range(out[1 + axis])] == [(rows[0], rows[-1]) for rows in reads[: out[1 + axis]]]
 
 
 def test_convtranspose_by_hand():

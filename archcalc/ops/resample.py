@@ -83,7 +83,7 @@ class ConvTranspose(Op):
         for index, a in enumerate("hw"):
             values.update({f"k_{a}": self.kernel[index], f"s_{a}": self.stride[index], f"p_{a}": self.padding[index]})
             values.update({f"d_{a}": self.dilation[index], f"a_{a}": self.output_padding[index]})
-            values[f"N_{a}"] = self._links(inputs[0][1 + index], out[1 + index], index)
+            values[f"N_{a}"] = self._links(inputs[0][1 + index], index)
         return values
 
     def output_shape(self, inputs: list[Shape]) -> Shape:
@@ -113,7 +113,7 @@ class ConvTranspose(Op):
     def macs(self, inputs: list[Shape], out: Shape) -> Value:
         return self._weights(inputs) * inputs[0][1] * inputs[0][2]
 
-    def _links(self, size: Value, out_size: Value, axis: int) -> Value:
+    def _links(self, size: Value, axis: int) -> Value:
         """N: the (input unit, tap) pairs along one axis whose product lands inside the output:
         all size·k of them but those before output row 0 and those past the last row."""
         k, s, p, d, extra = self.kernel[axis], self.stride[axis], self.padding[axis], self.dilation[axis], self.output_padding[axis]
@@ -122,7 +122,7 @@ class ConvTranspose(Op):
         return size * k - before - after
 
     def connections(self, inputs: list[Shape], out: Shape) -> Value:
-        links = self._links(inputs[0][1], out[1], 0) * self._links(inputs[0][2], out[2], 1)
+        links = self._links(inputs[0][1], 0) * self._links(inputs[0][2], 1)
         return self.out * exact_div(inputs[0][0], self.groups) * links + (numel(out) if self.bias else 0)
 
     def bias_flops(self, inputs: list[Shape], out: Shape) -> Value:
