@@ -119,6 +119,43 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
     (_MERGE, "return passthrough_formulas(inputs[0]) if all(shape == inputs[0] for shape in inputs) else {}", "0 → 1"): (
         "inside the branch every input equals input 0, and `all(shape == inputs[1] …)` holds exactly when `all(shape == inputs[0] …)` does"
     ),
+    # receptive.py / expressions.py / training (session 2026-12-04b)
+    ("archcalc/receptive.py", "fields: tuple | None = field(default=None, compare=False, repr=False)", "False → True"): (
+        "whether the per-unit fields take part in a ReceptiveField's == and repr: archcalc never compares, hashes or "
+        "prints a field whole, only its numbers and units"
+    ),
+    (
+        "archcalc/receptive.py",
+        "if len(lattices) == len(parts) and all(equal(part.jump, parts[0].jump) is True for part in parts):",
+        "0 → 1",
+    ): "every part's jump equals parts[1]'s exactly when every part's equals parts[0]'s (parts[0]'s included)",
+    ("archcalc/receptive.py", "if (difference > 0) == larger:", "`>` → `>=`"): (
+        "a difference of 0 means the term is a kept one: sympy cancels to 0 only identical terms, and dict.fromkeys removed those"
+    ),
+    ("archcalc/receptive.py", "step=d if isinstance(d, int) else 1,", "1 → 2"): (
+        "the step is read only by _units' range, which needs numeric bounds: a symbolic d leaves them symbolic unless "
+        "k = 1, and then unit i reads one unit (first = last), listed alike by any step"
+    ),
+    ("archcalc/receptive.py", "negative = not is_symbolic(offset) and offset < 0", "0 → 1"): (
+        "the offset is an integer (padding, dilation, kernel) and 0 returned just before: < 0 and < 1 agree on every other integer"
+    ),
+    ("archcalc/training/memory.py", "walk: Walk = field(repr=False)", "False → True"): (
+        "only whether a Training's repr shows its walk, which nothing prints"
+    ),
+    (
+        "archcalc/training/model.py",
+        "kept: bool = True  # False: dropped, to be recomputed (the layer is in a checkpointed block)",
+        "True → False",
+    ): ("attribute() sets `kept` on every SavedTensor (replace(item, kept=…)) before anything reads it"),
+    ("archcalc/training/model.py", "first: bool = False  # the first layer to keep this storage: its bytes count here", "False → True"): (
+        "attribute() sets `first` on every SavedTensor (replace(item, first=…)) before anything reads it"
+    ),
+    ("archcalc/training/model.py", "formula = elements(inputs[0] if index == 0 else out, output=index is None)", "0 → 1"): (
+        "the shape picks only the names' rank (C, H, W or F); the one op that changes the rank, flatten, keeps nothing (a view)"
+    ),
+    ("archcalc/training/model.py", "formula = elements(inputs[0] if index == 0 else out, output=index is None)", "`==` → `!=`"): (
+        "the shape picks only the names' rank (C, H, W or F); the one op that changes the rank, flatten, keeps nothing (a view)"
+    ),
 }
 
 
