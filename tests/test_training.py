@@ -295,6 +295,11 @@ def test_a_checkpointed_blocks_backward_holds_what_its_recomputation_makes_again
     # input gradients of all but a, the weight gradients of all three convs
     assert (checked.forward_macs, checked.recompute_macs) == (208, 96)
     assert checked.step_macs == 208 + (16 * 6 + 16 * 3) + 208 + 96
+    # with a batch of N every byte count is N times as many, and the largest working set is
+    # written alone: (192 + 384)·N, not 192·N + max(128·N, 320·N, 384·N)
+    n = symbol("N")
+    symbolic = training(spec, batch=n, device="cpu", checkpoint=["p"])
+    assert (symbolic.transient_bytes, symbolic.transient_layer) == (576 * n, "p")
 
 
 @pytest.mark.parametrize("name", ["bottleneck", "conv9_x", "conv2_x.7"])
