@@ -139,6 +139,18 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
     ("archcalc/receptive.py", "negative = not is_symbolic(offset) and offset < 0", "0 → 1"): (
         "the offset is an integer (padding, dilation, kernel) and 0 returned just before: < 0 and < 1 agree on every other integer"
     ),
+    ("archcalc/expressions.py", "if b.is_Integer and b > 0:", "0 → 1"): (
+        "differs at n = 1 only, where sympy writes ⌊⌊u⌋ + c⌋ and ⌊u + c⌋ alike, ⌊u⌋ + c (an integer c is pulled out)"
+    ),
+    ("archcalc/expressions.py", "if b.is_Integer and b > 0:", "`>` → `>=`"): (
+        "differs at a divisor of 0 only, and every divisor is a validated positive stride, kernel, scale or size"
+    ),
+    ("archcalc/expressions.py", 'if getattr(value, "is_Rational", False):', "False → True"): (
+        "only symbolic (sympy) values reach this line, and every one of them has is_Rational"
+    ),
+    ("archcalc/expressions.py", "if denominator & (denominator - 1) == 0:  # a power of two: exact in binary", "1 → 2"): (
+        "a Fraction's denominator here is at least 2, and for every d ≥ 2, d & (d − 2) = 0 exactly when d & (d − 1) = 0 (d a power of two)"
+    ),
     ("archcalc/training/memory.py", "walk: Walk = field(repr=False)", "False → True"): (
         "only whether a Training's repr shows its walk, which nothing prints"
     ),
