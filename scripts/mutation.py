@@ -128,6 +128,55 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
         "the stride-1 axis's map carries `sliding`, so receptive.step slides that window and never reads the map's monotone "
         "flag (explain reads only first, last, ratio and rule)"
     ),
+    # receptive.py / expressions.py / training (session 2026-12-04b)
+    ("archcalc/receptive.py", "fields: tuple | None = field(default=None, compare=False, repr=False)", "False → True"): (
+        "whether the per-unit fields take part in a ReceptiveField's == and repr: archcalc never compares, hashes or "
+        "prints a field whole, only its numbers and units"
+    ),
+    (
+        "archcalc/receptive.py",
+        "if len(lattices) == len(parts) and all(equal(part.jump, parts[0].jump) is True for part in parts):",
+        "0 → 1",
+    ): "every part's jump equals parts[1]'s exactly when every part's equals parts[0]'s (parts[0]'s included)",
+    ("archcalc/receptive.py", "if (difference > 0) == larger:", "`>` → `>=`"): (
+        "a difference of 0 means the term is a kept one: sympy cancels to 0 only identical terms, and dict.fromkeys removed those"
+    ),
+    ("archcalc/receptive.py", "step=d if isinstance(d, int) else 1,", "1 → 2"): (
+        "the step is read only by _units' range, which needs numeric bounds: a symbolic d leaves them symbolic unless "
+        "k = 1, and then unit i reads one unit (first = last), listed alike by any step"
+    ),
+    ("archcalc/receptive.py", "negative = not is_symbolic(offset) and offset < 0", "0 → 1"): (
+        "the offset is an integer (padding, dilation, kernel) and 0 returned just before: < 0 and < 1 agree on every other integer"
+    ),
+    ("archcalc/expressions.py", "if b.is_Integer and b > 0:", "0 → 1"): (
+        "differs at n = 1 only, where sympy writes ⌊⌊u⌋ + c⌋ and ⌊u + c⌋ alike, ⌊u⌋ + c (an integer c is pulled out)"
+    ),
+    ("archcalc/expressions.py", "if b.is_Integer and b > 0:", "`>` → `>=`"): (
+        "differs at a divisor of 0 only, and every divisor is a validated positive stride, kernel, scale or size"
+    ),
+    ("archcalc/expressions.py", 'if getattr(value, "is_Rational", False):', "False → True"): (
+        "only symbolic (sympy) values reach this line, and every one of them has is_Rational"
+    ),
+    ("archcalc/expressions.py", "if denominator & (denominator - 1) == 0:  # a power of two: exact in binary", "1 → 2"): (
+        "a Fraction's denominator here is at least 2, and for every d ≥ 2, d & (d − 2) = 0 exactly when d & (d − 1) = 0 (d a power of two)"
+    ),
+    ("archcalc/training/memory.py", "walk: Walk = field(repr=False)", "False → True"): (
+        "only whether a Training's repr shows its walk, which nothing prints"
+    ),
+    (
+        "archcalc/training/model.py",
+        "kept: bool = True  # False: dropped, to be recomputed (the layer is in a checkpointed block)",
+        "True → False",
+    ): ("attribute() sets `kept` on every SavedTensor (replace(item, kept=…)) before anything reads it"),
+    ("archcalc/training/model.py", "first: bool = False  # the first layer to keep this storage: its bytes count here", "False → True"): (
+        "attribute() sets `first` on every SavedTensor (replace(item, first=…)) before anything reads it"
+    ),
+    ("archcalc/training/model.py", "formula = elements(inputs[0] if index == 0 else out, output=index is None)", "0 → 1"): (
+        "the shape picks only the names' rank (C, H, W or F); the one op that changes the rank, flatten, keeps nothing (a view)"
+    ),
+    ("archcalc/training/model.py", "formula = elements(inputs[0] if index == 0 else out, output=index is None)", "`==` → `!=`"): (
+        "the shape picks only the names' rank (C, H, W or F); the one op that changes the rank, flatten, keeps nothing (a view)"
+    ),
 }
 
 

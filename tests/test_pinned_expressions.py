@@ -3,7 +3,23 @@ and equality is True, False or undecidable (None) — never a guess."""
 
 from __future__ import annotations
 
-from archcalc.expressions import definitely, equal, symbol
+from fractions import Fraction
+
+import pytest
+import sympy
+
+from archcalc.expressions import (
+    MAX_EXPRESSION_LENGTH,
+    ExpressionError,
+    definitely,
+    equal,
+    exact_div,
+    floordiv,
+    parse,
+    substitute,
+    symbol,
+    to_exact,
+)
 
 
 def test_a_size_name_is_a_positive_integer():
@@ -21,3 +37,33 @@ def test_equal_decides_only_what_it_can():
     assert equal(h, h + c) is False  # C is a positive size, so never zero
     assert equal(c % 2, 0) is None  # whether 2 divides C depends on C
     assert equal(h, c) is None
+    assert equal(1, h) is None and equal(h, 1) is None  # H = 1 is a size
+    assert equal(0, h) is False  # no size is 0
+
+
+def test_exact_division_of_ints_fractions_and_sizes():
+    h = symbol("H")
+    assert exact_div(12, 4) == 3 and type(exact_div(12, 4)) is int and exact_div(3, 4) == Fraction(3, 4)
+    assert exact_div(3, Fraction(2, 3)) == Fraction(9, 2) and exact_div(Fraction(3, 2), Fraction(1, 2)) == 3
+    assert exact_div(6, h) == 6 / h and exact_div(h, 2) == h / 2  # a size in either place: a formula
+
+
+def test_an_expression_of_the_longest_length_parses():
+    # "3 * 7" and 995 spaces: 5 + 995 = 1,000 characters, the most allowed (spaces count too)
+    longest = "3 * 7" + " " * 995
+    assert len(longest) == MAX_EXPRESSION_LENGTH == 1000 and parse(longest) == 21
+    with pytest.raises(ExpressionError, match="longer than 1000 characters"):
+        parse(longest + " ")
+
+
+def test_to_exact_gives_python_numbers():
+    for value, expected in ((sympy.Integer(3), 3), (Fraction(4, 2), 2), (sympy.Rational(6, 4), Fraction(3, 2)), (7, 7)):
+        assert to_exact(value) == expected and type(to_exact(value)) is type(expected)
+
+
+def test_a_nested_floor_is_flattened_only_by_a_whole_divisor():
+    # ⌊(⌊u⌋ + c)/n⌋ = ⌊(u + c)/n⌋ holds for a whole n only: with n = 3/2 and H = 1,
+    # ⌊(⌊1/2⌋ + 1)/(3/2)⌋ = ⌊2/3⌋ = 0, while ⌊(1/2 + 1)/(3/2)⌋ would be 1
+    h = symbol("H")
+    assert substitute(floordiv(sympy.floor(h / 2) + 1, Fraction(3, 2)), {"H": 1}) == 0
+    assert floordiv(sympy.floor(h / 2) + 1, 2) == sympy.floor((h + 2) / 4)  # written flat by a whole one

@@ -6,11 +6,13 @@ from __future__ import annotations
 from fractions import Fraction
 
 import pytest
+import sympy
 import torch
 
 from archcalc.analysis import analyse_file
 from archcalc.errors import OpError
-from archcalc.receptive import BROADCAST, Lattice, Mapped, Merged
+from archcalc.expressions import symbol
+from archcalc.receptive import BROADCAST, Lattice, Mapped, Merged, bound
 from tests.conftest import ROOT, by_name
 from tests.gradient_fields import positive, spec_hulls
 
@@ -101,6 +103,76 @@ def test_size_jump_and_start_on_an_irregular_axis(analyse_text):
     assert up.rf.jump[0] == Fraction(7, 4)
     # flatten sees the union over the 7 units: rows 0 … 13
     assert (flat.rf.size[0], flat.rf.start[0]) == (14, Fraction(13, 2))
+
+
+def test_size_and_start_where_the_first_unit_reads_padding_or_starts_inside(analyse_text):
+    analysis = analyse_text(
+        """
+        name: t
+        input: [1, 12, 12]
+        layers:
+          - conv: {name: a, out: 1, kernel: 3, padding: 1}
+          - conv: {name: b, out: 1, kernel: 3, stride: 2, padding: 1}
+          - crop: {name: c, size: 4}
+        """
+    )
+    a, b, c = (by_name(analysis)[name] for name in "abc")
+    # a's unit 0 reads pixels −1 … 1 (one of padding): size 1 − (−1) + 1 = 3, start 0
+    assert (a.rf.unit(0, 0), a.rf.size, a.rf.start, a.rf.jump) == ((-1, 1), (3, 3), (0, 0), (1, 1))
+    # b's unit 0 reads a's units −1 … 1, i.e. pixels −2 … 2: size 5, start 0, jump 2
+    assert (b.rf.unit(1, 0), b.rf.size, b.rf.start, b.rf.jump) == ((-2, 2), (5, 5), (0, 0), (2, 2))
+    # the centre crop 6 → 4 starts at b's unit 1: pixels 0 … 4, size 5, start 2
+    assert (c.rf.unit(0, 0), c.rf.size, c.rf.start) == ((0, 4), (5, 5), (2, 2))
+
+
+def test_a_merge_of_lattices_with_one_jump_is_a_lattice(analyse_text):
+    """A residual add of a padded 3×3 conv's field (−1 … 1 + i) and the identity's (i … i):
+    both jump 1, so the union is again a lattice, −1 … 1 + i, and the next conv's field is
+    derived by the lattice formulas (explain shows them)."""
+    analysis = analyse_text(
+        """
+        name: t
+        input: [1, 8, 8]
+        layers:
+          - add: {name: s, branches: [[conv: {out: 1, kernel: 3, padding: 1}], identity]}
+          - conv: {name: z, out: 1, kernel: 3, stride: 2}
+        """
+    )
+    s, z = (by_name(analysis)[name] for name in "sz")
+    assert s.rf.regular == (True, True) and (s.rf.unit(0, 0), s.rf.unit(0, 5)) == ((-1, 1), (4, 6))
+    # z's unit 0 reads s's units 0 … 2: pixels −1 … 3, size 5, start 1, jump 2
+    assert z.rf.regular == (True, True) and (z.rf.size, z.rf.start, z.rf.jump) == ((5, 5), (1, 1), (2, 2))
+
+
+def test_bound_reduces_symbolic_terms_a_number_apart():
+    h, w = symbol("H"), symbol("W")
+    # H + 1 and H + 3 differ by 2: the max is H + 3, the min H + 1, written alone (no Max/Min)
+    assert bound([h + 1, h + 3], larger=True) == h + 3 and bound([h + 3, h + 1], larger=False) == h + 1
+    # a difference of exactly 1 is decided too
+    assert bound([h, h + 1], larger=True) == h + 1 and bound([h + 1, h], larger=False) == h
+    # numbers reduce to one; terms not a number apart stay, in a flat unevaluated Max
+    kept = bound([h + 1, 4, w, 7, h + 2], larger=True)
+    assert isinstance(kept, sympy.Max) and set(kept.args) == {7, w, h + 2}
+    assert bound([3, 5], larger=True) == 5 and bound([3, 5], larger=False) == 3
+
+
+@pytest.mark.parametrize("last", ["adaptiveavgpool: {out: 2}", "groupnorm: {groups: 2}"])
+def test_a_non_monotone_field_on_symbolic_sizes_is_refused(analyse_text, last):
+    """After the interleaving dilated transposed conv the field is not monotone: a unit's
+    bounds need every unit read, which cannot be listed when their number is symbolic — an
+    adaptive pool's cell 0 reads units 0 … ⌈H'/2⌉ − 1, a group norm units 0 … H' − 1 (the
+    first bound a plain 0, the last a formula) — a clear error, not a crash."""
+    spec = f"""
+        name: t
+        input: [2, 12, 9]
+        layers:
+          - conv: {{out: 2, kernel: 3, stride: 3}}
+          - convtranspose: {{out: 2, kernel: 5, stride: 4, dilation: 3}}
+          - {last}
+        """
+    assert analyse_text(spec).layers[-1].rf is not None  # numeric sizes: every unit is listed
+    with pytest.raises(OpError, match="interleave needs numeric sizes"):
+        analyse_text(spec, input_shape="2,H,W")
 
 
 def test_lattices_stay_lattices(analyse_text):

@@ -178,6 +178,7 @@ def test_newer_ops_by_hand(write_spec, layers, name, saved, input_macs, weight_m
                  if layer.name == name)  # fmt: skip
     assert [(s.tensor, s.elements, s.dtype) for s in layer.saved] == saved
     assert (layer.backward_input_macs, layer.backward_weight_macs) == (input_macs, weight_macs)
+    assert layer.backward_macs == input_macs + weight_macs
 
 
 def test_a_view_of_the_input_keeps_its_storage_outside_autograd_too(write_spec):
@@ -193,6 +194,25 @@ def test_a_layer_fed_only_by_the_input_without_parameters_keeps_nothing(write_sp
     assert not pool.requires_grad and not relu.requires_grad and pool.saved == relu.saved == ()
     assert conv.backward_input_macs == 0 and conv.backward_weight_macs == 3 * 2 * 9  # 3·2·3² products at the 1×1 output
     assert [(s.tensor, s.storage) for s in conv.saved] == [("input", "relu1")]
+
+
+def test_a_layer_outside_autograd_still_costs_its_forward(write_spec):
+    """LeNet's RBF reading the input itself: no parameter (its prototypes are buffers) and no
+    input gradient, so autograd records nothing — but its forward is 84·10 = 840 products per
+    sample, 1,680 at batch 2, and the step counts them."""
+    (rbf,) = (t := training(write_spec("name: d\ninput: [84]\nlayers: [rbf: {out: 10}]\n"), batch=2)).layers
+    assert (rbf.requires_grad, rbf.saved, rbf.forward_macs) == (False, (), 2 * 84 * 10)
+    assert (t.forward_macs, t.backward_macs, t.step_macs) == (1_680, 0, 1_680)
+
+
+def test_an_in_place_silu_keeps_a_copy_of_its_input(write_spec):
+    """SiLU's derivative reads its input; in place (it may overwrite the conv's output, which the
+    conv does not keep) PyTorch saves a copy first (original_self): 2·2·4·4 = 64 floats in a
+    storage of its own, not the overwritten conv output."""
+    spec = write_spec("name: d\ninput: [2, 4, 4]\nlayers: [conv: {name: a, out: 2, kernel: 1}, silu: {name: x}]\n")
+    _, silu = training(spec, batch=2).layers
+    assert silu.inplace == 0 and silu.output_storage == "a"
+    assert [(s.tensor, s.storage, s.elements, s.bytes) for s in silu.saved] == [("input_copy", "x:input_copy", 64, F32 * 64)]
 
 
 def test_in_place_relu_and_add_share_storage_but_never_overwrite_a_saved_tensor(write_spec):
@@ -275,6 +295,11 @@ def test_a_checkpointed_blocks_backward_holds_what_its_recomputation_makes_again
     # input gradients of all but a, the weight gradients of all three convs
     assert (checked.forward_macs, checked.recompute_macs) == (208, 96)
     assert checked.step_macs == 208 + (16 * 6 + 16 * 3) + 208 + 96
+    # with a batch of N every byte count is N times as many, and the largest working set is
+    # written alone: (192 + 384)·N, not 192·N + max(128·N, 320·N, 384·N)
+    n = symbol("N")
+    symbolic = training(spec, batch=n, device="cpu", checkpoint=["p"])
+    assert (symbolic.transient_bytes, symbolic.transient_layer) == (576 * n, "p")
 
 
 @pytest.mark.parametrize("name", ["bottleneck", "conv9_x", "conv2_x.7"])

@@ -117,5 +117,8 @@ def test_a_reference_input_passes_no_gradient_on(write_spec):
     layers = {layer.name: layer for layer in analyse_training(network, analyse(network)).layers}
     assert layers["k"].inputs_need_grad == (False, False) and not layers["k"].requires_grad
     assert layers["after"].backward_input_macs == 0
+    # c feeds only k's size: no gradient reaches it, so it has no backward and no weight gradient
+    assert layers["c"].requires_grad and not layers["c"].backward and layers["c"].backward_weight_macs == 0
+    assert all(layer.backward for name, layer in layers.items() if name not in ("c",) and layer.requires_grad)
     checks, _ = prove(network, "adam")  # no state for c, whose weights get no gradient
     assert not failures(checks)

@@ -17,6 +17,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import Any
 
 from archcalc import expressions
 from archcalc.analysis import DTYPE_BYTES, Analysis
@@ -164,7 +165,7 @@ def _transient(layers: list[LayerTraining], blocks: dict[str, list[str]]) -> tup
         recomputed = {item.storage: item.bytes for item in saved}
         working = [own[name] for name in members if name in own]
         if working:
-            candidates[block] = vsum(recomputed.values()) + vmax(*working, simplify=False)
+            candidates[block] = vsum(recomputed.values()) + _max(working)
     if not candidates:
         return 0, None
     name = _largest(candidates)
@@ -173,7 +174,14 @@ def _transient(layers: list[LayerTraining], blocks: dict[str, list[str]]) -> tup
     return candidates[name], name
 
 
-def _largest(candidates: dict[str, Value]) -> str | None:
+def _max(values: list[Value]) -> Value:
+    """The largest value, written alone where they compare (numbers, or c·N alike under a
+    symbolic batch); else an unevaluated Max (exact once substituted)."""
+    index = _largest(dict(enumerate(values)))
+    return values[index] if index is not None else vmax(*values, simplify=False)
+
+
+def _largest(candidates: dict[Any, Value]) -> Any:
     """The name of the largest value; formulas compare when each is a number times the same
     expression (a symbolic batch alone: c·N), else None."""
     if not any(expressions.is_symbolic(v) for v in candidates.values()):

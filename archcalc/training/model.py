@@ -56,7 +56,7 @@ class LayerTraining:
     grad_bytes: Value  # its parameters' gradients
     output_bytes: Value  # its output tensor (and so its gradient's size)
     output_storage: str
-    forward_macs: Value = 0  # whole batch: what recomputing it costs
+    forward_macs: Value  # whole batch: what recomputing it costs
     inplace: int | None = None  # the input it overwrites
     checkpoint: str | None = None  # the checkpointed block it is in
     backward: bool = True  # a gradient reaches its output (False: its values feed only sizes, of crop or upsample)
