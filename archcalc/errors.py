@@ -5,6 +5,10 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 
+#: a file archcalc wrote itself → what the user typed (an imported model's temporary spec →
+#: ``torchvision:alexnet``): errors name what the user knows, never the temporary file
+SHOWN_AS: dict[str, str] = {}
+
 
 class ArchcalcError(Exception):
     """A user-facing error. ``str()`` is the one-or-two-line message the CLI prints."""
@@ -25,7 +29,10 @@ class ArchcalcError(Exception):
 
     def __str__(self) -> str:
         where = ""
-        if self.file:
+        shown = SHOWN_AS.get(str(self.file)) if self.file else None
+        if shown:
+            where = f"{shown} (its imported spec" + (f", line {self.line}" if self.line else "") + "): "
+        elif self.file:
             where = self.file + (f":{self.line}" if self.line else "") + ": "
         if self.path:
             where += f"{self.path}: "

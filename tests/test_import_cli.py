@@ -120,3 +120,20 @@ def test_without_torch_import_says_what_to_install():
 def test_a_bad_reference_is_one_line(user_models, reference, message):
     result = invoke("import", reference)
     assert result.exit_code == 2 and message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "reference", "message"),
+    [
+        (("report", "torchvision:nonexistent"), "torchvision:nonexistent", "torchvision has no model 'nonexistent'"),
+        (("diagram", "torchvision:nonexistent", "-o", "x.svg"), "torchvision:nonexistent", "has no model"),
+        (("compare", "mymodels:Odd", str(ROOT / "specs" / "alexnet.yaml")), "mymodels:Odd", "cannot represent"),
+        # the import succeeds; the analysis of its spec fails: AlexNet's third max pool has a 1×1 map at 16×16
+        (("report", "torchvision:alexnet", "--input", "3,16,16"), "torchvision:alexnet", "features.5 (maxpool): kernel 3"),
+    ],
+)
+def test_an_on_the_fly_import_error_names_the_reference_typed(user_models, args, reference, message):
+    result = invoke(*args)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(f"archcalc: error: {reference}") and message in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr and "archcalc-import-" not in result.stderr and ".yaml" not in result.stderr.split(":")[2]

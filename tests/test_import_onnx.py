@@ -132,3 +132,48 @@ def test_the_files_weights_give_onnxruntimes_outputs(name, tmp_path, export):
     got = got["out"] if isinstance(got, dict) else got
     scale = float(np.abs(expected).max())
     torch.testing.assert_close(got, torch.from_numpy(expected), rtol=1e-4, atol=1e-4 * scale)
+
+
+def _exported_with_axes(name: str, tmp_path, dynamic: bool) -> tuple[torch.nn.Module, str]:
+    model = build(name).to_empty(device="cpu")
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for key, tensor in model.state_dict(keep_vars=True).items():
+            fill(key, tensor, generator)
+    model.eval()
+    path = str(tmp_path / f"{name}{'_dynamic' if dynamic else ''}.onnx")
+    axes = {"x": {0: "N", 2: "H", 3: "W"}, "y": {0: "N"}} if dynamic else None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            model, torch.randn(1, 3, *SIZE), path, dynamo=False, opset_version=17, input_names=["x"], output_names=["y"], dynamic_axes=axes
+        )
+    return model, path
+
+
+def test_input_reshapes_an_onnx_file_exported_with_dynamic_axes(tmp_path):
+    """--input on a file whose N, H, W are symbolic: shape inference runs at the new size and
+    the macs are FlopCounterMode's at that size (not at the exported one)."""
+    model, path = _exported_with_axes("squeezenet1_1", tmp_path, dynamic=True)
+    for size in ((80, 112), (100, 72)):
+        spec = tmp_path / "squeezenet.yaml"
+        spec.write_text(import_model(path, (3, *size)).text)
+        analysis = analyse(load_network(spec))
+        assert analysis.input_shape == (3, *size)
+        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+            model(torch.zeros(1, 3, *size))
+        assert 2 * analysis.inference_totals.macs == counter.get_total_flops()
+
+
+def test_input_on_an_onnx_file_with_fixed_sizes_is_a_one_line_error(tmp_path):
+    from click.testing import CliRunner
+
+    from archcalc.cli import main
+
+    _, path = _exported_with_axes("squeezenet1_1", tmp_path, dynamic=False)
+    result = CliRunner().invoke(main, ["import", path, "--input", "3,80,112", "-o", str(tmp_path / "x.yaml")])
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "the file fixes its input's H = 64, W = 96" in lines[0] and "dynamic_axes" in lines[0], lines
+    same = CliRunner().invoke(main, ["import", path, "--input", f"3,{SIZE[0]},{SIZE[1]}", "-o", str(tmp_path / "y.yaml")])
+    assert same.exit_code == 0, same.output  # the file's own size is no change

@@ -120,6 +120,9 @@ def spec_path(reference: str | Path) -> Path:
         path = _FOLDER[0] / (_safe(str(reference)) + ".yaml")
         path.write_text(imported.text, encoding="utf-8")
         _CACHE[key] = path
+        from archcalc.errors import SHOWN_AS
+
+        SHOWN_AS.update({str(path): str(reference), str(path.resolve()): str(reference)})
     return _CACHE[key]
 
 

@@ -193,6 +193,32 @@ def _fold(np, node, known, shapes, origin, constant_ops, evaluate, attrs):
     return (None, None) if value is None else (np.asarray(value), source)
 
 
+def _set_input(model, shape: tuple[int, ...], label: str) -> None:
+    """``--input C,H,W`` on an ONNX file: each of the input's dims that the file leaves
+    symbolic (exported with dynamic axes) takes the given size — a symbolic batch takes 1 —
+    and shape inference then runs from there. A dim the file fixes cannot change: the
+    exporter baked the sizes after it into the graph (a Reshape's target), so a different
+    one is an error, not a guess."""
+    initializers = {i.name for i in model.graph.initializer}
+    inputs = [i for i in model.graph.input if i.name not in initializers]
+    dims = inputs[0].type.tensor_type.shape.dim if len(inputs) == 1 else []
+    if len(dims) != 4:
+        return  # the walker says what is wrong with the input
+    fixed = []
+    for dim, size, axis in zip(dims, (None, *shape), "NCHW", strict=True):
+        if dim.HasField("dim_value"):
+            if size is not None and dim.dim_value != size:
+                fixed.append(f"{axis} = {dim.dim_value}")
+        else:
+            dim.dim_value = 1 if size is None else size  # clears dim_param: the two are a oneof
+    if fixed:
+        raise ModelImportError(
+            f"{label}: --input {','.join(map(str, shape))}: the file fixes its input's {', '.join(fixed)} "
+            "(export it with dynamic axes, e.g. torch.onnx.export(..., dynamic_axes={'input': {2: 'H', 3: 'W'}}), to change them)"
+        )
+    del model.graph.value_info[:]  # inferred at the file's own size: inference starts afresh
+
+
 def _constant(node, value):
     from onnx import helper, numpy_helper
 
@@ -204,14 +230,14 @@ def import_onnx(ref: Reference, input_shape, flat: bool):
     path = Path(ref.target)
     if not path.is_file():
         raise ModelImportError(f"{ref.text}: no such file")
-    if input_shape is not None:
-        raise ModelImportError(f"{ref.text}: an ONNX file fixes its input size; --input applies to PyTorch models")
     try:
         model = onnx.load(str(path))
     except Exception as error:  # noqa: BLE001 — a corrupt file: onnx's own words
         raise ModelImportError(
             f"{ref.text}: not a readable ONNX file ({str(error).splitlines()[0] if str(error) else type(error).__name__})"
         ) from None
+    if input_shape is not None:
+        _set_input(model, tuple(input_shape), ref.text)
     graph = OnnxWalker(model, ref.text).run()
     from archcalc.importers import Imported, _source
     from archcalc.importers.emit import spec_text
