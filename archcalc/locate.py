@@ -54,7 +54,7 @@ def resolve_spec(argument: str | Path) -> Path:
     path = Path(argument)
     if path.exists():
         return path
-    from archcalc.importers.models import is_reference
+    from archcalc.references import is_reference
 
     if is_reference(str(argument)):  # torchvision:resnet50 and the like: load_spec imports it
         return path

@@ -290,10 +290,7 @@ def load_spec(path: str | Path) -> tuple[Spec, Source]:
 
 
 def _imported(path: str | Path) -> str | Path:
-    text = str(path)
-    if text.endswith((".yaml", ".yml")) and not text.startswith(("torchvision:", "timm:")):
-        return path  # a spec file (what is_reference says of it), without importing the importers
-    from archcalc.importers.models import is_reference
+    from archcalc.references import is_reference  # without importing the importers
 
     if not is_reference(str(path)):
         return path

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from archcalc.importers.ir import Graph, ModelImportError
-from archcalc.importers.models import Reference, is_reference, parse, parse_args
+from archcalc.importers.models import Reference, parse, parse_args
+from archcalc.references import is_reference
 
 __all__ = ["parse_shape", "Imported", "ModelImportError", "import_model", "import_torch", "is_reference", "parse_args", "spec_path"]
 

@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
 from archcalc.importers.ir import ModelImportError
-
-_CALLABLE = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
+from archcalc.references import CALLABLE as _CALLABLE
 
 
 @dataclass(frozen=True)
@@ -27,15 +25,6 @@ class Reference:
     kind: str  # torchvision, timm, callable, onnx
     target: str
     args: dict[str, Any] = field(default_factory=dict)
-
-
-def is_reference(text: str) -> bool:
-    text = str(text)
-    if text.lower().endswith(".onnx"):
-        return True
-    if text.startswith(("torchvision:", "timm:")):
-        return True
-    return bool(_CALLABLE.match(text)) and not text.endswith((".yaml", ".yml"))
 
 
 def parse(text: str, args: dict[str, Any] | None = None) -> Reference:
