@@ -177,3 +177,26 @@ def test_input_on_an_onnx_file_with_fixed_sizes_is_a_one_line_error(tmp_path):
     assert len(lines) == 1 and "the file fixes its input's H = 64, W = 96" in lines[0] and "dynamic_axes" in lines[0], lines
     same = CliRunner().invoke(main, ["import", path, "--input", f"3,{SIZE[0]},{SIZE[1]}", "-o", str(tmp_path / "y.yaml")])
     assert same.exit_code == 0, same.output  # the file's own size is no change
+
+
+def test_input_on_an_onnx_file_whose_input_is_not_a_map_is_an_error_not_ignored(tmp_path):
+    """A file whose input is (N, 8) features, given --input 3,32,32: the size asked for could
+    never be the one counted, so it is refused rather than dropped."""
+    from click.testing import CliRunner
+    from onnx import TensorProto, helper, numpy_helper
+
+    from archcalc.cli import main
+
+    weight = numpy_helper.from_array(torch.ones(4, 8).numpy(), "W")
+    graph = helper.make_graph(
+        [helper.make_node("Gemm", ["x", "W"], ["y"], transB=1)],
+        "flat",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 4])],
+        [weight],
+    )
+    path = tmp_path / "flat.onnx"
+    onnx.save(helper.make_model(graph), str(path))
+    result = CliRunner().invoke(main, ["import", str(path), "--input", "3,32,32", "-o", str(tmp_path / "f.yaml")])
+    assert result.exit_code == 2, result.output
+    assert "--input 3,32,32: expected one input of 4 dims (N, then these), found an input of 2 dims" in result.stderr, result.stderr

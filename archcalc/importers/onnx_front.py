@@ -202,10 +202,12 @@ def _set_input(model, shape: tuple[int, ...], label: str) -> None:
     initializers = {i.name for i in model.graph.initializer}
     inputs = [i for i in model.graph.input if i.name not in initializers]
     dims = inputs[0].type.tensor_type.shape.dim if len(inputs) == 1 else []
-    if len(dims) != 4:
-        return  # the walker says what is wrong with the input
+    if len(dims) != 1 + len(shape):  # never ignored: the size asked for would not be the one counted
+        found = f"{len(inputs)} inputs" if len(inputs) != 1 else f"an input of {len(dims)} dims"
+        asked = ",".join(map(str, shape))
+        raise ModelImportError(f"{label}: --input {asked}: expected one input of {1 + len(shape)} dims (N, then these), found {found}")
     fixed = []
-    for dim, size, axis in zip(dims, (None, *shape), "NCHW", strict=True):
+    for dim, size, axis in zip(dims, (None, *shape), "NCHW"[: len(dims)], strict=True):
         if dim.HasField("dim_value"):
             if size is not None and dim.dim_value != size:
                 fixed.append(f"{axis} = {dim.dim_value}")
