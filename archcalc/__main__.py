@@ -3,18 +3,17 @@ cyclic garbage collector waits (archcalc.collector says why: the tens of thousan
 that importing click, pydantic and archcalc creates all live as long as the process, so the
 collector's passes over them free nothing; they were a twentieth of a cold report)."""
 
-import gc
+from archcalc.collector import paused
+
+
+def _cli():
+    from archcalc.cli import main
+
+    return main
 
 
 def run() -> None:
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        from archcalc.cli import main
-    finally:
-        if collecting:
-            gc.enable()
-    main()
+    paused(_cli)()()
 
 
 if __name__ == "__main__":
