@@ -146,25 +146,27 @@ def bound(values: list, larger: bool) -> Value:
     Max/Min, exact once sizes are substituted. sympy's own Max compares every pair of its
     arguments symbolically: after EfficientNet's squeeze-and-excitation gates (a whole-map
     field merged into every block's) that took minutes for a [3, H, W] input.
+
+    Two terms differ by a number exactly when their non-constant parts (``as_coeff_Add``)
+    are the same expression — sympy keeps sums in one canonical form — so each term is
+    compared with the others through a dictionary keyed by that part, not by subtracting it
+    from every term kept (quadratic, and most of EfficientNet-B7's symbolic report).
     """
     if not any(is_symbolic(v) for v in values):
         return max(values) if larger else min(values)
     extreme = sp().Max if larger else sp().Min
-    numbers, terms = [], []
+    numbers, kept = [], {}  # kept: a term's non-constant part → its best constant
     for value in values:
         for arg in value.args if isinstance(value, extreme) else (value,):
-            (numbers if not is_symbolic(arg) or arg.is_Number else terms).append(to_exact(arg))
-    kept = [max(numbers) if larger else min(numbers)] if numbers else []
-    for term in dict.fromkeys(terms):
-        for index, other in enumerate(kept):
-            difference = sp().sympify(term - other)
-            if difference.is_Number:
-                if (difference > 0) == larger:
-                    kept[index] = term
-                break
-        else:
-            kept.append(term)
-    return to_exact(kept[0]) if len(kept) == 1 else _unevaluated(larger, frozenset(kept))
+            if not is_symbolic(arg) or arg.is_Number:
+                numbers.append(to_exact(arg))
+                continue
+            constant, rest = arg.as_coeff_Add()
+            if rest not in kept or bool(constant > kept[rest] if larger else constant < kept[rest]):
+                kept[rest] = constant
+    terms = [max(numbers) if larger else min(numbers)] if numbers else []
+    terms += [to_exact(rest + constant) for rest, constant in kept.items()]
+    return terms[0] if len(terms) == 1 else _unevaluated(larger, frozenset(terms))
 
 
 @lru_cache(maxsize=4096)

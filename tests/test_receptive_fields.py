@@ -154,6 +154,14 @@ def test_bound_reduces_symbolic_terms_a_number_apart():
     kept = bound([h + 1, 4, w, 7, h + 2], larger=True)
     assert isinstance(kept, sympy.Max) and set(kept.args) == {7, w, h + 2}
     assert bound([3, 5], larger=True) == 5 and bound([3, 5], larger=False) == 3
+    # nested Max/Min are spliced; floor(H/2) + 1 and floor(H/2) + 3 are 2 apart, 2·H and
+    # 2·H − 1 are 1 apart, while floor(H/2) + 3 and 2·H are no number apart (H = 2: 4 and 4;
+    # H = 4: 5 and 8): max → {floor(H/2) + 3, 2·H}, min → {floor(H/2) + 1, 2·H − 1}
+    half = sympy.floor(h / 2)
+    nested = [sympy.Max(half + 1, 2 * h, evaluate=False), half + 3, 2 * h - 1]
+    assert set(bound(nested, larger=True).args) == {half + 3, 2 * h}
+    nested = [sympy.Min(half + 1, 2 * h, evaluate=False), half + 3, 2 * h - 1]
+    assert set(bound(nested, larger=False).args) == {half + 1, 2 * h - 1}
 
 
 @pytest.mark.parametrize("last", ["adaptiveavgpool: {out: 2}", "groupnorm: {groups: 2}"])
