@@ -176,6 +176,10 @@ def analyse(network: Network, batch: Value = 1, dtype: str = "float32", fields: 
         results.append(stats)
     dims = [*network.input_shape, batch]
     symbols = tuple(sorted({str(s) for d in dims if expressions.is_symbolic(d) for s in d.free_symbols}))
+    inference = [s for s in results if not s.training_only]
+    totals = total(results)
+    # the same layers give the same sums: summed once (a third of the analysis of a long chain)
+    inference_totals = totals if len(inference) == len(results) else total(inference)
     return Analysis(
         name=network.spec.name,
         source=network.spec.source,
@@ -183,11 +187,11 @@ def analyse(network: Network, batch: Value = 1, dtype: str = "float32", fields: 
         batch=batch,
         dtype=dtype,
         layers=results,
-        totals=total(results),
-        inference_totals=total([s for s in results if not s.training_only]),
+        totals=totals,
+        inference_totals=inference_totals,
         symbols=symbols,
         scopes=dict(network.scopes),
-        outputs=_outputs(network, results),
+        outputs=_outputs(network, results, inference_totals),
         invalid_training=dict(network.invalid),
         left_out=dict(network.left_out),
         validity=_validity(network) if symbols else None,
@@ -203,7 +207,7 @@ def _validity(network: Network):
     return cache(lambda training: valid_for(network, training))
 
 
-def _outputs(network: Network, results: list[LayerStats]) -> tuple[OutputStats, ...]:
+def _outputs(network: Network, results: list[LayerStats], inference_totals: Totals) -> tuple[OutputStats, ...]:
     by_name = {stats.name: stats for stats in results}
     outputs = []
     for label, layer in network.outputs.items():
@@ -211,11 +215,11 @@ def _outputs(network: Network, results: list[LayerStats]) -> tuple[OutputStats, 
             raise _no_layer(network)
         last = by_name[layer]
         if len(network.outputs) == 1 and not last.training_only:  # it needs every inference layer (none dangles)
-            stats = [s for s in results if not s.training_only]
+            totals = inference_totals
         else:
             needs = network.needs(label)
-            stats = [s for s in results if s.name in needs]
-        outputs.append(OutputStats(label, layer, last.output_shape, last.training_only, total(stats)))
+            totals = total([s for s in results if s.name in needs])
+        outputs.append(OutputStats(label, layer, last.output_shape, last.training_only, totals))
     return tuple(outputs)
 
 
@@ -236,6 +240,9 @@ MAX_COUNT_BITS = 14_000
 
 
 def _writable(stats: LayerStats) -> LayerStats:
+    counts = (stats.params, stats.macs, stats.connections, stats.activations, *stats.flops_by_kind.values(), *stats.output_shape)
+    if all(not isinstance(count, int) or count.bit_length() <= MAX_COUNT_BITS for count in counts):
+        return stats  # nearly always: naming the count too large is for the rare layer that has one
     counts = {"params": stats.params, "MACs": stats.macs, "connections": stats.connections, "activations": stats.activations}
     counts.update({f"{kind} flops": count for kind, count in stats.flops_by_kind.items()})
     counts.update({f"output size {index}": dim for index, dim in enumerate(stats.output_shape)})

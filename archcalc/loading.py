@@ -37,6 +37,7 @@ MAX_DIGITS = 4300
 
 _Base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _MERGE = "tag:yaml.org,2002:merge"
+_STR, _INT, _SEQ, _MAP = (f"tag:yaml.org,2002:{name}" for name in ("str", "int", "seq", "map"))
 
 
 def _kind(mode: int) -> str:
@@ -91,6 +92,29 @@ class StrictLoader(_Base):
             raise _at(node, f"an integer of {digits:,} digits is too large (at most {MAX_DIGITS:,})")
         return super().construct_yaml_int(node)
 
+    def construct_tree(self, node):
+        """``node``'s value, for a tree (``_plain_tree``: no alias, shallow): the strings,
+        integers, lists and mappings that make up nearly all of a spec are built directly,
+        in document order; any other node (a float, a bool, null, a merge key, another tag) is
+        built by the safe constructor as before. PyYAML's general construction (aliases,
+        recursive structures, two-step generators) was a third of reading a long spec."""
+        tag = node.tag
+        if isinstance(node, yaml.ScalarNode):
+            if tag == _STR:
+                return node.value
+            if tag == _INT:
+                return self.construct_yaml_int(node)
+        elif isinstance(node, yaml.SequenceNode) and tag == _SEQ:
+            return [self.construct_tree(child) for child in node.value]
+        elif isinstance(node, yaml.MappingNode) and tag == _MAP and all(_plain_key(key) for key, _ in node.value):
+            _no_duplicates(node)
+            return {self.construct_tree(key): self.construct_tree(value) for key, value in node.value}
+        return self.construct_object(node, deep=True)
+
+
+def _plain_key(node: yaml.Node) -> bool:
+    return isinstance(node, yaml.ScalarNode) and node.tag in (_STR, _INT)
+
 
 StrictLoader.add_constructor("tag:yaml.org,2002:float", StrictLoader.construct_yaml_float)
 StrictLoader.add_constructor("tag:yaml.org,2002:int", StrictLoader.construct_yaml_int)
@@ -143,10 +167,13 @@ def _no_duplicates(node: yaml.MappingNode) -> None:
         seen[key] = key_node
 
 
-def measure(root: yaml.Node) -> None:
+def measure(root: yaml.Node) -> bool:
     """Refuse a tree that expands past MAX_NODES, nests past MAX_DEPTH, or holds an alias
     that contains itself. Iterative, and each node's size is counted once (aliases share
-    nodes), so measuring a billion laughs costs as much as its file."""
+    nodes), so measuring a billion laughs costs as much as its file. True when ``root`` is
+    a plain tree (``_plain_tree``), which ``StrictLoader.construct_tree`` can build."""
+    if _plain_tree(root):
+        return True
     sizes: dict[int, int] = {}
     on_path: set[int] = set()
     stack: list[tuple[yaml.Node, int, bool]] = [(root, 1, False)]
@@ -168,6 +195,26 @@ def measure(root: yaml.Node) -> None:
         on_path.add(key)
         stack.append((node, depth, True))
         stack.extend((child, depth + 1, False) for child in _children(node) if id(child) not in sizes)
+    return False
+
+
+def _plain_tree(root: yaml.Node) -> bool:
+    """True for what nearly every spec is: a tree (no node reached twice, so no alias) of at
+    most MAX_NODES nodes, none deeper than MAX_DEPTH. One visit per node, where ``measure``'s
+    general walk makes two and sums sizes (a sixth of reading a 100,000-layer spec); anything
+    else — aliases, or a limit passed — is left to that walk, which names where."""
+    seen: set[int] = set()
+    stack: list[tuple[yaml.Node, int]] = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH or id(node) in seen or len(seen) >= MAX_NODES:
+            return False
+        seen.add(id(node))
+        if isinstance(node, yaml.SequenceNode):
+            stack.extend([(child, depth + 1) for child in node.value])
+        elif isinstance(node, yaml.MappingNode):
+            stack.extend([(part, depth + 1) for pair in node.value for part in pair])
+    return True
 
 
 def _children(node: yaml.Node) -> list[yaml.Node]:
@@ -187,8 +234,8 @@ def load_yaml(text: str, file: str) -> tuple[yaml.Node | None, Any]:
             root = loader.get_single_node()
             if root is None:
                 return None, None
-            measure(root)
-            return root, loader.construct_document(root)
+            plain = measure(root)
+            return root, loader.construct_tree(root) if plain else loader.construct_document(root)
         finally:
             loader.dispose()
     except SpecError as error:

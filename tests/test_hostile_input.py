@@ -55,6 +55,14 @@ def test_billion_laughs_in_a_claims_inline_net_is_refused(cli, tmp_path):
     assert "expands to more than 500,000 YAML nodes" in error_of(cli, "verify", path)
 
 
+def test_half_a_million_nodes_without_any_alias_are_refused(cli, write_spec):
+    # a tree (no alias) is measured by a faster walk than an aliased document; its limit holds
+    # too: 500,001 list items + the list + the key + the rest of the spec > 500,000 nodes
+    path = write_spec(HEAD + "  - relu\nnotes: [" + "0," * 500_001 + "]\n")
+    assert os.path.getsize(path) < 2 * 1024 * 1024
+    assert "expands to more than 500,000 YAML nodes" in error_of(cli, "report", path)
+
+
 def test_an_alias_that_contains_itself(cli, write_spec):
     message = error_of(cli, "report", write_spec(HEAD + "  - &x [relu, *x]\n"))
     assert "a YAML alias contains itself" in message and ":4:" in message
