@@ -49,15 +49,22 @@ class _Field:
     monotone: bool = True
 
     def lo(self, i: Value) -> Value:
-        key = ("lo", i)
-        if key not in self._cache:
-            self._cache[key] = to_exact(self._lo(i))
-        return self._cache[key]
+        return _built(self.raw_lo(i))
 
     def hi(self, i: Value) -> Value:
+        return _built(self.raw_hi(i))
+
+    # raw_lo / raw_hi may give an _Extreme: what the fields pass among themselves
+    def raw_lo(self, i: Value) -> Value | _Extreme:
+        key = ("lo", i)
+        if key not in self._cache:
+            self._cache[key] = _exact(self._lo(i))
+        return self._cache[key]
+
+    def raw_hi(self, i: Value) -> Value | _Extreme:
         key = ("hi", i)
         if key not in self._cache:
-            self._cache[key] = to_exact(self._hi(i))
+            self._cache[key] = _exact(self._hi(i))
         return self._cache[key]
 
 
@@ -95,14 +102,14 @@ class Mapped(_Field):
             self._cache["monotone"] = self.map.monotone and self.inner.monotone
         return self._cache["monotone"]
 
-    def _lo(self, i: Value) -> Value:
+    def _lo(self, i: Value) -> Value | _Extreme:
         if self.inner.monotone:  # the lowest of the units read is the first one's
-            return self.inner.lo(self.map.first(i))
+            return self.inner.raw_lo(self.map.first(i))
         return vmin(*[self.inner.lo(u) for u in self._units(i)])
 
-    def _hi(self, i: Value) -> Value:
+    def _hi(self, i: Value) -> Value | _Extreme:
         if self.inner.monotone:
-            return self.inner.hi(self.map.last(i))
+            return self.inner.raw_hi(self.map.last(i))
         return vmax(*[self.inner.hi(u) for u in self._units(i)])
 
     def _units(self, i: Value) -> range:
@@ -131,14 +138,51 @@ class Merged(_Field):
             self._cache["monotone"] = all(part.monotone for part in self.parts)
         return self._cache["monotone"]
 
-    def _lo(self, i: Value) -> Value:
-        return bound([part.lo(i) for part in self.parts], larger=False)
+    def _lo(self, i: Value) -> Value | _Extreme:
+        return _bound([part.raw_lo(i) for part in self.parts], larger=False)
 
-    def _hi(self, i: Value) -> Value:
-        return bound([part.hi(i) for part in self.parts], larger=True)
+    def _hi(self, i: Value) -> Value | _Extreme:
+        return _bound([part.raw_hi(i) for part in self.parts], larger=True)
+
+
+class _Extreme:
+    """A Max (``larger``) or Min of symbolic terms, kept as the terms until a value is asked
+    for: a merge's bound feeds every later merge's (after EfficientNet's gates, each field is
+    the max of a term per gate so far), which splices the terms in again, so building each
+    bound as a sympy Max (sympy sorts the arguments of every one it builds) was most of a gated
+    network's symbolic report; now only the bounds a layer's field reports are built, once.
+
+    ``number`` is the extreme of the plain numbers among them (None: none); ``terms`` maps each
+    term's non-constant part to the extreme of its constants (see ``_bound``)."""
+
+    __slots__ = ("larger", "number", "terms", "_value")
+
+    def __init__(self, larger: bool, number: Value | None, terms: dict) -> None:
+        self.larger, self.number, self.terms, self._value = larger, number, terms, None
+
+    @property
+    def value(self) -> Value:
+        if self._value is None:
+            args = [] if self.number is None else [self.number]
+            args += [to_exact(rest + constant) for rest, constant in self.terms.items()]
+            self._value = args[0] if len(args) == 1 else _unevaluated(self.larger, frozenset(args))
+        return self._value
+
+
+def _built(value: Value | _Extreme) -> Value:
+    return value.value if isinstance(value, _Extreme) else value
+
+
+def _exact(value: Value | _Extreme) -> Value | _Extreme:
+    return value if isinstance(value, _Extreme) else to_exact(value)
 
 
 def bound(values: list, larger: bool) -> Value:
+    """The max (``larger``) or min of a merge's bounds, exactly, as one flat Max/Min (see ``_bound``)."""
+    return _built(_bound(values, larger))
+
+
+def _bound(values: list, larger: bool) -> Value | _Extreme:
     """The max (``larger``) or min of a merge's bounds, exactly, as one flat Max/Min.
 
     Nested Max/Min arguments are spliced in, the numbers among them reduced to one, and
@@ -152,21 +196,35 @@ def bound(values: list, larger: bool) -> Value:
     compared with the others through a dictionary keyed by that part, not by subtracting it
     from every term kept (quadratic, and most of EfficientNet-B7's symbolic report).
     """
-    if not any(is_symbolic(v) for v in values):
+    if not any(isinstance(v, _Extreme) or is_symbolic(v) for v in values):
         return max(values) if larger else min(values)
     extreme = sp().Max if larger else sp().Min
     numbers, kept = [], {}  # kept: a term's non-constant part → its best constant
     for value in values:
+        if isinstance(value, _Extreme) and value.larger == larger:  # spliced, already reduced
+            numbers += [] if value.number is None else [value.number]
+            for rest, constant in value.terms.items():
+                _keep(kept, rest, constant, larger)
+            continue
+        value = _built(value)
         for arg in value.args if isinstance(value, extreme) else (value,):
             if not is_symbolic(arg) or arg.is_Number:
                 numbers.append(to_exact(arg))
                 continue
             constant, rest = arg.as_coeff_Add()
-            if rest not in kept or bool(constant > kept[rest] if larger else constant < kept[rest]):
-                kept[rest] = constant
-    terms = [max(numbers) if larger else min(numbers)] if numbers else []
-    terms += [to_exact(rest + constant) for rest, constant in kept.items()]
-    return terms[0] if len(terms) == 1 else _unevaluated(larger, frozenset(terms))
+            _keep(kept, rest, constant, larger)
+    number = (max(numbers) if larger else min(numbers)) if numbers else None
+    if not kept:
+        return number
+    if number is None and len(kept) == 1:
+        ((rest, constant),) = kept.items()
+        return to_exact(rest + constant)
+    return _Extreme(larger, number, kept)
+
+
+def _keep(kept: dict, rest: Value, constant: Value, larger: bool) -> None:
+    if rest not in kept or bool(constant > kept[rest] if larger else constant < kept[rest]):
+        kept[rest] = constant
 
 
 @lru_cache(maxsize=4096)

@@ -6,7 +6,7 @@ derives, for each size name, the smallest value at which every layer's rule acce
 input — replaying each layer's own ``output_shape`` on its input shapes with the names bound
 to numbers, never a typed-in table — the other names held at ``LARGE``. Validity is taken to
 grow with the size (a layer that accepts a size accepts larger ones, as windows and strides
-do); the search is a bisection, so it costs about log2(LARGE) replays.
+do); the search gallops and bisects (``_smallest``), so it costs about 2·log2 of the answer replays.
 """
 
 from __future__ import annotations
@@ -45,9 +45,15 @@ def _layers(network: Network, training: bool) -> list[str]:
 
 
 def _smallest(network: Network, name: str, fixed: dict[str, int], layers: list[str]) -> int | None:
+    """Galloping, then bisecting: the sizes 1, 2, 4, … until one is accepted, then halving the
+    last gap — about 2·log2 of the answer replays (a network's smallest size is a few pixels
+    to a few hundred), where bisecting all of 1 … LARGE took log2(LARGE) = 14 every time."""
     if not accepts(network, {**fixed, name: LARGE}, layers):
         return None
-    low, high = 0, LARGE  # accepts(high); low is refused (0 is no size at all)
+    low, high = 0, 1  # low is refused (0 is no size at all); high is tried next
+    while high < LARGE and not accepts(network, {**fixed, name: high}, layers):
+        low, high = high, min(2 * high, LARGE)
+    # now accepts(high): tried just now, or LARGE (accepted above)
     while high - low > 1:
         middle = (low + high) // 2
         if accepts(network, {**fixed, name: middle}, layers):

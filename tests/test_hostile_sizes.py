@@ -120,6 +120,20 @@ def test_lenet5_valid_for_by_hand(cli):
     assert "the formulas hold for H ≥ 32, W ≥ 32" in cli("report", ROOT / "specs/lenet5.yaml", "--input", "1,H,W").output
 
 
+@pytest.mark.parametrize("kernel", [1, 2, 3, 4, 5, 64, 100, 8192, 8193, 16384])
+def test_valid_for_a_single_window_is_its_kernel(analyse_text, kernel):
+    # a k×k conv without padding needs H ≥ k (H − k + 1 ≥ 1) and a 1×3 one W ≥ 3, whatever the
+    # search's steps: sizes 1, powers of two, both sides of one, and LARGE (2¹⁴) itself
+    spec = f"name: t\ninput: [1, H, W]\nlayers:\n  - conv: {{out: 1, kernel: [{kernel}, 3]}}\n"
+    assert analyse_text(spec).valid_for() == {"H": kernel, "W": 3}
+
+
+def test_valid_for_past_the_largest_size_searched_is_none(analyse_text):
+    spec = "name: t\ninput: [1, H, W]\nlayers:\n  - conv: {out: 1, kernel: [16385, 1]}\n"
+    # W is searched with H held at LARGE, which this conv refuses too: no W helps either
+    assert analyse_text(spec).valid_for() == {"H": None, "W": None}
+
+
 @pytest.mark.parametrize("name, build", [("googlenet", models.googlenet), ("inception_v3", models.inception_v3)])
 def test_valid_for_is_where_torch_starts_to_accept(name, build):
     analysis = analyse_file(TV / f"{name}.yaml", "3,S,S")

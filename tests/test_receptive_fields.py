@@ -12,7 +12,7 @@ import torch
 from archcalc.analysis import analyse_file
 from archcalc.errors import OpError
 from archcalc.expressions import symbol
-from archcalc.receptive import BROADCAST, Lattice, Mapped, Merged, bound
+from archcalc.receptive import BROADCAST, Lattice, Mapped, Merged, _bound, bound
 from tests.conftest import ROOT, by_name
 from tests.gradient_fields import positive, spec_hulls
 
@@ -162,6 +162,22 @@ def test_bound_reduces_symbolic_terms_a_number_apart():
     assert set(bound(nested, larger=True).args) == {half + 3, 2 * h}
     nested = [sympy.Min(half + 1, 2 * h, evaluate=False), half + 3, 2 * h - 1]
     assert set(bound(nested, larger=False).args) == {half + 1, 2 * h - 1}
+
+
+def test_bounds_passed_between_merges_are_spliced_before_any_max_is_built():
+    h, w = symbol("H"), symbol("W")
+    # a merge's bound kept as its terms (max{H + 1, W, 2}) meets H + 3 and 5 at the next merge:
+    # H + 3 beats H + 1 by 2, 5 beats 2, W stays — max{H + 3, W, 5}, one flat Max
+    inner = _bound([h + 1, w, 2], larger=True)
+    assert set(_bound([inner, h + 3, 5], larger=True).value.args) == {h + 3, w, 5}
+    # a min kept as terms inside a max is one term of it, whole: max{min{H, W}, H + 1}
+    low = _bound([h, w], larger=False)
+    assert set(_bound([low, h + 1], larger=True).value.args) == {sympy.Min(h, w), h + 1}
+    # two merges in a row, through the fields: hi(i) = max(H + i, 2 + 2i, H + 4 + 3i), so
+    # hi(0) = max{2, H + 4} (H is dominated by H + 4), hi(1) = max{4, H + 7}; lo(0) = min(0, −1, 1)
+    parts = (Lattice(0, h, 1), Lattice(-1, 2, 2))
+    outer = Merged((Merged(parts), Lattice(1, h + 4, 3)))
+    assert set(outer.hi(0).args) == {2, h + 4} and set(outer.hi(1).args) == {4, h + 7} and outer.lo(0) == -1
 
 
 @pytest.mark.parametrize("last", ["adaptiveavgpool: {out: 2}", "groupnorm: {groups: 2}"])
