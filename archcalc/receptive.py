@@ -327,6 +327,22 @@ def step(field_: Any, window: Window | Resampling | None, axis: int):
     if isinstance(field_, Lattice):
         j = field_.jump
         return Lattice(field_.low - p * j, field_.high + (d * (k - 1) - p) * j, j * s)
+    return _slid(field_, k, s, p, d)
+
+
+def _slid(field_: Any, k: Value, s: Value, p: Value, d: Value) -> Mapped:
+    """A field that is not a lattice through a sliding window. Two windows in a row over a
+    monotone field read as one: this one's unit i reads the previous layer's units s·i − p …
+    s·i − p + d(k − 1), which read s′·(s·i − p) − p′ … s′·(s·i − p + d(k − 1)) − p′ + d′(k′ − 1)
+    of the field before — one window of stride s′·s. So the chain after a merge stays one
+    rule deep: a later merge's query (the last unit of a map, after each squeeze-and-excitation
+    gate) steps once per merge below it, not once per layer — which was quadratic in depth."""
+    if isinstance(field_, Mapped) and field_.map.sliding is not None and field_.inner.monotone:
+        k1, s1, p1, d1 = field_.map.sliding
+        if not any(is_symbolic(v) for v in (k, s, p, d, k1, s1, p1, d1)):
+            first = -(s1 * p + p1)  # the offsets of the first and last units read: s′·s·i + offset
+            last = s1 * (d * (k - 1) - p) + d1 * (k1 - 1) - p1
+            return Mapped(field_.inner, sliding(last - first + 1, s1 * s, -first, 1))
     return Mapped(field_, sliding(k, s, p, d))
 
 

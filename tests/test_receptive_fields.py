@@ -12,7 +12,8 @@ import torch
 from archcalc.analysis import analyse_file
 from archcalc.errors import OpError
 from archcalc.expressions import symbol
-from archcalc.receptive import BROADCAST, Lattice, Mapped, Merged, _bound, bound
+from archcalc.ops.base import Window
+from archcalc.receptive import BROADCAST, Lattice, Mapped, Merged, _bound, bound, sliding, step
 from tests.conftest import ROOT, by_name
 from tests.gradient_fields import positive, spec_hulls
 
@@ -178,6 +179,23 @@ def test_bounds_passed_between_merges_are_spliced_before_any_max_is_built():
     parts = (Lattice(0, h, 1), Lattice(-1, 2, 2))
     outer = Merged((Merged(parts), Lattice(1, h + 4, 3)))
     assert set(outer.hi(0).args) == {2, h + 4} and set(outer.hi(1).args) == {4, h + 7} and outer.lo(0) == -1
+
+
+def test_windows_after_a_merge_compose_into_one_and_read_the_same_pixels():
+    # a merge (not a lattice: its parts' jumps differ), then a 3/2 window padded 1 and a
+    # dilated 3/1 one (dilation 2, padding 2): composed, unit i reads merge units
+    # 2·(i − 2) − 1 … 2·(i − 2 + 4) − 1 + 2 = 2i − 5 … 2i + 5 — the same as stepping twice
+    merge = Merged((Lattice(0, 1, 1), Lattice(-1, 3, 2)))
+    window = Window(kernel=(3, 3), stride=(2, 2), padding=(1, 1))
+    dilated = Window(kernel=(3, 3), stride=(1, 1), padding=(2, 2), dilation=(2, 2))
+    composed = step(step(merge, window, 0), dilated, 0)
+    stepwise = Mapped(Mapped(merge, sliding(3, 2, 1, 1)), sliding(3, 1, 2, 2))
+    assert isinstance(composed, Mapped) and composed.inner is merge  # one rule deep
+    assert composed.map.first(4) == 3 and composed.map.last(4) == 13 and composed.jump == stepwise.jump == 4
+    for i in range(-3, 9):
+        assert (composed.lo(i), composed.hi(i)) == (stepwise.lo(i), stepwise.hi(i))
+    h = symbol("H")
+    assert composed.hi(h) == stepwise.hi(h) and composed.lo(h - 1) == stepwise.lo(h - 1)
 
 
 @pytest.mark.parametrize("last", ["adaptiveavgpool: {out: 2}", "groupnorm: {groups: 2}"])
