@@ -99,6 +99,16 @@ def main():
     """
 
 
+def _timings(path: str | None):
+    """The measured times of ``--timings``; their reader (a pydantic model of its own) is
+    imported only when a file is given."""
+    if not path:
+        return None
+    from archcalc.timings import load_timings
+
+    return load_timings(path)
+
+
 @main.command(cls=_SpecCommand)
 @click.argument("spec", type=click.Path(dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown", "csv", "html"]), default="table", show_default=True)
@@ -132,11 +142,10 @@ def report(
     """
     from archcalc.analysis import analyse, load_network
     from archcalc.report import render
-    from archcalc.timings import load_timings
 
     network = load_network(spec, input_shape)
     analysis = analyse(network, batch=batch, dtype=dtype)
-    measured = load_timings(timings) if timings else None
+    measured = _timings(timings)
     training = _training_of(network, analysis, **train)
     if fmt == "html":
         from archcalc.html_report.build import report_page
@@ -184,12 +193,11 @@ def diagram(
     from archcalc.analysis import analyse, load_network
     from archcalc.diagram import dot_source
     from archcalc.drawing import render
-    from archcalc.timings import load_timings
 
     network = load_network(spec, input_shape)
     analysis = analyse(network, batch=batch, dtype=dtype)
     training = _training_of(network, analysis, training=color == "saved", optimizer=None, train_device="cuda", fit=None, checkpoint=())
-    path, note = render(dot_source(analysis, depth, color, load_timings(timings) if timings else None, training), output)
+    path, note = render(dot_source(analysis, depth, color, _timings(timings), training), output)
     click.echo(f"wrote {path}" + (f" ({note})" if note else ""))
 
 
