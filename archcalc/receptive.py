@@ -165,7 +165,7 @@ class _Extreme:
         if self._value is None:
             args = [] if self.number is None else [self.number]
             args += [to_exact(rest + constant) for rest, constant in self.terms.items()]
-            self._value = args[0] if len(args) == 1 else _unevaluated(self.larger, frozenset(args))
+            self._value = _unevaluated(self.larger, frozenset(args))  # ≥ 2 of them: _bound returns fewer bare
         return self._value
 
 
@@ -223,8 +223,7 @@ def _bound(values: list, larger: bool) -> Value | _Extreme:
 
 
 def _keep(kept: dict, rest: Value, constant: Value, larger: bool) -> None:
-    if rest not in kept or bool(constant > kept[rest] if larger else constant < kept[rest]):
-        kept[rest] = constant
+    kept[rest] = constant if rest not in kept else (max if larger else min)(kept[rest], constant)
 
 
 @lru_cache(maxsize=4096)

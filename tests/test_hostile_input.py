@@ -124,6 +124,17 @@ def test_special_and_huge_numbers_in_a_spec(cli, write_spec, entry, words):
     assert words in error_of(cli, "report", write_spec(HEAD + f"  - {entry}\n"))
 
 
+def test_a_count_of_exactly_the_most_bits_is_written_and_one_bit_more_is_named(cli, write_spec):
+    # MAX_COUNT_BITS = 14,000. linear on a 1-vector, out = 2^13998: params = out·1 + out = 2^13999,
+    # a 14,000-bit number (4,214 digits), written out whole
+    assert cli("report", write_spec(f"name: t\ninput: [1]\nlayers:\n  - linear: {{out: {2**13998}}}\n"), "--exact").exit_code == 0
+    # a 1×1 conv on (1, 4, 1) with the same out: params = out + out = 2^13999 (exactly the most
+    # bits, not named), macs = out · 1 · 4 · 1 = 2^14000, a 14,001-bit number of 4,215 digits:
+    # the count named is the MACs
+    path = write_spec(f"name: t\ninput: [1, 4, 1]\nlayers:\n  - conv: {{out: {2**13998}, kernel: 1}}\n")
+    assert "conv1 (conv): its MACs have about 4,215 digits, more than can be written out" in error_of(cli, "report", path)
+
+
 def claims_file(tmp_path, fields: str):
     path = tmp_path / "claims.yaml"
     subject = f"{{spec: {LENET}, layer: C1, quantity: params}}"
