@@ -362,8 +362,12 @@ def _affine(scale: Value, offset: Value) -> str:
     text = "i" if scale == 1 else f"{scale}·i"
     if offset == 0:
         return text
-    negative = not is_symbolic(offset) and offset < 0
-    return f"{text} {'−' if negative else '+'} {-offset if negative else offset}"
+    if is_symbolic(offset):  # a padding written as P: i − P + 2, as the report writes sums (not i + 2 - P)
+        from archcalc.typeset import to_plain
+
+        written = to_plain(offset)
+        return f"{text} − {written[1:]}" if written.startswith("−") else f"{text} + {written}"
+    return f"{text} {'−' if offset < 0 else '+'} {abs(offset)}"
 
 
 __all__ = ["INPUT_RF", "BROADCAST", "Lattice", "Mapped", "Merged", "ReceptiveField", "receptive_field", "sliding", "step", "summarise"]

@@ -100,9 +100,6 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
         "return Lattice(vmin(*[p.low for p in parts]), vmax(*[p.high for p in parts]), parts[0].jump)",
         "0 → 1",
     ): "the branch is taken only when every part's jump equals parts[0]'s",
-    ("archcalc/receptive.py", "negative = not is_symbolic(offset) and offset < 0", "`<` → `<=`"): (
-        "an offset of 0 returned just before: < and <= differ only there"
-    ),
     ("archcalc/training/rules.py", "def elements(shape: tuple, output: bool = False) -> str:", "False → True"): (
         "every call that leaves `output` to its default passes a pointwise op's shape (dropout's mask, LRN's "
         "intermediates), where the input's names and the output's have the same values"
@@ -158,9 +155,6 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
     ("archcalc/receptive.py", "step=d if isinstance(d, int) else 1,", "1 → 2"): (
         "the step is read only by _units' range, which needs numeric bounds: a symbolic d leaves them symbolic unless "
         "k = 1, and then unit i reads one unit (first = last), listed alike by any step"
-    ),
-    ("archcalc/receptive.py", "negative = not is_symbolic(offset) and offset < 0", "0 → 1"): (
-        "the offset is an integer (padding, dilation, kernel) and 0 returned just before: < 0 and < 1 agree on every other integer"
     ),
     ("archcalc/expressions.py", "if b.is_Integer and b > 0:", "0 → 1"): (
         "differs at n = 1 only, where sympy writes ⌊⌊u⌋ + c⌋ and ⌊u + c⌋ alike, ⌊u⌋ + c (an integer c is pulled out)"

@@ -57,6 +57,10 @@ CASES = {
     "channel_shuffle": [{"conv": {"out": 4, "kernel": 3}}, {"channel_shuffle": {"groups": 2}}],
     "mul_squeeze_excitation": [CONV, {"mul": [[{"globalavgpool": None}, {"conv": {"out": 3, "kernel": 1}}, "sigmoid"], "identity"]}],
     "mul_spatial_attention": [CONV, {"mul": [[{"conv": {"out": 1, "kernel": 3, "padding": 1}}, "sigmoid"], "identity"]}],
+    # a kernel-1 conv of row stride 13 on 13 rows is one row that reads pixel row 0 only, broadcast
+    # over the 13 rows of the identity: output row i reads rows 0 (the gate) and i, a hull 0 … i
+    # (were the gate's unit i read as row 13·i, row i would see i … 12, cut to the image)
+    "mul_broadcast_row": [{"mul": [[{"conv": {"out": 2, "kernel": 1, "stride": [13, 1]}}], "identity"]}],
     "groupnorm": [CONV, {"groupnorm": {"groups": 3}}],
     "layernorm": [CONV, "layernorm"],
     "linear_on_maps": [CONV, {"linear": {"out": 2}}],
@@ -379,3 +383,28 @@ def test_symbolic_fields_after_gates_are_flat_and_exact(size):
     last = sympy.sympify(symbolic.layers[-1].rf.size[0])
     maxima = list(last.atoms(sympy.Max))
     assert maxima and all(not arg.has(sympy.Max) for m in maxima for arg in m.args)
+
+
+@pytest.mark.parametrize(
+    ("window", "units", "text"),
+    [
+        # unit i reads s·i − p … s·i − p + d(k − 1): k 3, s 2, p 1, d 2 → 2i − 1 … 2i + 3, every 2nd
+        ((3, 2, 1, 2), [(-1, 3), (1, 5), (3, 7)], "2·i − 1 … 2·i + 3"),
+        ((3, 1, 0, 1), [(0, 2), (1, 3), (2, 4)], "i … i + 2"),  # offsets 0 and +2
+        ((2, 1, 1, 1), [(-1, 0), (0, 1), (1, 2)], "i − 1 … i"),  # offsets −1 and 0
+        ((2, 3, 0, 2), [(0, 2), (3, 5), (6, 8)], "3·i … 3·i + 2"),
+    ],
+)
+def test_a_sliding_windows_rule_and_its_text(window, units, text):
+    rule = sliding(*window)
+    assert [(rule.first(i), rule.last(i)) for i in range(3)] == units
+    assert rule.rule == text and rule.step == window[3] and rule.ratio == window[1]
+
+
+def test_a_symbolic_paddings_rule_reads_minus_the_padding():
+    padding = sympy.Symbol("P", integer=True, positive=True)
+    rule = sliding(3, 1, padding, 1)
+    assert rule.rule == "i − P … i − P + 2"
+    assert sympy.expand(rule.last(4) - rule.first(4)) == 2
+    assert sliding(3, 1, -padding, 1).rule == "i + P … i + P + 2"
+    assert sliding(1, 2, 2 * padding, 1).rule == "2·i − 2·P … 2·i − 2·P"
