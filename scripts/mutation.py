@@ -82,16 +82,6 @@ _RESAMPLE = "archcalc/ops/resample.py"
 _BASE = "archcalc/ops/base.py"
 _TAPS = "taps = [[(o + p - t * d) // s for t in range(k) if (o + p - t * d) % s == 0] for o in range(s + 1)]  # one period, and one more"
 EQUIVALENT: dict[tuple[str, str, str], str] = {
-    ("archcalc/ops/base.py", "if stride + padding <= dilation * (kernel - 1) + 1:", "`+` → `-`"): (
-        "a shortcut that skips the check for a dropped last window where none can be dropped; taking the check "
-        "anyway gives the same sizes (only a symbolic size gets a needless Piecewise)"
-    ),
-    ("archcalc/ops/base.py", "if stride + padding <= dilation * (kernel - 1) + 1:", "1 → 2"): (
-        "as `<=` → `<`: (kernel − 2) takes the shortcut less often (the other 1 → 2, taking it more often, is killed)"
-    ),
-    ("archcalc/ops/base.py", "if stride + padding <= dilation * (kernel - 1) + 1:", "`<=` → `<`"): (
-        "the same shortcut, taken less often: the check for a dropped window, made anyway, finds none"
-    ),
     ("archcalc/expressions.py", 'if getattr(value, "is_Integer", False):', "False → True"): (
         "only symbolic (sympy) values reach this line, and every one of them has is_Integer"
     ),
