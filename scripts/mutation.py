@@ -45,6 +45,9 @@ OPS_TESTS = ["tests/test_ops.py"]
 FAMILY_TESTS = {
     "activation.py": ["tests/test_ops_activations.py"],
     "adaptive.py": ["tests/test_adaptive.py"],
+    # the shared rules: their own tests, then the ops that lean on them most (ceil_mode's drop
+    # rule; the index rules and SizedByReference of the resampling ops)
+    "base.py": ["tests/test_ops_base.py", "tests/test_ceil_mode_torch.py", "tests/test_ops_resample.py"],
     "channels.py": ["tests/test_ops_channels.py"],
     "norm.py": ["tests/test_ops_norms.py"],
     "resample.py": ["tests/test_ops_resample.py"],
@@ -81,17 +84,10 @@ _SHORTCUT = (
     "a shortcut: one inference output needs every inference layer (a layer reaching no output is refused), which network.needs() finds too"
 )
 _PEAK = "peak_activations=vmax(*activations, simplify=False) if activations else 0,"
+_RESAMPLE = "archcalc/ops/resample.py"
+_BASE = "archcalc/ops/base.py"
+_TAPS = "taps = [[(o + p - t * d) // s for t in range(k) if (o + p - t * d) % s == 0] for o in range(s + 1)]  # one period, and one more"
 EQUIVALENT: dict[tuple[str, str, str], str] = {
-    ("archcalc/ops/base.py", "if stride + padding <= dilation * (kernel - 1) + 1:", "`+` → `-`"): (
-        "a shortcut that skips the check for a dropped last window where none can be dropped; taking the check "
-        "anyway gives the same sizes (only a symbolic size gets a needless Piecewise)"
-    ),
-    ("archcalc/ops/base.py", "if stride + padding <= dilation * (kernel - 1) + 1:", "1 → 2"): (
-        "as `<=` → `<`: (kernel − 2) takes the shortcut less often (the other 1 → 2, taking it more often, is killed)"
-    ),
-    ("archcalc/ops/base.py", "if stride + padding <= dilation * (kernel - 1) + 1:", "`<=` → `<`"): (
-        "the same shortcut, taken less often: the check for a dropped window, made anyway, finds none"
-    ),
     ("archcalc/expressions.py", 'if getattr(value, "is_Integer", False):', "False → True"): (
         "only symbolic (sympy) values reach this line, and every one of them has is_Integer"
     ),
@@ -138,6 +134,56 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
     ): (
         "the stride-1 axis's map carries `sliding`, so receptive.step slides that window and never reads the map's monotone "
         "flag (explain reads only first, last, ratio and rule)"
+    ),
+    # resample.py from mutant 111, and base.py (session 2026-12-07)
+    (_RESAMPLE, _TAPS, "`+` → `-`"): (
+        "the survivor is the tap value's o + p: the filter makes o + p − t·d a multiple of s, so (o − p − t·d)//s is "
+        "(o + p − t·d)/s + ⌊−2p/s⌋, every value moved by one constant, and the monotone flag (their one reader) only "
+        "compares them with each other"
+    ),
+    (_RESAMPLE, _TAPS, "`//` → `*`"): (
+        "the filter makes o + p − t·d a multiple of s, so ·s in place of /s multiplies every value by s² > 0, and the "
+        "monotone flag (their one reader) only compares them with each other"
+    ),
+    (_RESAMPLE, _TAPS, "1 → 2"): (
+        "one more position, s + 1, whose taps are position 1's each one unit on (o + s reads what o reads, + 1): it is "
+        "reached exactly when 1 is, and the pair (s, s + 1) compares as (0, 1) already does"
+    ),
+    (_RESAMPLE, "monotone = all(min(a) <= min(b) and max(a) <= max(b) for a, b in zip(taps, taps[1:], strict=False))", "`<=` → `<`"): (
+        "it can only mark non-monotone a field whose ends never go down, and such a field read as non-monotone gives the "
+        "same numbers: the min and max over every unit read (which run from the first to the last in whole steps) are "
+        "the first unit's low and the last unit's high (a symbolic index is refused either way: hits() needs numbers)"
+    ),
+    (
+        _RESAMPLE,
+        "return AxisMap(lambda o: min(hits(o)), lambda o: max(hits(o)), Fraction(1, s), rule, d // gcd(d, s), monotone)",
+        "`//` → `*`",
+    ): (
+        "gcd(d, s) is 1 on this line: with a common factor g > 1, positions o with o + p ≢ 0 (mod g) meet no tap and "
+        "the layer was refused above, so d // 1 = d * 1"
+    ),
+    (_BASE, 'model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)', "True → False"): (
+        "frozen and defer_build (populate_by_name's is killed by test_ops_base): archcalc never assigns to an op's "
+        "field nor hashes an op, so a mutable one counts the same, and defer_build only moves when pydantic builds a "
+        "kind's validator (at class creation, not first use), the same validator either way"
+    ),
+    (
+        _BASE,
+        'return [(shape[axis], "==", inputs[0][axis]) for shape in inputs[1:] for axis in range(1, min(len(shape), len(inputs[0])))]',
+        "0 → 1",
+    ): (
+        "the survivor is len(inputs[0]) → len(inputs[1]) (the other is killed): the ops keeping this default that take "
+        "several inputs (add, concat) refuse inputs of different ranks first, so the two lengths are equal, and with one "
+        "input the inner range is never reached"
+    ),
+    (
+        _BASE,
+        "def conv_out_size(size: Value, kernel: int, stride: int, padding: int, dilation: int, ceil_mode: bool = False) -> Value:",
+        "False → True",
+    ): "the default is never read: both callers pass ceil_mode (_slide its own, pool's dropped-window check True)",
+    (_BASE, "_slide_symbolic = functools.lru_cache(maxsize=4096)(_slide)", "4096 → 4097"): (
+        "the memo's capacity only: _slide is a pure function of its arguments and its errors are not cached, so a cache "
+        "of any size returns what the call would"
     ),
     # receptive.py / expressions.py / training (session 2026-12-04b)
     ("archcalc/receptive.py", "fields: tuple | None = field(default=None, compare=False, repr=False)", "False → True"): (

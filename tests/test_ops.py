@@ -375,6 +375,23 @@ CASES = {
             (1, 6, 7),
             rf=(([(2 * i // 3,) * 2 for i in range(6)], [(5 * i // 7,) * 2 for i in range(7)]), (F(2, 3), F(5, 7))),
         ),
+        # a scale per axis, [2, 3/2] on 3×4: ⌊3·2⌋ = 6 rows, ⌊4·3/2⌋ = 6 columns (each axis its own factor);
+        # rows ⌊i·3/6⌋ = ⌊i/2⌋, columns ⌊i·4/6⌋ = ⌊2i/3⌋
+        Row(
+            {"scale": [2, "3/2"]},
+            [(1, 3, 4)],
+            (1, 6, 6),
+            rf=(([(i // 2,) * 2 for i in range(6)], [(2 * i // 3,) * 2 for i in range(6)]), (F(1, 2), F(2, 3))),
+        ),
+        # align_corners to one row and column: the step (H − 1)/(H_out − 1) is 0/0, so x = 0 (PyTorch's
+        # scale is 0 there) and unit 0 reads row 0 alone; the nominal jump is σ = H/H_out = 4 and 3/1 = 3
+        Row(
+            {"size": [1, 1], "mode": "bilinear", "align_corners": True},
+            [(2, 4, 3)],
+            (2, 1, 1),
+            flops={"resample": 7 * 2},
+            rf=(([(0, 0)], [(0, 0)]), (4, 3)),
+        ),
     ],
     # a squeeze-and-excitation gate (4, 1, 1) broadcast over (4, 3, 5): one multiply per output; every unit
     # reads the gate's one unit (pixel 0) and its own pixel

@@ -128,6 +128,58 @@ def test_convtranspose_fields_are_the_rows_pytorch_reads(case):
         assert [rf.unit(axis, o) for o in range(out[1 + axis])] == [(rows[0], rows[-1]) for rows in reads[: out[1 + axis]]]
 
 
+def _stacked_rows_read(size: int, layers: list, out_size: int) -> list:
+    """PyTorch's first and last input row each output row of a stack of one-channel layers
+    reads, unclipped (as in ``_rows_read``): the one-hot rows of an input extended by a margin
+    M on each side, pushed through the stack with unit weights; output o of the original is
+    output o + M·s₁·s₂ of the extended one. Each layer is ("convtranspose" | "conv", k, s, p, d)."""
+    margin = 3 * max(k * d for _, k, _, _, d in layers)
+    n = size + 2 * margin
+    modules, shift = [], margin
+    for kind, k, s, p, d in layers:
+        module = (torch.nn.ConvTranspose2d if kind == "convtranspose" else torch.nn.Conv2d)(
+            1, 1, (k, 1), (s, 1), (p, 0), bias=False, dilation=(d, 1)
+        )
+        torch.nn.init.ones_(module.weight)
+        modules.append(module)
+        shift *= s  # a conv here has stride 1
+    with torch.no_grad():
+        reached = torch.nn.Sequential(*modules)(torch.eye(n).view(n, 1, n, 1))[:, 0, :, 0] != 0  # (input row, output row)
+    rows = [reached[:, o + shift].nonzero().flatten().tolist() for o in range(out_size)]
+    assert all(0 < r[0] and r[-1] < n - 1 for r in rows)  # the margin holds every field whole
+    return [(r[0] - margin, r[-1] - margin) for r in rows]
+
+
+#: dilated transposed convs with stride > 1 (kernel, stride, padding, dilation), most of them
+#: with taps that interleave (the first row read goes down as o goes up): 2×1/2 dilated 3
+#: reads rows 0, −1, 1, 0, … for o = 0, 1, 2, 3
+INTERLEAVED = [(2, 2, 0, 3), (2, 2, 1, 3), (3, 2, 0, 3), (3, 2, 2, 3), (3, 3, 0, 2), (3, 3, 2, 2), (4, 3, 1, 2), (3, 3, 1, 4)]
+#: what reads them: a sliding window over several units (3, padded 1), an undilated
+#: transposed conv (its map steps through every unit it reads), another dilated one
+READERS = [("conv", 3, 1, 1, 1), ("convtranspose", 3, 2, 1, 1), ("convtranspose", 2, 2, 0, 3)]
+
+
+@pytest.mark.parametrize("reader", READERS, ids=lambda r: f"{r[0]}{r[1]}s{r[2]}d{r[4]}")
+@pytest.mark.parametrize("first", INTERLEAVED, ids=lambda f: "k{}s{}p{}d{}".format(*f))
+def test_fields_after_interleaved_taps_are_the_rows_pytorch_reads(first, reader):
+    """A layer reading several units of an interleaving transposed conv sees the union of
+    all their fields, not the span of the first and last unit's: every output unit's field
+    is the first … last row PyTorch's two-layer stack reads for it."""
+    from archcalc.receptive import INPUT_RF, receptive_field
+
+    k, s, p, d = first
+    a = ConvTranspose(out=1, kernel=[k, 1], stride=[s, 1], padding=[p, 0], dilation=[d, 1], bias=False)
+    kind, k2, s2, p2, d2 = reader
+    fields = {"out": 1, "kernel": [k2, 1], "stride": [s2, 1], "padding": [p2, 0], "dilation": [d2, 1], "bias": False}
+    b = ConvTranspose(**fields) if kind == "convtranspose" else REGISTRY["conv"](**fields)
+    shape = (1, 4, 1)
+    middle = a.output_shape([shape])
+    out = b.output_shape([middle])
+    rf = receptive_field([receptive_field([INPUT_RF], a.window([shape]), [shape], middle)], b.window([middle]), [middle], out)
+    expected = _stacked_rows_read(shape[1], [("convtranspose", *first), reader], out[1])
+    assert [rf.unit(0, o) for o in range(out[1])] == expected
+
+
 def test_convtranspose_by_hand():
     # U-Net's up-convolution: 2×2/2 doubles 28 → 56, weight (1024, 512, 2, 2) + 512 biases
     op = ConvTranspose(out=512, kernel=2, stride=2)
@@ -151,13 +203,14 @@ def test_convtranspose_symbolic_counts_substitute():
 
 
 # --- upsample --------------------------------------------------------------------------------
-@pytest.mark.parametrize("scale", [2, 3, Fraction(3, 2), Fraction(5, 4), Fraction(1, 2)])
+@pytest.mark.parametrize("scale", [2, 3, Fraction(3, 2), Fraction(5, 4), Fraction(1, 2), (2, Fraction(3, 2)), (Fraction(1, 2), 3)])
 @pytest.mark.parametrize("size", [(5, 7), (8, 3)])
 def test_upsample_sizes_are_pytorchs(scale, size):
-    op = Upsample(scale=scale)
+    op = Upsample(scale=list(scale) if isinstance(scale, tuple) else scale)
     out = op.output_shape([(2, *size)])
-    # PyTorch's ⌊H·scale⌋ (dyadic scales: exact in its double arithmetic too)
-    expected = F.interpolate(torch.zeros(1, 2, *size), scale_factor=float(scale), recompute_scale_factor=True).shape[1:]
+    # PyTorch's ⌊H·scale⌋, each axis with its own factor (dyadic scales: exact in its double arithmetic too)
+    factor = tuple(float(s) for s in scale) if isinstance(scale, tuple) else float(scale)
+    expected = F.interpolate(torch.zeros(1, 2, *size), scale_factor=factor, recompute_scale_factor=True).shape[1:]
     assert out == tuple(expected)
 
 
@@ -229,6 +282,16 @@ def test_the_nearest_float32_deviation_is_pinned():
     # 26 → 22: output row 11 is ⌊11·26/22⌋ = 13 exactly; PyTorch's float32 ⌊11·fl(26/22)⌋ reads 12
     assert _reads(26, 22, "nearest", None)[11] == (12, 12)
     assert Upsample(size=[22, 1]).window([(1, 26, 1)]).axes[0].first(11) == 13
+
+
+@pytest.mark.parametrize(("size", "out", "align_corners"), [(4, 8, None), (5, 3, None), (6, 1, None), (4, 7, True), (3, 2, True)])
+def test_bilinear_rows_past_the_last_output_read_the_last_input_row(size, out, align_corners):
+    """A padded window after the resize reads units past its end, where the rule continues
+    (archcalc's fields are unclipped): for i ≥ H_out, x = (i + ½)·H/H_out − ½ ≥ H − ½ + ½·H/H_out
+    > H − ½ (with align_corners x = i·(H − 1)/(H_out − 1) > H − 1), so ⌊x⌋ ≥ H − 1 and ⌈x⌉ ≥ H:
+    both rows min(⌊x⌋, H − 1) and min(⌈x⌉, H − 1) are the last one, H − 1 — however far past."""
+    rule = Upsample(size=[out, 1], mode="bilinear", align_corners=align_corners).window([(1, size, 1)]).axes[0]
+    assert [(rule.first(i), rule.last(i)) for i in range(out, out + 2 * size + 2)] == [(size - 1, size - 1)] * (2 * size + 2)
 
 
 def test_bilinear_flops_and_labels():
