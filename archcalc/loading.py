@@ -92,12 +92,25 @@ class StrictLoader(_Base):
             raise _at(node, f"an integer of {digits:,} digits is too large (at most {MAX_DIGITS:,})")
         return super().construct_yaml_int(node)
 
-    def construct_tree(self, node):
-        """``node``'s value, for a tree (``_plain_tree``: no alias, shallow): the strings,
-        integers, lists and mappings that make up nearly all of a spec are built directly,
-        in document order; any other node (a float, a bool, null, a merge key, another tag) is
-        built by the safe constructor as before. PyYAML's general construction (aliases,
-        recursive structures, two-step generators) was a third of reading a long spec."""
+    def construct_plain(self, root):
+        """``root``'s value if its nodes form a tree of at most MAX_NODES nodes, none deeper
+        than MAX_DEPTH; else NOT_A_TREE (``measure``'s walk then names the limit). Counting
+        while building spares a long spec a separate walk of its nodes."""
+        self._nodes = 0
+        try:
+            return self.construct_tree(root, 1)
+        except _NotATree:
+            return NOT_A_TREE
+
+    def construct_tree(self, node, depth):
+        """The strings, integers, lists and mappings that make up nearly all of a spec, built
+        directly in document order; any other node (a float, a bool, null, a merge key, another
+        tag) by the safe constructor as before. PyYAML's general construction (aliases,
+        recursive structures, two-step generators) was a third of reading a long spec. Only for
+        a tree: a node reached twice (an alias) would be built twice."""
+        self._nodes += 1
+        if depth > MAX_DEPTH or self._nodes > MAX_NODES:
+            raise _NotATree
         tag = node.tag
         if isinstance(node, yaml.ScalarNode):
             if tag == _STR:
@@ -105,11 +118,18 @@ class StrictLoader(_Base):
             if tag == _INT:
                 return self.construct_yaml_int(node)
         elif isinstance(node, yaml.SequenceNode) and tag == _SEQ:
-            return [self.construct_tree(child) for child in node.value]
+            return [self.construct_tree(child, depth + 1) for child in node.value]
         elif isinstance(node, yaml.MappingNode) and tag == _MAP and all(_plain_key(key) for key, _ in node.value):
             _no_duplicates(node)
-            return {self.construct_tree(key): self.construct_tree(value) for key, value in node.value}
+            return {self.construct_tree(key, depth + 1): self.construct_tree(value, depth + 1) for key, value in node.value}
         return self.construct_object(node, deep=True)
+
+
+class _NotATree(Exception):
+    """Raised inside ``construct_tree`` when a limit is passed."""
+
+
+NOT_A_TREE = object()
 
 
 def _plain_key(node: yaml.Node) -> bool:
@@ -234,8 +254,13 @@ def load_yaml(text: str, file: str) -> tuple[yaml.Node | None, Any]:
             root = loader.get_single_node()
             if root is None:
                 return None, None
-            plain = measure(root)
-            return root, loader.construct_tree(root) if plain else loader.construct_document(root)
+            # without an anchor (no '&' anywhere) there is no alias, so the nodes form a tree
+            if "&" not in text or measure(root):
+                tree = loader.construct_plain(root)
+                if tree is not NOT_A_TREE:
+                    return root, tree
+                measure(root)  # a limit passed: its walk names which, and where
+            return root, loader.construct_document(root)
         finally:
             loader.dispose()
     except SpecError as error:
