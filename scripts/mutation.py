@@ -50,6 +50,7 @@ FAMILY_TESTS = {
     "base.py": ["tests/test_ops_base.py", "tests/test_ceil_mode_torch.py", "tests/test_ops_resample.py"],
     "channels.py": ["tests/test_ops_channels.py"],
     "norm.py": ["tests/test_ops_norms.py"],
+    "pool.py": ["tests/test_ceil_mode_torch.py"],
     "resample.py": ["tests/test_ops_resample.py"],
 }
 TESTS = {

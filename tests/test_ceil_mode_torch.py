@@ -29,3 +29,31 @@ def test_the_drop_rule_only_splits_cases_where_it_can_apply():
         assert "Piecewise" not in str(conv_out_size(symbol("H"), kernel, stride, padding, 1, ceil_mode=True))
     # 2×2/2 with padding 1 can (see test_ops): p + s − 2 = 1 ≥ d(k − 1) = 1
     assert "Piecewise" in str(conv_out_size(symbol("H"), 2, 2, 1, 1, ceil_mode=True))
+
+
+WINDOWS = [(k, s, p, d) for k in (1, 2, 3, 4) for s in (1, 2, 3) for p in range(k // 2 + 1) for d in (1, 2)]
+
+
+@pytest.mark.parametrize(("kernel", "stride", "padding", "dilation"), WINDOWS)
+def test_a_ceil_mode_pool_refuses_exactly_the_inputs_pytorch_refuses(kernel, stride, padding, dilation):
+    """In ceil mode a window may overhang the input, but one must start inside it: PyTorch
+    refuses a map too small for that (its output size would be 0). The op's rule, along both
+    axes, against max_pool2d at every size from 1 up, the smallest accepted included."""
+    from archcalc.errors import OpError
+    from archcalc.ops import REGISTRY
+
+    op = REGISTRY["maxpool"](kernel=kernel, stride=stride, padding=padding, dilation=dilation, ceil_mode=True)
+    for size in range(1, dilation * (kernel - 1) + 4):
+        for rows, cols in ((size, 5), (5, size)):
+            try:
+                expected = torch.nn.functional.max_pool2d(
+                    torch.zeros(1, 1, rows, cols), kernel, stride, padding, dilation, ceil_mode=True
+                ).shape[1:]
+            except RuntimeError:
+                expected = None
+            try:
+                got = op.output_shape([(1, rows, cols)])
+            except OpError as error:
+                assert "no window starts inside the input" in str(error)
+                got = None
+            assert got == (tuple(expected) if expected is not None else None), (rows, cols)
