@@ -606,6 +606,18 @@ def test_pool_defaults_compute_pytorchs_function():
         assert torch.equal(op.to_torch([(2, 5, 6)], out)(x), reference(x)), kind
 
 
+def test_a_mul_states_that_every_later_input_broadcasts_against_the_first():
+    """What the size plots check (archcalc.growth): along every axis, channels included, each
+    later input is input 0's size or 1, or input 0 is 1 there (a gate (C, 1, 1) on a map)."""
+    from archcalc.expressions import symbol
+
+    h, w, h2 = symbol("H"), symbol("W"), symbol("H2")
+    inputs = [(2, h, w), (2, 1, 1), (1, h2, w)]
+    expected = [(2, "broadcasts", 2), (1, "broadcasts", h), (1, "broadcasts", w)]  # input 1 against input 0
+    expected += [(1, "broadcasts", 2), (h2, "broadcasts", h), (w, "broadcasts", w)]  # input 2 against input 0
+    assert REGISTRY["mul"].size_conditions(inputs, (2, h, w)) == expected
+
+
 def test_the_ops_flags():
     """The class flags that change what archcalc prints or plans. weighted: a layer the papers
     count in a network's depth (LeNet-5's 7 are C1, S2, C3, S4, C5, F6 and the RBF output);

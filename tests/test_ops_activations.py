@@ -106,3 +106,35 @@ def test_misuse_is_a_located_error(analyse_text, entry, message):
     with pytest.raises(ArchcalcError, match=message) as error:
         analyse_text(f"name: bad\ninput: [3, 8, 8]\nlayers:\n  - conv: {{out: 4, kernel: 3}}\n  - {entry}\n")
     assert "net.yaml:5" in str(error.value)
+
+
+IN_PLACE = ["relu", "relu6", "silu", "hardswish", "hardsigmoid"]
+
+
+def _step(tmp_path, activation: str):
+    from archcalc.analysis import analyse, load_network
+    from archcalc.training.memory import analyse_training
+
+    path = tmp_path / "net.yaml"
+    path.write_text(f"name: t\ninput: [2, 4, 4]\nlayers: [conv: {{name: a, out: 2, kernel: 1}}, {activation}]\n")
+    network = load_network(path)
+    return {layer.name: layer for layer in analyse_training(network, analyse(network, batch=2)).layers}["x"]
+
+
+@pytest.mark.parametrize("kind", IN_PLACE)
+def test_an_activation_runs_in_place_unless_told_not_to(tmp_path, kind):
+    """As torchvision builds them (inplace=True), each overwrites the conv's output, which the
+    conv does not keep for its backward: 2·2·4·4 = 64 floats at batch 2. ReLU's derivative
+    reads its output (the overwritten storage, "a"); the others' read their input, so PyTorch's
+    in-place kernel first saves a copy of it (original_self), in a storage of its own.
+    Out of place (``inplace: false``, torchvision's SqueezeExcitation) the layer writes its own
+    storage and the others keep the conv's output itself as their input."""
+    on = _step(tmp_path, f"{kind}: {{name: x}}")
+    assert (on.inplace, on.output_storage) == (0, "a")
+    kept = "output" if kind == "relu" else "input_copy"
+    storage = "a" if kind == "relu" else "x:input_copy"
+    assert [(s.tensor, s.storage, s.elements) for s in on.saved] == [(kept, storage, 64)]
+    off = _step(tmp_path, f"{kind}: {{name: x, inplace: false}}")
+    assert (off.inplace, off.output_storage) == (None, "x")
+    kept, storage = ("output", "x") if kind == "relu" else ("input", "a")
+    assert [(s.tensor, s.storage, s.elements) for s in off.saved] == [(kept, storage, 64)]
