@@ -116,7 +116,6 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
         "a shortcut: a count of exactly MAX_COUNT_BITS bits then takes the slow path, which refuses only counts above it, "
         "so the layer passes either way"
     ),
-    (_ANALYSIS, _PEAK, "False → True"): "simplifying changes how a symbolic maximum is written, never its value",
     (_ANALYSIS, _PEAK, "0 → 1"): (
         "unreachable: every network has a layer, and a spec whose only layers are training-only fails before "
         "(a KeyError in analysis._outputs, reported)"
@@ -185,6 +184,11 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
     (_BASE, "_slide_symbolic = functools.lru_cache(maxsize=4096)(_slide)", "4096 → 4097"): (
         "the memo's capacity only: _slide is a pure function of its arguments and its errors are not cached, so a cache "
         "of any size returns what the call would"
+    ),
+    # training/memory.py, analysis.py (session 2026-12-07, m9m)
+    (_ANALYSIS, "validity: Any = field(default=None, repr=False, compare=False)", "False → True"): (
+        "whether the validity callable takes part in an Analysis's repr and ==: archcalc never prints an Analysis whole, "
+        "never compares two and cannot hash one (its list fields), so neither mutant changes any output"
     ),
     # receptive.py / expressions.py / training (session 2026-12-04b)
     ("archcalc/receptive.py", "fields: tuple | None = field(default=None, compare=False, repr=False)", "False → True"): (

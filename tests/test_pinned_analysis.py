@@ -7,12 +7,15 @@ one network)."""
 
 from __future__ import annotations
 
+import json
 from fractions import Fraction
 
 import pytest
+import sympy
 
 from archcalc.analysis import analyse, load_network
 from archcalc.errors import SpecError
+from archcalc.expressions import symbol
 
 SPEC = """
 name: pinned
@@ -150,3 +153,55 @@ def test_input_sizes_must_be_positive_integers(text):
     with pytest.raises(SpecError, match="expected positive integers or names"):
         parse_input(text)
     assert parse_input("3,1,H") == (3, 1, parse_input("H")[0])
+
+
+VALIDITY = """
+name: v
+input: [1, H, W]
+layers:
+  - conv: {name: main, out: 1, kernel: 3}
+  - conv: {name: aux, from: input, out: 1, kernel: 5, training_only: true}
+outputs: [main, aux]
+"""
+
+
+def test_the_formulas_hold_from_the_inference_networks_smallest_input(tmp_path, cli):
+    """A k×k conv without padding makes H − k + 1 ≥ 1 rows: the inference network (main, 3×3)
+    needs H, W ≥ 3; the training-only aux (5×5) needs 5. The report's line and JSON name the
+    first, and the training network's apart."""
+    path = tmp_path / "net.yaml"
+    path.write_text(VALIDITY)
+    analysis = analyse(load_network(path))
+    assert analysis.valid_for() == {"H": 3, "W": 3} and analysis.valid_for(training=True) == {"H": 5, "W": 5}
+    lines = cli("report", path).output.splitlines()
+    assert "the formulas hold for H ≥ 3, W ≥ 3 (the smallest input every layer accepts)" in lines
+    assert "training-only layers (†), and the totals with them, exist only for H ≥ 5, W ≥ 5" in lines
+    report = json.loads(cli("report", path, "--format", "json").output)
+    assert (report["valid_for"], report["valid_for_training"]) == ({"H": 3, "W": 3}, {"H": 5, "W": 5})
+
+
+def test_a_bad_input_is_located_where_it_was_written(tmp_path, cli):
+    """`lambda` passes the spec's name check but is no expression. Written in the spec (line 3,
+    after a comment) the error names that line; given as --input it names the file only: the
+    command line has no line of the spec, and the spec's own input is not read."""
+    bad, good = tmp_path / "bad.yaml", tmp_path / "good.yaml"
+    bad.write_text("name: t\n# the input is on line 3\ninput: [1, lambda, 4]\nlayers: [relu]\n")
+    good.write_text("name: t\ninput: [1, 4, 4]\nlayers: [relu]\n")
+    message = "input: cannot parse 'lambda' as an expression"
+    in_spec, given = cli("report", bad), cli("report", good, "--input", "1,lambda,4")
+    assert (in_spec.exit_code, in_spec.output) == (2, f"archcalc: error: {bad}:3: {message}\n")
+    assert (given.exit_code, given.output) == (2, f"archcalc: error: {good}: {message}\n")
+    assert cli("report", bad, "--input", "1,4,4").exit_code == 0  # --input replaces the spec's bad one
+
+
+def test_the_largest_layer_output_in_the_input_size_is_written_as_each_layers(tmp_path, cli):
+    """A 1×1 conv to 2 channels makes 2·H·W elements, the global pool after it 2·1·1 = 2. The
+    largest is the unevaluated Max of the two, written as both — not the 2·H·W sympy reduces it
+    to for H, W ≥ 1."""
+    path = tmp_path / "net.yaml"
+    path.write_text("name: p\ninput: [1, H, W]\nlayers:\n  - conv: {out: 2, kernel: 1}\n  - adaptiveavgpool: {out: 1}\n")
+    h, w = symbol("H"), symbol("W")
+    assert analyse(load_network(path)).totals.peak_activations == sympy.Max(2, 2 * h * w, evaluate=False)
+    assert "; peak layer max(2, 2·H·W) elements\n" in cli("report", path).output
+    report = json.loads(cli("report", path, "--format", "json").output)
+    assert report["totals"]["activations"]["peak_elements"] == "Max(2, 2*H*W)"

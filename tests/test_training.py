@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import sympy
 
 from archcalc.analysis import analyse, load_network
 from archcalc.errors import ArchcalcError, OpError, SpecError
@@ -116,6 +117,16 @@ def test_memory_sizes(text, expected):
 def test_bad_memory_sizes_are_errors(text):
     with pytest.raises(SpecError, match="--fit: expected a memory size such as 80GiB"):
         parse_bytes(text)
+
+
+def test_a_memory_size_is_at_most_60_characters():
+    # the length is checked before the text becomes a number: 60 characters pass (1 and 59 zeros,
+    # 10⁵⁹ bytes; 80GiB and 55 spaces), 61 are refused whatever they say
+    assert parse_bytes("1" + "0" * 59) == 10**59
+    assert parse_bytes("80GiB" + " " * 55) == 80 * 2**30
+    for text in ["1" + "0" * 60, "80GiB" + " " * 56]:
+        with pytest.raises(SpecError, match="--fit: expected a memory size such as 80GiB"):
+            parse_bytes(text)
 
 
 def test_fit_refuses_a_peak_that_is_not_affine():
@@ -300,6 +311,40 @@ def test_a_checkpointed_blocks_backward_holds_what_its_recomputation_makes_again
     n = symbol("N")
     symbolic = training(spec, batch=n, device="cpu", checkpoint=["p"])
     assert (symbolic.transient_bytes, symbolic.transient_layer) == (576 * n, "p")
+
+
+# a 1×1 conv to 2 channels, then a global average pool, on a (1, H, W) input, as block p
+UNORDERED = """\
+    name: u
+    input: [1, H, W]
+    blocks:
+      pair:
+        layers: [conv: {out: 2, kernel: 1}, adaptiveavgpool: {out: 1}]
+    layers:
+      - pair: {name: p}
+    """
+
+
+@pytest.mark.parametrize("checkpoint, at", [((), None), (("p",), "p")])
+def test_working_sets_in_the_input_size_that_do_not_compare_are_written_each_as_it_is(write_spec, cli, checkpoint, at):
+    """By hand, batch 1, float32: the conv's output is 2·H·W floats, 8·H·W bytes, and its input
+    (the network's) needs no gradient: its working set is 8·H·W. The pool's output gradient is
+    2 floats (8 bytes), its input's gradient the conv's output: 8·H·W + 8. One is not a number
+    times the other, so the transient is the unevaluated Max of the two, written as both — not
+    the 8·H·W + 8 sympy would reduce it to. Checkpointing p makes the same Max p's: nothing is
+    held again while it recomputes (the conv's saved input is p's own input, which the
+    checkpoint keeps; the pool saves nothing).
+    The rest of the peak: params 2·1 + 2 = 4 floats (16 bytes), their gradients 16, adam's two
+    states 32; live the conv's saved input 4·H·W and the output 8."""
+    h, w = symbol("H"), symbol("W")
+    expected = sympy.Max(8 * h * w, 8 * h * w + 8, evaluate=False)
+    step = training(write_spec(UNORDERED), device="cpu", checkpoint=list(checkpoint))
+    assert (step.transient_bytes, step.transient_layer) == (expected, at)
+    assert step.peak_bytes == 16 + 16 + 32 + 4 * h * w + 8 + expected
+    output = cli("report", write_spec(UNORDERED), "--training", *[f"--checkpoint={name}" for name in checkpoint]).output
+    where = f" (at {at})" if at else ""
+    assert f"largest backward transient: Max(8*H*W, 8*H*W + 8) bytes{where}\n" in output
+    assert "peak of a training step: 4*H*W + Max(8*H*W, 8*H*W + 8) + 72 bytes (" in output
 
 
 @pytest.mark.parametrize("name", ["bottleneck", "conv9_x", "conv2_x.7"])
