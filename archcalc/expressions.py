@@ -196,7 +196,7 @@ def _zero_and_nonzero(difference: Value) -> bool:
             return False
         seen.add(value == 0)
         if len(seen) == 2:
-            return True
+            return True  # zero at one size and not at another: undecidable, without simplify
     return False
 
 

@@ -191,6 +191,43 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
         "never compares two and cannot hash one (its list fields), so neither mutant changes any output"
     ),
     # receptive.py / expressions.py / training (session 2026-12-04b)
+    # expressions.py (session 2026-12-07, m9e)
+    (
+        "archcalc/expressions.py",
+        "if type(a) is int and type(b) is int:  # the common case: Python's own floor division",
+        "`is` → `is not`",
+    ): (
+        "the second `is` (the first is killed): it sends an int a over a non-int b to `a // b`, which is the same number "
+        "as the slow path's: int // Fraction is Fraction's exact floor, int // bool an int's, and int // sympy is sympy's "
+        "floor(a/b) (Integer(a // b) for an Integer b), what _nested gives, as a plain a has no floor to flatten; "
+        "(int, int) then takes int(Fraction(a) // Fraction(b)) = a // b; they part only at a zero divisor, which "
+        "never reaches floordiv (the evaluator refuses one, and op divisors are validated positive)"
+    ),
+    **{
+        ("archcalc/expressions.py", "_PROBES = (1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 16, 17, 31, 32, 33, 64, 65, 224, 299)", f"{n} → {n + 1}"): (
+            "the probes pick only which differences take the shortcut to None, and one that is 0 at a size and not at "
+            "another is not identically 0 (simplify keeps values, so it cannot give 0), keeps a name (not a number) and "
+            "is 0 somewhere (sympy's is_zero cannot be False), so simplify's path returns None for it too"
+        )
+        for n in (1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 16, 17, 31, 32, 33, 64, 65, 224, 299)
+    },
+    ("archcalc/expressions.py", "seen.add(value == 0)", "`==` → `!=`"): (
+        "seen then holds the negation of each probe's `is zero`, and it has two elements at exactly the same probe"
+    ),
+    ("archcalc/expressions.py", "if len(seen) == 2:", "2 → 3"): (
+        "without the shortcut to None, a difference that is 0 at a size and not at another is not identically 0 "
+        "(simplify keeps values, so it cannot give 0), keeps a name (not a number) and is 0 somewhere (sympy's is_zero "
+        "cannot be False), so simplify's path returns None for it too"
+    ),
+    (
+        "archcalc/expressions.py",
+        "return True  # zero at one size and not at another: undecidable, without simplify",
+        "True → False",
+    ): (
+        "without the shortcut to None, a difference that is 0 at a size and not at another is not identically 0 "
+        "(simplify keeps values, so it cannot give 0), keeps a name (not a number) and is 0 somewhere (sympy's is_zero "
+        "cannot be False), so simplify's path returns None for it too"
+    ),
     ("archcalc/receptive.py", "fields: tuple | None = field(default=None, compare=False, repr=False)", "False → True"): (
         "whether the per-unit fields take part in a ReceptiveField's == and repr: archcalc never compares, hashes or "
         "prints a field whole, only its numbers and units"

@@ -11,6 +11,7 @@ import sympy
 from archcalc.expressions import (
     MAX_EXPRESSION_LENGTH,
     ExpressionError,
+    ceildiv,
     definitely,
     equal,
     exact_div,
@@ -67,3 +68,42 @@ def test_a_nested_floor_is_flattened_only_by_a_whole_divisor():
     h = symbol("H")
     assert substitute(floordiv(sympy.floor(h / 2) + 1, Fraction(3, 2)), {"H": 1}) == 0
     assert floordiv(sympy.floor(h / 2) + 1, 2) == sympy.floor((h + 2) / 4)  # written flat by a whole one
+
+
+def test_equal_is_false_for_a_difference_that_is_never_zero():
+    h = symbol("H")
+    # 2H − H = H, which is 1 at H = 1 and 2 at H = 2 but 0 at no size: never equal
+    assert equal(2 * h, h) is False
+    assert equal(h + 2, 2) is False  # H + 2 − 2 = H again
+
+
+def test_equal_decides_a_difference_that_some_sizes_cannot_evaluate():
+    # what a spec may write: at H = 1 both sides divide by H − 1 = 0, yet for every other size
+    # (H + 1)/(H − 1) − 1 − 2/(H − 1) = (H + 1 − (H − 1) − 2)/(H − 1) = 0/(H − 1) = 0
+    fraction, split = parse("(H + 1) / (H - 1)", free_symbols=True), parse("1 + 2 / (H - 1)", free_symbols=True)
+    assert substitute(fraction - split, {"H": 1}) is sympy.nan  # not a number at H = 1
+    assert equal(fraction, split) is True
+    # and at H = 1 max(H/(H − 1), 1) cannot even be formed (sympy refuses to compare 1/0 with 1),
+    # while m·(H + 1) = m·H + m for any m
+    m = "max(H / (H - 1), 1)"
+    times, spread = parse(f"{m} * (H + 1)", free_symbols=True), parse(f"{m} * H + {m}", free_symbols=True)
+    with pytest.raises(ValueError):
+        substitute(times - spread, {"H": 1})
+    assert equal(times, spread) is True
+
+
+def test_floor_division_of_fractions():
+    # ⌊(7/2)/2⌋ = ⌊1.75⌋ = 1; ⌊(−7/2)/2⌋ = ⌊−1.75⌋ = −2; ⌊3/(2/3)⌋ = ⌊4.5⌋ = 4
+    assert floordiv(Fraction(7, 2), 2) == 1 and type(floordiv(Fraction(7, 2), 2)) is int
+    assert floordiv(Fraction(-7, 2), 2) == -2 and floordiv(3, Fraction(2, 3)) == 4
+
+
+def test_a_symbolic_ceiling_is_written_as_one():
+    # ⌈a/b⌉ = −⌊−a/b⌋ in value, but a report prints sympy's ceiling(…), whichever side the size is on,
+    # and flattens a nest: ⌈(⌈H/2⌉ + 1)/2⌉ = ⌈(H/2 + 1)/2⌉ = ⌈H/4 + 1/2⌉
+    h = symbol("H")
+    assert ceildiv(h, 2) == sympy.ceiling(h / 2) and str(ceildiv(h, 2)) == "ceiling(H/2)"
+    assert ceildiv(7, h) == sympy.ceiling(7 / h) and str(ceildiv(7, h)) == "ceiling(7/H)"
+    assert ceildiv(sympy.ceiling(h / 2) + 1, 2) == sympy.ceiling(h / 4 + sympy.Rational(1, 2))
+    # ⌈(7/2)/2⌉ = ⌈1.75⌉ = 2, ⌈(−7/2)/2⌉ = ⌈−1.75⌉ = −1
+    assert ceildiv(Fraction(7, 2), 2) == 2 and ceildiv(Fraction(-7, 2), 2) == -1
