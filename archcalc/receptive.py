@@ -14,6 +14,10 @@ lo and hi for every integer i:
   — adaptive pools with uneven bins, upsampling, transposed convs, whole-map statistics.
 * ``Merged``: the union at a merge, lo(i) = min over the inputs, hi(i) = max; an input of
   size 1 along an axis that the merge broadcasts is read at its unit 0 by every unit.
+* ``Hull``: the same union where every input is a lattice, a hull or broadcast, kept as its
+  terms: lo(i) = min of a + b·i, hi(i) = max of a′ + b′·i (a broadcast input is a term of
+  slope 0) — what squeeze-and-excitation networks give, closed under sliding windows, so a
+  query after n gates costs a term per distinct gate, not a walk through every merge below.
 
 A layer reports, per axis (``ReceptiveField``):
 
@@ -143,6 +147,65 @@ class Merged(_Field):
 
     def _hi(self, i: Value) -> Value | _Extreme:
         return _bound([part.raw_hi(i) for part in self.parts], larger=True)
+
+
+@dataclass(frozen=True, eq=False)
+class Hull(_Field):
+    """lo(i) = min over ``lows`` of a + b·i, hi(i) = max over ``highs`` of a + b·i: each term
+    an (intercept a, slope b ≥ 0) pair. What merges of lattices and of broadcast inputs give
+    (a squeeze-and-excitation gate's field is one constant term, slope 0: every unit reads its
+    unit 0), and what sliding windows keep: a window turns each term into (a − b·p, b·s) and
+    (a + b·(d(k−1) − p), b·s), so a query after n gates costs a term per gate instead of a walk
+    through every merge below it — which made gated networks' symbolic reports quadratic in
+    depth. The same values as the merges' fields walked one by one, so the same bounds.
+
+    Terms of one slope whose intercepts differ by a number are reduced to the extreme one when
+    built (they differ by that number at every i, as ``_bound`` would find at each query)."""
+
+    lows: tuple
+    highs: tuple
+    jump: Value
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    def _lo(self, i: Value) -> Value | _Extreme:
+        return _bound([a + b * i for a, b in self.lows], larger=False)
+
+    def _hi(self, i: Value) -> Value | _Extreme:
+        return _bound([a + b * i for a, b in self.highs], larger=True)
+
+    def stepped(self, k: Value, s: Value, p: Value, d: Value) -> Hull:
+        """Through a sliding window: unit i reads units s·i − p … s·i − p + d(k − 1) (see the class)."""
+        # terms of one slope stay one slope apart from every other (b·s = b′·s only if b = b′),
+        # so nothing new is a number apart: no reduction is needed
+        reach = d * (k - 1) - p
+        lows = tuple((to_exact(a - b * p), to_exact(b * s)) for a, b in self.lows)
+        highs = tuple((to_exact(a + b * reach), to_exact(b * s)) for a, b in self.highs)
+        return Hull(lows, highs, to_exact(self.jump * s))
+
+
+def _terms(pairs: list, larger: bool) -> tuple:
+    """(intercept, slope) pairs, those of one slope whose intercepts differ by a number
+    reduced to the extreme one (``_keep``, keyed by slope and the intercept's non-constant part)."""
+    kept: dict = {}
+    for intercept, slope in pairs:
+        intercept, slope = to_exact(intercept), to_exact(slope)
+        if is_symbolic(intercept):
+            constant, rest = intercept.as_coeff_Add()
+            constant = to_exact(constant)
+        else:
+            constant, rest = intercept, 0
+        key = (slope, rest)
+        kept[key] = constant if key not in kept else (max if larger else min)(kept[key], constant)
+    return tuple((to_exact(rest + constant), slope) for (slope, rest), constant in kept.items())
+
+
+def _constant_terms(value: Value | _Extreme) -> list:
+    """A bound that does not depend on the unit (a broadcast input's unit 0) as slope-0 terms,
+    an _Extreme's terms spliced in."""
+    if not isinstance(value, _Extreme):
+        return [(value, 0)]
+    terms = [] if value.number is None else [(value.number, 0)]
+    return terms + [(to_exact(rest + constant), 0) for rest, constant in value.terms.items()]
 
 
 class _Extreme:
@@ -304,7 +367,30 @@ def _merge(inputs: list[ReceptiveField], axis: int, shapes: list | None, out: tu
     if len(lattices) == len(parts) and all(equal(part.jump, parts[0].jump) is True for part in parts):
         # lattices a whole number of units apart stay one lattice: the union of their first units, moved together
         return Lattice(vmin(*[p.low for p in parts]), vmax(*[p.high for p in parts]), parts[0].jump)
+    if all(isinstance(part, (Lattice, Hull)) or _broadcasts(part) for part in parts):
+        return _hull(parts)
     return Merged(tuple(parts))
+
+
+def _broadcasts(part: Any) -> bool:
+    return isinstance(part, Mapped) and part.map is BROADCAST
+
+
+def _hull(parts: list) -> Hull:
+    """The union of lattices, hulls and broadcast inputs as one Hull (its terms, the parts')."""
+    lows, highs = [], []
+    for part in parts:
+        if isinstance(part, Lattice):
+            lows.append((part.low, part.jump))
+            highs.append((part.high, part.jump))
+        elif isinstance(part, Hull):
+            lows += part.lows
+            highs += part.highs
+        else:  # broadcast: every unit reads the input's unit 0
+            lows += _constant_terms(part.inner.raw_lo(0))
+            highs += _constant_terms(part.inner.raw_hi(0))
+    jump = vmax(*[part.jump for part in parts])  # as Merged's: the broadcast inputs' is 0
+    return Hull(_terms(lows, larger=False), _terms(highs, larger=True), jump)
 
 
 def _broadcast(shape: tuple, out: tuple, axis: int) -> bool:
@@ -326,6 +412,8 @@ def step(field_: Any, window: Window | Resampling | None, axis: int):
     if isinstance(field_, Lattice):
         j = field_.jump
         return Lattice(field_.low - p * j, field_.high + (d * (k - 1) - p) * j, j * s)
+    if isinstance(field_, Hull):
+        return field_.stepped(k, s, p, d)
     return _slid(field_, k, s, p, d)
 
 
@@ -370,4 +458,6 @@ def _affine(scale: Value, offset: Value) -> str:
     return f"{text} {'−' if offset < 0 else '+'} {abs(offset)}"
 
 
-__all__ = ["INPUT_RF", "BROADCAST", "Lattice", "Mapped", "Merged", "ReceptiveField", "receptive_field", "sliding", "step", "summarise"]
+__all__ = [
+    "INPUT_RF", "BROADCAST", "Hull", "Lattice", "Mapped", "Merged", "ReceptiveField", "receptive_field", "sliding", "step", "summarise",
+]  # fmt: skip

@@ -13,7 +13,7 @@ from archcalc.analysis import analyse_file
 from archcalc.errors import OpError
 from archcalc.expressions import symbol
 from archcalc.ops.base import Window
-from archcalc.receptive import BROADCAST, Lattice, Mapped, Merged, _bound, bound, sliding, step
+from archcalc.receptive import BROADCAST, Lattice, Mapped, Merged, ReceptiveField, _bound, bound, sliding, step
 from tests.conftest import ROOT, by_name
 from tests.gradient_fields import positive, spec_hulls
 
@@ -61,6 +61,24 @@ CASES = {
     # over the 13 rows of the identity: output row i reads rows 0 (the gate) and i, a hull 0 … i
     # (were the gate's unit i read as row 13·i, row i would see i … 12, cut to the image)
     "mul_broadcast_row": [{"mul": [[{"conv": {"out": 2, "kernel": 1, "stride": [13, 1]}}], "identity"]}],
+    # gates that read part of the map (rows 0 … 6 of 13; then row 0 and columns 0 … 2), each
+    # broadcast over the map, with windows and a residual add between them: the field after a
+    # gate is a hull, min(0, i) … max(6, i) on the rows, carried through each window and merge
+    "hull_gates_and_windows": [
+        {"mul": [[{"conv": {"out": 2, "kernel": [7, 1], "stride": [13, 1]}}], "identity"]},
+        {"conv": {"out": 2, "kernel": 3, "stride": 2, "padding": 1}},
+        {"add": {"branches": [[{"conv": {"out": 2, "kernel": 3, "padding": 1}}], "identity"]}},
+        {"mul": [[{"conv": {"out": 2, "kernel": [1, 3], "stride": [7, 6]}}], "identity"]},
+        {"conv": {"out": 2, "kernel": 3, "padding": [0, 1]}},
+    ],
+    # an upsampled map (an index rule, not a lattice) added to the identity: a general merge
+    "add_upsampled": (
+        [
+            {"add": {"branches": [[{"conv": {"out": 2, "kernel": 3, "stride": 2, "padding": 1}}, {"upsample": {"scale": 2}}], "identity"]}},
+            {"conv": {"out": 2, "kernel": 3}},
+        ],
+        [2, 12, 10],
+    ),
     "groupnorm": [CONV, {"groupnorm": {"groups": 3}}],
     "layernorm": [CONV, "layernorm"],
     "linear_on_maps": [CONV, {"linear": {"out": 2}}],
@@ -408,3 +426,62 @@ def test_a_symbolic_paddings_rule_reads_minus_the_padding():
     assert sympy.expand(rule.last(4) - rule.first(4)) == 2
     assert sliding(3, 1, -padding, 1).rule == "i + P … i + P + 2"
     assert sliding(1, 2, 2 * padding, 1).rule == "2·i − 2·P … 2·i − 2·P"
+
+
+def test_gates_on_one_map_size_keep_the_hull_at_two_terms_a_side(analyse_text):
+    """Each squeeze-and-excitation gate adds a constant term to the field after it (every unit
+    reads the gate's unit 0, which sees the whole map: rows lo(0) … hi(H − 1)). On one map
+    size those terms are a number apart — hi(H − 1) is H + c for a padded 3×3 chain — and are
+    reduced to one, so after 20 gates a bound is still max(H + c, i + c′): a query costs the
+    same after the 20th gate as after the first, where walking every merge below it made
+    gated networks quadratic in depth. Exact: every layer's field at 9×12 is the numeric
+    analysis's."""
+    from archcalc.expressions import substitute
+    from archcalc.receptive import Hull
+
+    block = "- mul: [[globalavgpool, {conv: {out: 2, kernel: 1}}, sigmoid], identity]\n  - conv: {out: 2, kernel: 3, padding: 1}"
+    text = "name: t\ninput: [2, SIZE]\nlayers:\n  - conv: {out: 2, kernel: 3, padding: 1}\n  " + "\n  ".join([block] * 20)
+    symbolic = analyse_text(text.replace("SIZE", "H, W"))
+    numeric = analyse_text(text.replace("SIZE", "9, 12"))
+    for sym, num in zip(symbolic.layers, numeric.layers, strict=True):
+        got = [substitute(v, {"H": 9, "W": 12}) for v in (*sym.rf.size, *sym.rf.start)]
+        assert got == [*num.rf.size, *num.rf.start], sym.name
+    last = symbolic.layers[-1].rf.axes[0]
+    # 21 padded 3×3 convs: unit i sees i − 21 … i + 21 (slope 1); the last gate, after 20 of
+    # them, sees rows −20 … (H − 1) + 20 of the image (slope 0: the same for every unit)
+    assert isinstance(last, Hull) and len(last.lows) == len(last.highs) == 2
+    h = symbol("H")
+    assert set(last.lows) == {(-21, 1), (-20, 0)} and set(last.highs) == {(21, 1), (h + 19, 0)}
+
+
+def test_a_hulls_jump_is_the_strides_product():
+    """hull_gates_and_windows (above): rows 1 (the first gate's merge, max(1, 0)), then ×2
+    (the stride-2 conv), ×1 through the residual add, the second gate and the last conv;
+    columns a lattice until the second gate, jump 2 from the stride-2 conv on."""
+    from archcalc.receptive import Hull
+
+    _, _, rf = spec_hulls({"name": "t", "input": [2, 13, 11], "layers": CASES["hull_gates_and_windows"]})
+    assert all(isinstance(axis, Hull) for axis in rf.axes) and rf.jump == (2, 2)
+
+
+def test_a_gates_bound_with_a_number_among_its_terms_is_a_constant():
+    """A broadcast gate whose unit 0 sees up to max(10, H) gives every unit the same bound:
+    after it, unit 3 of a lattice i … i is max(10, H, 3) = max(10, H) — the number 10 does
+    not move with the unit."""
+    from archcalc.receptive import Hull, _Extreme, _merge, summarise
+
+    h = symbol("H")
+
+    class Gate:
+        jump = 0
+        monotone = True
+
+        def raw_lo(self, i):
+            return 0
+
+        def raw_hi(self, i):
+            return _Extreme(True, 10, {h: 0})
+
+    gate = ReceptiveField((1, 1), (0, 0), (0, 0), (Gate(), Gate()))
+    merged = _merge([summarise((Lattice(0, 0, 1), Lattice(0, 0, 1))), gate], 0, [(1, 9, 9), (1, 1, 1)], (1, 9, 9))
+    assert isinstance(merged, Hull) and merged.hi(3) == sympy.Max(10, h) and merged.lo(3) == 0
