@@ -34,7 +34,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 #: the rule code mutated by default
-TARGETS = ["archcalc/ops", "archcalc/analysis.py", "archcalc/expressions.py", "archcalc/receptive.py", "archcalc/training"]
+TARGETS = [
+    "archcalc/ops", "archcalc/analysis.py", "archcalc/expressions.py", "archcalc/receptive.py", "archcalc/signs.py", "archcalc/training",
+]  # fmt: skip
 #: rendering, not rules: nothing they compute is a count
 NOT_RULES = {"archcalc/training/render.py", "archcalc/training/explain.py"}
 SKIPPED_FUNCTIONS = {"label", "to_torch", "torch_args", "_rule_text"}
@@ -69,6 +71,7 @@ TESTS = {
         "tests/test_derivations.py",
     ],
     "archcalc/receptive.py": ["tests/test_ops.py", "tests/test_receptive_fields.py"],
+    "archcalc/signs.py": ["tests/test_signs.py", "tests/test_ops_resample.py"],
     "archcalc/training": ["tests/test_pinned_training_fit.py", "tests/test_training_ops.py", "tests/test_training.py"],
 }
 
@@ -191,6 +194,14 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
         "never compares two and cannot hash one (its list fields), so neither mutant changes any output"
     ),
     # receptive.py / expressions.py / training (session 2026-12-04b)
+    # signs.py (session 2026-12-07c)
+    ("archcalc/signs.py", "MAX_PERIOD = 4096", "4096 → 4097"): (
+        "a limit chosen, not derived: the tests read it from the module (a period one above it is refused, one at it decided)"
+    ),
+    ("archcalc/signs.py", "period = 1", "1 → 2"): (
+        "any starting period gives the same lines: a floor whose slope is not whole multiplies the period by its denominator, "
+        "and the answer on every residue class of any period where all slopes are whole is the same exact decision"
+    ),
     # expressions.py (session 2026-12-07, m9e)
     (
         "archcalc/expressions.py",

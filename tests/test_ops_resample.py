@@ -6,6 +6,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 import pytest
+import sympy
 import torch
 import torch.nn.functional as F
 from hypothesis import assume, given, settings
@@ -245,6 +246,50 @@ def test_upsample_to_match_a_reference(analyse_text):
     spec = {"name": "head", "input": [3, 11, 9], "layers": [
         {"conv": {"out": 2, "kernel": 3, "stride": 2}}, {"upsample": {"from": ["conv1", "input"], "mode": "bilinear"}}]}  # fmt: skip
     assert_torch_agrees(spec)
+
+
+@pytest.mark.parametrize("direction", ["up", "down"])
+def test_symbolic_half_pixel_positions_are_decided_for_every_size(analyse_text, direction):
+    """Up: a stride-2 map back to the input's size puts unit 0 at x = max((⌊(H − 3)/2⌋ + 1)/(2H) − ½, 0),
+    which is 0 for every H (the map is never taller than the input): its field is a's unit 0's,
+    pixels 0 … 2 — plain numbers, not a max that sympy could not decide (issue 16). Down: the
+    input resized to a's size puts it at x = H/(2·(⌊(H − 3)/2⌋ + 1)) − ½ ≥ 0: no max(…, 0) left
+    (the min with the last row, H − 1, stays).
+    Either way the formulas substitute to the numeric analysis at every H from 3 to 40."""
+    source, reference = ("a", "input") if direction == "up" else ("input", "a")
+    text = f"""
+        name: head
+        input: [1, {{h}}, 5]
+        layers:
+          - conv: {{{{name: a, out: 1, kernel: 3, stride: 2}}}}
+          - upsample: {{{{name: out, from: [{source}, {reference}], mode: bilinear}}}}
+        """
+    field = analyse_text(text.format(h="H")).layers[-1].rf
+    if direction == "up":
+        assert (field.size[0], field.start[0]) == (3, 1)
+    else:
+        assert not any(isinstance(v, sympy.Basic) and v.has(sympy.Max) for v in (field.size[0], field.start[0]))
+    for h in range(3, 41):
+        numeric = analyse_text(text.format(h=h)).layers[-1].rf
+        assert [substitute(v, {"H": h}) for v in (field.size[0], field.start[0])] == [numeric.size[0], numeric.start[0]], h
+
+
+def test_symbolic_rows_of_a_resize_to_a_fixed_size_are_the_numeric_ones():
+    """H rows to 8: unit i sits at x = max((2i + 1)·H/16 − ½, 0), whose sign is that of
+    (2i + 1)·H − 8 — undecided for i < 4 (negative at H = 1), ≥ 0 at every H from i = 4 on
+    (9H ≥ 8), where no max is left. Every unit's rows, substituted, are the numeric rule's at
+    each H from 1 to 30 (which test_each_row_reads_pytorchs_rows_up_to_float32 checks against
+    PyTorch)."""
+    h = symbol("H")
+    symbolic = Upsample(size=[8, 1], mode="bilinear").window([(1, h, 1)]).axes[0]
+    for i in range(8):
+        rows = (symbolic.first(i), symbolic.last(i))
+        assert all(sympy.sympify(row).has(sympy.Max) == (i < 4) for row in rows), (i, rows)
+    for size in range(1, 31):
+        numeric = Upsample(size=[8, 1], mode="bilinear").window([(1, size, 1)]).axes[0]
+        for i in range(8):
+            got = (substitute(symbolic.first(i), {"H": size}), substitute(symbolic.last(i), {"H": size}))
+            assert got == (numeric.first(i), numeric.last(i)), (size, i)
 
 
 def _reads(size: int, out: int, mode: str, align_corners: bool | None) -> list[tuple[int, int]]:

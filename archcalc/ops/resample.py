@@ -13,7 +13,7 @@ from pydantic import PositiveInt, model_validator
 
 from archcalc.derivation import shape_values
 from archcalc.errors import OpError
-from archcalc.expressions import Value, ceildiv, equal, exact_div, floordiv, is_symbolic, vmax, vmin
+from archcalc.expressions import Value, ceildiv, equal, exact_div, floordiv, is_symbolic, to_exact, vmax, vmin
 from archcalc.ops.base import (
     AxisMap,
     NonNegativePair,
@@ -28,6 +28,7 @@ from archcalc.ops.base import (
     numel,
     require_rank,
 )
+from archcalc.signs import sign
 from archcalc.training.rules import WEIGHTED, Saved, TrainingRules, saves_nothing
 
 
@@ -185,7 +186,23 @@ def _bilinear(position, size: Value) -> tuple:
     """Rows i0 = min(⌊x⌋, H − 1) and i1 = min(i0 + 1, H − 1), i1 weighted x − i0: read exactly
     when x is not whole, i.e. the last row read is min(⌈x⌉, H − 1) (no case split, so a
     symbolic x stays a plain floor/ceiling formula)."""
-    return (lambda i: vmin(floordiv(position(i), 1), size - 1)), (lambda i: vmin(ceildiv(position(i), 1), size - 1))
+    return (lambda i: _clamped(floordiv(position(i), 1), size)), (lambda i: _clamped(ceildiv(position(i), 1), size))
+
+
+def _clamped(row: Value, size: Value) -> Value:
+    """min(row, H − 1) for a row ≥ 0; row 0 is in every map (sympy's Min would look again)."""
+    return 0 if row == 0 else vmin(row, size - 1)
+
+
+def _half_pixel(i: Value, size: Value, out: Value) -> Value:
+    """x = max((i + ½)·H/H_out − ½, 0), PyTorch's source position without align_corners. Its
+    sign is that of (2i + 1)·H − H_out: decided by ``signs`` where it can (0 at unit 0 of every
+    upsampling, which sympy's Max spent seconds failing to see), left to sympy elsewhere."""
+    x = exact_div((2 * i + 1) * size, 2 * out) - Fraction(1, 2)
+    decided = sign(to_exact((2 * i + 1) * size - out)) if is_symbolic(x) else None
+    if decided is not None and decided != (False, False):
+        return x if decided[0] else 0
+    return vmax(x, 0)
 
 
 class Upsample(SizedByReference):
@@ -265,7 +282,7 @@ class Upsample(SizedByReference):
             step = exact_div(size - 1, out - 1) if not equal(out, 1) else 0
             first, last = _bilinear(lambda i: i * step, size)
             return AxisMap(first, last, step if step != 0 else sigma, f"x = i·({a} − 1)/({a}_out − 1): {_ROWS}")
-        first, last = _bilinear(lambda i: vmax(exact_div((2 * i + 1) * size, 2 * out) - Fraction(1, 2), 0), size)
+        first, last = _bilinear(lambda i: _half_pixel(i, size, out), size)
         return AxisMap(first, last, sigma, f"x = max((i + ½)·{a}/{a}_out − ½, 0): {_ROWS}")
 
     def label(self) -> str:
