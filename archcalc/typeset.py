@@ -101,7 +101,8 @@ def _print(node) -> str:
         left, right = _BRACKETS[kind]
         return f"{left}{_quotient(node.args[0])}{right}"
     if kind in ("Max", "Min"):
-        return f"{kind.lower()}({', '.join(_print(display_form(a)) for a in node.args)})"
+        # each argument as a formula of its own, cached: a gated network's fields repeat the same terms in hundreds of maxima
+        return f"{kind.lower()}({', '.join(_formula(a, _HTML) for a in node.args)})"
     if kind in _RELATIONS:
         return f"{_print(node.lhs)} {_RELATIONS[kind]} {_print(node.rhs)}"
     if kind == "Piecewise":
@@ -124,8 +125,10 @@ def _add(node) -> str:
 
 def _ordered(node) -> list:
     """Terms with names first, in sympy's own order, then the constant."""
+    # is_Number, a class attribute, not free_symbols, a walk of each term's tree (a tenth of a
+    # gated network's printing): the one term without names in a sum of sizes is its number
     terms = list(node.args)
-    return [t for t in terms if t.free_symbols] + [t for t in terms if not t.free_symbols]
+    return [t for t in terms if not t.is_Number] + [t for t in terms if t.is_Number]
 
 
 def _mul(node) -> str:
