@@ -395,7 +395,13 @@ def _hull(parts: list) -> Hull:
 
 def _broadcast(shape: tuple, out: tuple, axis: int) -> bool:
     """A (C, H, W) input of size 1 along an axis where the output is wider: broadcast there."""
-    return len(shape) == 3 and shape[1 + axis] == 1 and equal(out[1 + axis], 1) is not True
+    return len(shape) == 3 and shape[1 + axis] == 1 and not _always_one(out[1 + axis])
+
+
+@lru_cache(maxsize=1024)
+def _always_one(size: Value) -> bool:
+    """Cached: every gate of a stage asks it of the same map size (a symbolic one is probed)."""
+    return equal(size, 1) is True
 
 
 def step(field_: Any, window: Window | Resampling | None, axis: int):
