@@ -194,8 +194,7 @@ def _terms(pairs: list, larger: bool) -> tuple:
             constant = to_exact(constant)
         else:
             constant, rest = intercept, 0
-        key = (slope, rest)
-        kept[key] = constant if key not in kept else (max if larger else min)(kept[key], constant)
+        _keep(kept, (slope, rest), constant, larger)
     return tuple((to_exact(rest + constant), slope) for (slope, rest), constant in kept.items())
 
 
@@ -367,12 +366,13 @@ def _merge(inputs: list[ReceptiveField], axis: int, shapes: list | None, out: tu
     if len(lattices) == len(parts) and all(equal(part.jump, parts[0].jump) is True for part in parts):
         # lattices a whole number of units apart stay one lattice: the union of their first units, moved together
         return Lattice(vmin(*[p.low for p in parts]), vmax(*[p.high for p in parts]), parts[0].jump)
-    if all(isinstance(part, (Lattice, Hull)) or _broadcasts(part) for part in parts):
+    if all(isinstance(part, (Lattice, Hull)) or _is_broadcast(part) for part in parts):
         return _hull(parts)
     return Merged(tuple(parts))
 
 
-def _broadcasts(part: Any) -> bool:
+def _is_broadcast(part: Any) -> bool:
+    """A merge input read at its unit 0 by every unit (see ``_broadcast`` for when)."""
     return isinstance(part, Mapped) and part.map is BROADCAST
 
 

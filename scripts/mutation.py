@@ -193,7 +193,6 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
         "whether the validity callable takes part in an Analysis's repr and ==: archcalc never prints an Analysis whole, "
         "never compares two and cannot hash one (its list fields), so neither mutant changes any output"
     ),
-    # receptive.py / expressions.py / training (session 2026-12-04b)
     # signs.py (session 2026-12-07c)
     ("archcalc/signs.py", "MAX_PERIOD = 4096", "4096 → 4097"): (
         "a limit chosen, not derived: the tests read it from the module (a period one above it is refused, one at it decided)"
@@ -202,6 +201,7 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
         "any starting period gives the same lines: a floor whose slope is not whole multiplies the period by its denominator, "
         "and the answer on every residue class of any period where all slopes are whole is the same exact decision"
     ),
+    # receptive.py / expressions.py / training (session 2026-12-04b)
     # expressions.py (session 2026-12-07, m9e)
     (
         "archcalc/expressions.py",

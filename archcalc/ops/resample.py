@@ -190,7 +190,7 @@ def _bilinear(position, size: Value) -> tuple:
 
 
 def _clamped(row: Value, size: Value) -> Value:
-    """min(row, H − 1) for a row ≥ 0; row 0 is in every map (sympy's Min would look again)."""
+    """min(row, H − 1) for a row ≥ 0: row 0 is in every map (H ≥ 1), so it needs no sympy Min."""
     return 0 if row == 0 else vmin(row, size - 1)
 
 
