@@ -41,6 +41,7 @@ from typing import Any
 from archcalc.errors import OpError
 from archcalc.expressions import Value, equal, exact_div, is_symbolic, sp, to_exact, vmax, vmin
 from archcalc.ops.base import AxisMap, Resampling, Window
+from archcalc.signs import extremes
 
 
 class _Field:
@@ -198,6 +199,41 @@ def _terms(pairs: list, larger: bool) -> tuple:
     return tuple((to_exact(rest + constant), slope) for (slope, rest), constant in kept.items())
 
 
+def _undominated(number: Value | None, kept: dict, larger: bool) -> tuple[Value | None, dict]:
+    """The number and the terms (non-constant part → constant) less those another bounds at
+    every size: a term of one name whose difference with another never drops below 0
+    (``signs.extremes``; for a min, never rises above 0) cannot be the max. Exact over every
+    H ≥ 1, so the same value; what it saves is a max(19, 4·⌊(H − 1)/4⌋ + 19, 2·⌊(H − 1)/2⌋ + 9)
+    carried through every later layer of a gated network, where 4·⌊(H − 1)/4⌋ + 19 is the max."""
+    terms = ([] if number is None else [(0, number)]) + list(kept.items())
+    survivors: list = []
+    for rest, constant in terms:
+        if any(_covers(other, bound, rest, constant, larger) for other, bound in survivors):
+            continue
+        survivors = [(other, bound) for other, bound in survivors if not _covers(rest, constant, other, bound, larger)]
+        survivors.append((rest, constant))
+    numbers = [constant for rest, constant in survivors if not is_symbolic(rest)]
+    return (numbers[0] if numbers else None), {rest: constant for rest, constant in survivors if is_symbolic(rest)}
+
+
+def _covers(rest: Value, constant: Value, other: Value, bound: Value, larger: bool) -> bool:
+    """rest + constant ≥ other + bound at every size (≤ for a min)."""
+    found = _difference_extremes(rest, other)
+    if found is None:
+        return False
+    least, greatest = found
+    if larger:
+        return least is not None and least + constant - bound >= 0
+    return greatest is not None and greatest + constant - bound <= 0
+
+
+@lru_cache(maxsize=4096)
+def _difference_extremes(rest: Value, other: Value):
+    """(least, greatest) of rest − other over every size (signs.extremes): the constants apart,
+    a gated network asks it of the same few floor forms at every layer."""
+    return extremes(rest - other)
+
+
 def _constant_terms(value: Value | _Extreme) -> list:
     """A bound that does not depend on the unit (a broadcast input's unit 0) as slope-0 terms,
     an _Extreme's terms spliced in."""
@@ -276,6 +312,8 @@ def _bound(values: list, larger: bool) -> Value | _Extreme:
             constant, rest = arg.as_coeff_Add()
             _keep(kept, rest, constant, larger)
     number = (max(numbers) if larger else min(numbers)) if numbers else None
+    if kept:
+        number, kept = _undominated(number, kept, larger)
     if not kept:
         return number
     if number is None and len(kept) == 1:

@@ -16,7 +16,7 @@ the caller then keeps its general path.
 from __future__ import annotations
 
 from fractions import Fraction
-from math import ceil, floor
+from math import ceil, floor, lcm
 
 from archcalc.expressions import Value, is_symbolic, sp, to_exact
 
@@ -28,81 +28,134 @@ class _Undecided(Exception):
     """The formula is not of the form this module decides."""
 
 
-class _Refine(Exception):
-    """A floor's argument moves by a fraction of a unit per step of m: take a longer period."""
-
-    def __init__(self, denominator: int) -> None:
-        self.denominator = denominator
-
-
 def sign(value: Value) -> tuple[bool, bool] | None:
     """(value ≥ 0 for every admissible size, value ≤ 0 for every admissible size), or None
     where the formula is not a floor/ceiling form in one positive integer name."""
+    found = extremes(value)
+    if found is None:
+        return None
+    least, greatest = found
+    return least is not None and least >= 0, greatest is not None and greatest <= 0
+
+
+def extremes(value: Value) -> tuple[Fraction | None, Fraction | None] | None:
+    """(least, greatest) value over every admissible size, None for a side where the formula
+    is unbounded; None where it is not a floor/ceiling form in one positive integer name."""
     names = value.free_symbols if is_symbolic(value) else ()
     if not names:  # a number, perhaps a sympy one
-        value = to_exact(value)
-        return value >= 0, value <= 0
+        value = Fraction(to_exact(value))
+        return value, value
     if len(names) != 1:
         return None
     (name,) = names
     if not (name.is_integer and name.is_positive):
         return None
-    period = 1
-    while period <= MAX_PERIOD:
-        try:
-            return _over_residues(value, name, period)
-        except _Refine as refine:
-            period *= refine.denominator
-        except _Undecided:
-            return None
-    return None
+    try:
+        tree = _compiled(value, name)
+        period = _period(tree)
+        return None if period > MAX_PERIOD else _over_residues(tree, period)
+    except _Undecided:
+        return None
 
 
-def _over_residues(value, name, period: int) -> tuple[bool, bool]:
-    at_least, at_most = True, True
-    for residue in range(period):
-        slope, offset = _line(value, name, period, residue)
-        first = ceil(Fraction(1 - residue, period))  # the least m with H = period·m + residue ≥ 1
+def _over_residues(tree, period: int) -> tuple[Fraction | None, Fraction | None]:
+    """On each residue class the formula is a line in m, least or greatest at its first
+    admissible m unless it runs off that way."""
+    least, greatest = [], []
+    for residue, (slope, offset) in enumerate(zip(*_lines(tree, period), strict=True)):
+        first = -((residue - 1) // period)  # the least m with H = period·m + residue ≥ 1
         start = slope * first + offset
-        at_least = at_least and slope >= 0 and start >= 0
-        at_most = at_most and slope <= 0 and start <= 0
-        if not (at_least or at_most):
-            break
-    return at_least, at_most
+        least.append(start if slope >= 0 else None)
+        greatest.append(start if slope <= 0 else None)
+    return (None if None in least else min(least)), (None if None in greatest else max(greatest))
 
 
-def _line(node, name, period: int, residue: int) -> tuple[Fraction, Fraction]:
-    """(α, β) with node(period·m + residue) = α·m + β for every whole m."""
+#: the name in a compiled formula (see ``_compiled``)
+_NAME = "H"
+
+
+def _compiled(node, name):
+    """The formula as nested tuples — the name, a Fraction, ("+", parts), ("*", parts),
+    (floor or ceil, argument) — walked once per residue class in plain Python, where sympy's
+    attributes cost microseconds each (most of a gated network's comparisons)."""
     if node == name:
-        return Fraction(period), Fraction(residue)
-    if node.is_Rational:
-        return Fraction(0), Fraction(int(node.p), int(node.q))
+        return _NAME
+    if node.is_Rational:  # an int where whole: int arithmetic is several times Fraction's
+        return int(node.p) if node.q == 1 else Fraction(int(node.p), int(node.q))
     if node.is_Add:
-        slope, offset = Fraction(0), Fraction(0)
-        for arg in node.args:
-            a, b = _line(arg, name, period, residue)
-            slope, offset = slope + a, offset + b
-        return slope, offset
+        return ("+", tuple(_compiled(arg, name) for arg in node.args))
     if node.is_Mul:
-        return _product(node, name, period, residue)
+        return ("*", tuple(_compiled(arg, name) for arg in node.args))
     rounding = _rounding(node)
-    if rounding is not None:
-        slope, offset = _line(node.args[0], name, period, residue)
-        if slope.denominator != 1:
-            raise _Refine(slope.denominator)
-        return slope, Fraction(rounding(offset))
-    raise _Undecided
+    if rounding is None:
+        raise _Undecided
+    return (rounding, _compiled(node.args[0], name))
 
 
-def _product(node, name, period: int, residue: int) -> tuple[Fraction, Fraction]:
-    """A product stays linear in m only when at most one factor moves with it."""
-    slope, offset = Fraction(0), Fraction(1)
-    for arg in node.args:
-        a, b = _line(arg, name, period, residue)
-        if a != 0 and slope != 0:
+def _period(tree) -> int:
+    """The least number of residue classes on which every rounding's argument moves by whole
+    units per step of m: the lcm of the denominators of their rates (dH per H)."""
+    denominators = [1]
+    _rate(tree, denominators)
+    return lcm(*denominators)
+
+
+def _rate(tree, denominators: list) -> int | Fraction:
+    """How fast the formula grows with H (a floor grows as its argument does, on average);
+    each rounding's rate's denominator is appended to ``denominators``."""
+    if tree is _NAME:
+        return 1
+    if type(tree) is not tuple:
+        return 0
+    kind, parts = tree
+    if kind == "+":
+        return sum(_rate(part, denominators) for part in parts)
+    if kind == "*":
+        rates = [_rate(part, denominators) for part in parts]
+        moving = [rate for rate in rates if rate != 0]
+        if len(moving) > 1:  # a product of two sizes: not a line in m on any residue class
             raise _Undecided
-        slope, offset = slope * b + a * offset, offset * b
-    return slope, offset
+        if not moving:
+            return 0
+        coefficient = 1
+        for part in parts:
+            coefficient *= part if type(part) is not tuple and part is not _NAME else 1
+        return coefficient * moving[0]
+    rate = _rate(parts, denominators)
+    denominators.append(Fraction(rate).denominator)
+    return rate
+
+
+def _lines(tree, period: int) -> tuple[list, list]:
+    """(α_r, β_r) for every residue r, as two lists: tree(period·m + r) = α_r·m + β_r for
+    every whole m. One walk of the tree for all residue classes at once."""
+    if tree is _NAME:
+        return [period] * period, list(range(period))
+    if type(tree) is not tuple:  # a number
+        return [0] * period, [tree] * period
+    kind, parts = tree
+    if kind == "+":
+        lines = [_lines(part, period) for part in parts]
+        slopes = [sum(column) for column in zip(*(slope for slope, _ in lines), strict=True)]
+        return slopes, [sum(column) for column in zip(*(offset for _, offset in lines), strict=True)]
+    if kind == "*":
+        return _product(parts, period)
+    slopes, offsets = _lines(parts, period)
+    if any(slope.denominator != 1 for slope in slopes):  # cannot happen at the period ``_period`` chose
+        raise _Undecided
+    return slopes, [kind(offset) for offset in offsets]
+
+
+def _product(parts, period: int) -> tuple[list, list]:
+    """A product stays linear in m only when at most one factor moves with it."""
+    slopes, offsets = [0] * period, [1] * period
+    for part in parts:
+        part_slopes, part_offsets = _lines(part, period)
+        if any(a != 0 and b != 0 for a, b in zip(slopes, part_slopes, strict=True)):
+            raise _Undecided
+        slopes = [s * b + a * o for s, o, a, b in zip(slopes, offsets, part_slopes, part_offsets, strict=True)]
+        offsets = [o * b for o, b in zip(offsets, part_offsets, strict=True)]
+    return slopes, offsets
 
 
 def _rounding(node):
@@ -113,4 +166,4 @@ def _rounding(node):
     return None
 
 
-__all__ = ["MAX_PERIOD", "sign"]
+__all__ = ["MAX_PERIOD", "extremes", "sign"]

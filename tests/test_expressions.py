@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 
 import pytest
@@ -49,6 +50,34 @@ def test_floor_and_ceil_are_exact_and_flatten_nests():
     for h in range(1, 40):
         assert substitute(nested, {"H": h}) == (h // 2 - 2) // 2
     assert "floor(floor" not in str(nested)
+
+
+@pytest.mark.parametrize(
+    ("numerator", "denominator"),
+    [
+        ("2*floor(H/2) - 4", 1),  # whole: itself (a stride-1 window after a merge)
+        ("floor(H/2) + H/3 + 1", 1),  # the whole terms come out, H/3 stays inside
+        ("H + 1", 3),  # nothing whole: ⌊H/3 + 1/3⌋
+        ("2*floor(H/2) + 1", 2),  # ⌊H/2⌋ + ⌊1/2⌋: a number left inside rounds by itself
+        ("floor(H/2)*W + H", 2),
+        ("H**2 + H", 2),
+        ("Max(H, W) + 2*H", 1),  # a max of sizes is whole
+    ],
+)
+def test_rounding_is_written_as_sympy_writes_it(numerator, denominator):
+    """floordiv/ceildiv take the whole terms out by their form, not by sympy's assumption
+    queries: the result is the very expression sympy's own floor/ceiling evaluates to."""
+    import sympy
+
+    H, W = symbol("H"), symbol("W")
+    a = sympy.sympify(numerator, locals={"H": H, "W": W})
+    assert floordiv(a, denominator) == sympy.floor(a / denominator)
+    assert ceildiv(a, denominator) == sympy.ceiling(a / denominator)
+    for h, w in ((1, 1), (5, 2), (8, 13)):
+        value = sympy.Rational(a.subs({H: h, W: w}))
+        exact = Fraction(int(value.p), int(value.q)) / denominator
+        assert substitute(floordiv(a, denominator), {"H": h, "W": w}) == math.floor(exact)
+        assert substitute(ceildiv(a, denominator), {"H": h, "W": w}) == math.ceil(exact)
 
 
 def test_json_values():

@@ -178,13 +178,34 @@ def test_bound_reduces_symbolic_terms_a_number_apart():
     assert isinstance(kept, sympy.Max) and set(kept.args) == {7, w, h + 2}
     assert bound([3, 5], larger=True) == 5 and bound([3, 5], larger=False) == 3
     # nested Max/Min are spliced; floor(H/2) + 1 and floor(H/2) + 3 are 2 apart, 2·H and
-    # 2·H − 1 are 1 apart, while floor(H/2) + 3 and 2·H are no number apart (H = 2: 4 and 4;
-    # H = 4: 5 and 8): max → {floor(H/2) + 3, 2·H}, min → {floor(H/2) + 1, 2·H − 1}
+    # 2·H − 1 are 1 apart, while floor(H/2) + 3 and 2·H are no number apart and neither is
+    # always the larger (H = 1: 3 > 2; H = 4: 5 < 8): max → {floor(H/2) + 3, 2·H}
     half = sympy.floor(h / 2)
     nested = [sympy.Max(half + 1, 2 * h, evaluate=False), half + 3, 2 * h - 1]
     assert set(bound(nested, larger=True).args) == {half + 3, 2 * h}
+    # min: floor(H/2) + 1 ≤ 2·H − 1 at every H ≥ 1 (H = 1: 1 ≤ 1; then ⌊H/2⌋ ≤ H/2 ≤ 2·H − 2),
+    # so the min is floor(H/2) + 1 alone
     nested = [sympy.Min(half + 1, 2 * h, evaluate=False), half + 3, 2 * h - 1]
-    assert set(bound(nested, larger=False).args) == {half + 1, 2 * h - 1}
+    assert bound(nested, larger=False) == half + 1
+
+
+def test_bound_drops_terms_another_bounds_at_every_size():
+    h, w = symbol("H"), symbol("W")
+    quarter, half = sympy.floor((h - 1) / 4), sympy.floor((h - 1) / 2)
+    # EfficientNet's fields after two gates: max(19, 4·⌊(H − 1)/4⌋ + 19, 2·⌊(H − 1)/2⌋ + 9).
+    # 4·⌊x/4⌋ ≥ x − 3 and 2·⌊x/2⌋ ≤ x (x = H − 1 ≥ 0), so the second exceeds the third by
+    # at least 7 and is at least 19: it is the max at every size
+    assert bound([19, 4 * quarter + 19, 2 * half + 9], larger=True) == 4 * quarter + 19
+    # the min of the same three: 2·⌊x/2⌋ + 9 ≤ x + 9 < 19 for x ≤ 9 only, so 19 and the third
+    # stay (H = 1: 9 < 19; H = 21: 29 > 19); the second is ≥ 19 always, so it goes
+    assert set(bound([19, 4 * quarter + 19, 2 * half + 9], larger=False).args) == {19, 2 * half + 9}
+    # a number below every value of a term goes: H − 1 ≥ 0 at every H ≥ 1
+    assert bound([0, h - 1], larger=True) == h - 1 and bound([0, h - 1], larger=False) == 0
+    # 3 − H ≤ 2 everywhere: the number 5 is the max alone
+    assert bound([5, 3 - h], larger=True) == 5
+    # undecided: H − 5 against 0 (−4 at H = 1, 1 at H = 6); two names are never compared
+    assert set(bound([0, h - 5], larger=True).args) == {0, h - 5}
+    assert set(bound([h, w], larger=True).args) == {h, w}
 
 
 def test_bounds_passed_between_merges_are_spliced_before_any_max_is_built():
@@ -197,10 +218,16 @@ def test_bounds_passed_between_merges_are_spliced_before_any_max_is_built():
     low = _bound([h, w], larger=False)
     assert set(_bound([low, h + 1], larger=True).value.args) == {sympy.Min(h, w), h + 1}
     # two merges in a row, through the fields: hi(i) = max(H + i, 2 + 2i, H + 4 + 3i), so
-    # hi(0) = max{2, H + 4} (H is dominated by H + 4), hi(1) = max{4, H + 7}; lo(0) = min(0, −1, 1)
+    # hi(0) = max{2, H + 4} (H is dominated by H + 4) = H + 4, as H + 4 ≥ 5 > 2 at every H ≥ 1;
+    # hi(1) = max{4, H + 7} = H + 7 (≥ 8); lo(0) = min(0, −1, 1) = −1. With a second name the
+    # names stay apart: hi(0) of max(W + i, 2 + 2i, H + 4 + 3i) is max{W, 2, H + 4} = max{W, H + 4}: W against H
+    # undecided, and 2 < H + 4 at every H
     parts = (Lattice(0, h, 1), Lattice(-1, 2, 2))
     outer = Merged((Merged(parts), Lattice(1, h + 4, 3)))
-    assert set(outer.hi(0).args) == {2, h + 4} and set(outer.hi(1).args) == {4, h + 7} and outer.lo(0) == -1
+    assert outer.hi(0) == h + 4 and outer.hi(1) == h + 7 and outer.lo(0) == -1
+    w_parts = (Lattice(0, w, 1), Lattice(-1, 2, 2))
+    w_outer = Merged((Merged(w_parts), Lattice(1, h + 4, 3)))
+    assert set(w_outer.hi(0).args) == {w, h + 4}
 
 
 def test_windows_after_a_merge_compose_into_one_and_read_the_same_pixels():
@@ -384,8 +411,8 @@ def test_a_shared_field_is_walked_once_not_once_per_path():
 @pytest.mark.parametrize("size", [(224, 224), (33, 65)])
 def test_symbolic_fields_after_gates_are_flat_and_exact(size):
     """EfficientNet-B0 at [3, H, W]: each squeeze-and-excitation gate merges a whole-map
-    field into its block's, so a field's bound is a Max/Min over many candidates. They stay
-    one flat Max (sympy's pairwise simplification took minutes) and, substituted, every
+    field into its block's, so a field's bound is a Max/Min over many candidates. Those left
+    stay one flat Max (sympy's pairwise simplification took minutes) and, substituted, every
     layer's field is the numeric analysis's."""
     import sympy
 
@@ -398,9 +425,12 @@ def test_symbolic_fields_after_gates_are_flat_and_exact(size):
     for sym, num in zip(symbolic.layers, numeric.layers, strict=True):
         got = [substitute(v, bindings) for v in (*sym.rf.size, *sym.rf.start)]
         assert got == [*num.rf.size, *num.rf.start], sym.name
-    last = sympy.sympify(symbolic.layers[-1].rf.size[0])
-    maxima = list(last.atoms(sympy.Max))
+    fields = [sympy.sympify(value) for layer in symbolic.layers for value in (*layer.rf.size, *layer.rf.start)]
+    maxima = [m for value in fields for m in value.atoms(sympy.Max)]
     assert maxima and all(not arg.has(sympy.Max) for m in maxima for arg in m.args)
+    # the gates' candidates of one name are compared at every size (signs.extremes): by the
+    # classifier one dominates them all, and the whole network's field is a formula, no max
+    assert not fields[-4].has(sympy.Max, sympy.Min)
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ import pytest
 import sympy
 
 from archcalc.expressions import symbol
-from archcalc.signs import sign
+from archcalc.signs import extremes, sign
 
 H, W = symbol("H"), symbol("W")
 floor, ceiling = sympy.floor, sympy.ceiling
@@ -50,6 +50,27 @@ def test_decided_by_hand(formula, expected):
 )
 def test_outside_the_form_there_is_no_answer(formula):
     assert sign(formula) is None
+
+
+@pytest.mark.parametrize(
+    ("formula", "expected"),
+    [
+        # x = H − 1 ≥ 0: 16·⌊x/16⌋ − 2·⌊x/2⌋ = (x mod 2) − (x mod 16): least 1 − 15 = −14 (x ≡ 15),
+        # greatest 0 (x ≡ 0 mod 16): EfficientNet's stride-16 term against its stride-2 one
+        (16 * floor((H - 1) / 16) - 2 * floor((H - 1) / 2), (-14, 0)),
+        (H - 5, (-4, None)),  # −4 at H = 1, then grows without bound
+        (3 - H, (None, 2)),
+        (2 * floor(H / 2) - H, (-1, 0)),  # −(H mod 2)
+        (floor(H / 3) - floor((H + 2) / 3) + 1, (0, 1)),
+        (sympy.Integer(7), (7, 7)),
+    ],
+)
+def test_extremes_by_hand(formula, expected):
+    assert extremes(formula) == expected
+
+
+def test_extremes_outside_the_form_are_no_answer():
+    assert extremes(H - W) is None and extremes(floor(H / 2) * floor(H / 3)) is None and extremes(sympy.Max(H, 3)) is None
 
 
 def test_numbers_are_signed_directly():
@@ -100,3 +121,21 @@ def test_random_formulas_agree_with_every_size_up_to_4000():
         assert answer == (min(values) >= 0, max(values) <= 0), formula
         decided += answer != (False, False)
     assert decided >= 30  # enough formulas of one sign to test the proofs, not only refutations
+
+
+def test_random_formulas_extremes_agree_with_every_size_up_to_4000():
+    """A finite least (greatest) is the least (greatest) value at H = 1 … 4,000; None means the
+    formula keeps falling (rising): its values beyond 2,000 go below (above) all before."""
+    rng = random.Random(61)
+    for _ in range(150):
+        formula, value = _tree(rng, 3)
+        values = [value(h) for h in range(1, 4001)]
+        least, greatest = extremes(formula)
+        if least is None:
+            assert min(values[2000:]) < min(values[:2000]), formula
+        else:
+            assert least == min(values), formula
+        if greatest is None:
+            assert max(values[2000:]) > max(values[:2000]), formula
+        else:
+            assert greatest == max(values), formula
