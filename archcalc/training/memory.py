@@ -175,21 +175,31 @@ def _transient(layers: list[LayerTraining], blocks: dict[str, list[str]]) -> tup
 
 
 def _max(values: list[Value]) -> Value:
-    """The largest value, written alone where they compare (numbers, or c·N alike under a
-    symbolic batch); else an unevaluated Max (exact once substituted)."""
+    """The largest value, written alone where they compare (numbers, c·N alike under a
+    symbolic batch, or formulas a number apart); else an unevaluated Max (exact once
+    substituted)."""
     index = _largest(dict(enumerate(values)))
     return values[index] if index is not None else vmax(*values, simplify=False)
 
 
 def _largest(candidates: dict[Any, Value]) -> Any:
-    """The name of the largest value; formulas compare when each is a number times the same
-    expression (a symbolic batch alone: c·N), else None."""
+    """The name of the largest value (the first of equals); formulas compare when each is a
+    number times the same expression (a symbolic batch alone: c·N), or when they differ from
+    each other by numbers alone (8·H·W + 8 against 8·H·W: larger for every H and W), else None.
+    Only those two: either decides for every value of the names, with no assumption about
+    their range, so the value written alone is the Max's exactly."""
     if not any(expressions.is_symbolic(v) for v in candidates.values()):
         return max(candidates, key=lambda n: candidates[n])
-    parts = {name: expressions.sp().sympify(value).as_coeff_Mul() for name, value in candidates.items()}
-    if len({rest for _, rest in parts.values()}) != 1:
+    sympify = expressions.sp().sympify
+    parts = {name: sympify(value).as_coeff_Mul() for name, value in candidates.items()}
+    if len({rest for _, rest in parts.values()}) == 1:
+        return max(parts, key=lambda n: parts[n][0])
+    first = sympify(next(iter(candidates.values())))
+    # each against the first: a number apart from it is a number apart from each other
+    apart = {name: sympify(value) - first for name, value in candidates.items()}
+    if not all(d.is_Number for d in apart.values()):
         return None
-    return max(parts, key=lambda n: parts[n][0])
+    return max(apart, key=lambda n: apart[n])
 
 
 # --- --fit -------------------------------------------------------------------------------
