@@ -216,7 +216,13 @@ def test_output_option_writes_any_format(tmp_path):
 # --- the training step ---------------------------------------------------------------------------
 def terms(text: str) -> dict[str, str]:
     """The training section's rows: JSON name → the exact value the cell carries."""
-    return dict(re.findall(r'<tr[^>]* data-term="([^"]+)"><th scope="row">.*?</th><td class="num" data-v="([^"]*)"', text))
+    return dict(re.findall(r'<tr[^>]* data-term="([^"]+)"><th scope="row">.*?</th><td class="num[^"]*" data-v="([^"]*)"', text))
+
+
+def shown_terms(text: str) -> dict[str, tuple[str, str]]:
+    """The training section's rows: JSON name → the cell's class and the typeset value it shows."""
+    rows = re.findall(r'<tr[^>]* data-term="([^"]+)"><th scope="row">.*?</th><td class="([^"]*)"[^>]*>(.*?)</td>', text)
+    return {term: (cls, shown) for term, cls, shown in rows}
 
 
 def test_the_training_section_is_the_json_reports(pages):
@@ -236,7 +242,10 @@ def test_the_training_section_is_the_json_reports(pages):
 def test_a_named_batch_shows_formulas_and_no_training_plot(pages):
     path, report = pages["lenet-batch-N"]
     text = path.read_text()
-    assert terms(text)["peak_bytes"] == report["training"]["peak_bytes"] == "127448*N + 963360"  # test_training's formula
+    # test_training's formula: the exact key is the JSON's; the reader sees it typeset, as the layer table's formulas
+    assert terms(text)["peak_bytes"] == report["training"]["peak_bytes"] == "127448*N + 963360"
+    assert shown_terms(text)["peak_bytes"] == ("num formula", "127,448·<var>N</var> + 963,360")
+    assert shown_terms(text)["param_bytes"] == ("num", "240,000")  # LeNet-5's 60,000 float32 parameters: a number, right-aligned
     assert 'id="figure-training"' not in text and 'id="training"' in text
 
 

@@ -4,6 +4,7 @@ checkpointing; the JSON names and every command's training output; the errors.""
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
@@ -14,7 +15,7 @@ from archcalc.errors import ArchcalcError, OpError, SpecError
 from archcalc.expressions import substitute, symbol
 from archcalc.inplace import eval_plan
 from archcalc.ops import REGISTRY, Op
-from archcalc.training.memory import analyse_training, parse_bytes, solve_fit
+from archcalc.training.memory import _undominated, analyse_training, parse_bytes, solve_fit
 from tests.conftest import ROOT
 
 LENET = ROOT / "specs" / "lenet5.yaml"
@@ -314,7 +315,7 @@ def test_a_checkpointed_blocks_backward_holds_what_its_recomputation_makes_again
 
 
 # a 1×1 conv to 2 channels, then a global average pool, on a (1, H, W) input, as block p
-UNORDERED = """\
+NUMBER_APART = """\
     name: u
     input: [1, H, W]
     blocks:
@@ -325,26 +326,94 @@ UNORDERED = """\
     """
 
 
-@pytest.mark.parametrize("checkpoint, at", [((), None), (("p",), "p")])
-def test_working_sets_in_the_input_size_that_do_not_compare_are_written_each_as_it_is(write_spec, cli, checkpoint, at):
+@pytest.mark.parametrize("checkpoint, at", [((), "p.adaptiveavgpool1"), (("p",), "p")])
+def test_working_sets_a_number_apart_are_ordered_and_the_largest_written_alone(write_spec, cli, checkpoint, at):
     """By hand, batch 1, float32: the conv's output is 2·H·W floats, 8·H·W bytes, and its input
     (the network's) needs no gradient: its working set is 8·H·W. The pool's output gradient is
-    2 floats (8 bytes), its input's gradient the conv's output: 8·H·W + 8. One is not a number
-    times the other, so the transient is the unevaluated Max of the two, written as both — not
-    the 8·H·W + 8 sympy would reduce it to. Checkpointing p makes the same Max p's: nothing is
+    2 floats (8 bytes), its input's gradient the conv's output: 8·H·W + 8. They differ by 8, a
+    number, so the pool's is the larger for every H and W: the transient is 8·H·W + 8, at the
+    pool (once an unevaluated max(8·H·W, 8·H·W + 8)). Checkpointing p makes it p's: nothing is
     held again while it recomputes (the conv's saved input is p's own input, which the
     checkpoint keeps; the pool saves nothing).
     The rest of the peak: params 2·1 + 2 = 4 floats (16 bytes), their gradients 16, adam's two
-    states 32; live the conv's saved input 4·H·W and the output 8."""
+    states 32; live the conv's saved input 4·H·W and the output 8. Peak: 16 + 16 + 32 + 4·H·W
+    + 8 + 8·H·W + 8 = 12·H·W + 80."""
     h, w = symbol("H"), symbol("W")
-    expected = sympy.Max(8 * h * w, 8 * h * w + 8, evaluate=False)
+    step = training(write_spec(NUMBER_APART), device="cpu", checkpoint=list(checkpoint))
+    assert (step.transient_bytes, step.transient_layer) == (8 * h * w + 8, at)
+    assert step.peak_bytes == 12 * h * w + 80
+    options = ["--training", *[f"--checkpoint={name}" for name in checkpoint]]
+    output = cli("report", write_spec(NUMBER_APART), *options).output
+    assert f"largest backward transient: 8·H·W + 8 bytes (at {at})\n" in output
+    assert "peak of a training step: 12·H·W + 80 bytes (" in output
+    total = cli("explain", write_spec(NUMBER_APART), "total", *options).output
+    assert "largest backward transient = 16 + 0 + 16 + 32 + 4·H·W + 8 + 8·H·W + 8 = 12·H·W + 80 bytes\n" in total
+
+
+# the same, with a 2×2 average pool (stride 2) for the global one
+UNORDERED = NUMBER_APART.replace("adaptiveavgpool: {out: 1}", "avgpool: {kernel: 2, stride: 2}")
+
+
+@pytest.mark.parametrize("checkpoint", [(), ("p",)])
+def test_working_sets_in_the_input_size_that_do_not_compare_are_written_each_as_it_is(write_spec, cli, checkpoint):
+    """By hand, batch 1, float32: the conv's working set is its output's gradient, 2·H·W floats,
+    8·H·W bytes; the pool's its output's, 2·⌊H/2⌋·⌊W/2⌋ floats, and its input's, the conv's
+    output: 8·H·W + 8·⌊H/2⌋·⌊W/2⌋. They differ by 8·⌊H/2⌋·⌊W/2⌋, not a number, so the transient
+    is the unevaluated max of the two, typeset as the rest of the report is.
+    The peak: params 16, gradients 16, adam 32; live the input 4·H·W, the conv's output the pool
+    keeps, 8·H·W, and the pool's output 8·⌊H/2⌋·⌊W/2⌋. Checkpointing p keeps only its input, but
+    holds the conv's output again while p's backward runs (8·H·W in the transient): the same sum,
+    8·⌊H/2⌋·⌊W/2⌋ + 12·H·W + max(…) + 64."""
+    h, w = symbol("H"), symbol("W")
+    pooled = 8 * sympy.floor(h / 2) * sympy.floor(w / 2)
+    largest = sympy.Max(8 * h * w, 8 * h * w + pooled, evaluate=False)
     step = training(write_spec(UNORDERED), device="cpu", checkpoint=list(checkpoint))
-    assert (step.transient_bytes, step.transient_layer) == (expected, at)
-    assert step.peak_bytes == 16 + 16 + 32 + 4 * h * w + 8 + expected
-    output = cli("report", write_spec(UNORDERED), "--training", *[f"--checkpoint={name}" for name in checkpoint]).output
-    where = f" (at {at})" if at else ""
-    assert f"largest backward transient: Max(8*H*W, 8*H*W + 8) bytes{where}\n" in output
-    assert "peak of a training step: 4*H*W + Max(8*H*W, 8*H*W + 8) + 72 bytes (" in output
+    again = 8 * h * w if checkpoint else 0
+    assert (step.transient_bytes, step.transient_layer) == (again + largest, "p" if checkpoint else None)
+    assert step.peak_bytes == 64 + 12 * h * w + pooled + largest
+    options = ["--training", *[f"--checkpoint={name}" for name in checkpoint]]
+    output = cli("report", write_spec(UNORDERED), *options).output
+    where, held = (" (at p)", "8·H·W + ") if checkpoint else ("", "")
+    assert f"largest backward transient: {held}max(8·H·W, 8·H·W + 8·⌊H/2⌋·⌊W/2⌋) bytes{where}\n" in output
+    assert "peak of a training step: 8·⌊H/2⌋·⌊W/2⌋ + 12·H·W + max(8·H·W, 8·H·W + 8·⌊H/2⌋·⌊W/2⌋) + 64 bytes (" in output
+
+
+def test_of_working_sets_only_those_no_other_bounds_exactly_stay():
+    h, w, n = symbol("H"), symbol("W"), symbol("N")
+    f = sympy.floor((h - 1) / 32) + 1  # a size: never negative
+
+    def kept(**candidates):
+        return sorted(_undominated(candidates))
+
+    # a number apart: larger for every value of the names, wherever the largest is
+    assert kept(a=8 * h * w, b=8 * h * w + 8) == ["b"]
+    assert kept(a=8 * h * w + 3, b=8 * h * w - 5, c=8 * h * w) == ["a"]
+    assert kept(a=h * w - 5, b=h * w + sympy.Rational(1, 2), c=h * w) == ["b"]
+    # a larger number times the same size, as sizes are stored (8·(512·f + 512) is 4,096·f)
+    assert kept(a=3 * n, b=5 * n) == ["b"]
+    assert kept(a=8 * (512 * f) * f, b=12 * (2048 * f) * f, c=16 * f * f) == ["b"]
+    assert kept(a=8 * h * w + 8, b=8 * h * w + 8) == ["a"]  # equals: the first
+    # numbers among formulas: the largest number stays beside them
+    assert kept(a=8000, b=12192, c=16384, d=4096 * f, e=24576 * f, g=8 * h * w) == ["c", "e", "g"]
+    # a formula apart, though never negative, or larger only where H·W ≥ 1: both stay
+    assert kept(a=h * w + h, b=h * w) == ["a", "b"]
+    assert kept(a=16 * h * w, b=8 * h * w + 8) == ["a", "b"]
+    assert kept(a=8, b=8 * h * w) == ["a", "b"]
+
+
+def test_a_networks_transient_is_the_max_of_the_working_sets_no_other_bounds():
+    """GoogLeNet at 3×H×W: its transient was a max of 108 working sets, three of them the
+    numbers 8,000, 8,096 and 8,192 (the heads' linear layers at batch 1). Now no two of its
+    arguments are a number apart (the numbers one), and it is still the concrete walk's value."""
+    spec = ROOT / "specs" / "googlenet.yaml"
+    network = load_network(spec, "3,H,W")
+    step = analyse_training(network, analyse(network))
+    args = step.transient_bytes.args
+    assert sum(1 for a in args if a.is_Number) == 1
+    assert not any((a - b).is_Number for a, b in itertools.combinations(args, 2))
+    for size in (224, 300):
+        concrete = training(spec, input_shape=f"3,{size},{size}")
+        assert substitute(step.transient_bytes, {"H": size, "W": size}) == concrete.transient_bytes
 
 
 @pytest.mark.parametrize("name", ["bottleneck", "conv9_x", "conv2_x.7"])
@@ -436,7 +505,8 @@ def test_report_table_markdown_and_csv_gain_training_columns(cli):
 
 def test_report_symbolic_batch(cli):
     result = cli("report", LENET, "--training", "--batch", "N")
-    assert result.exit_code == 0 and "peak of a training step: 127448*N + 963360 bytes" in result.output
+    # 127,448 + 963,360 = 1,090,808, the peak at batch 1 (test_report_json_names)
+    assert result.exit_code == 0 and "peak of a training step: 127,448·N + 963,360 bytes" in result.output
 
 
 def test_compare_gains_training_columns_and_sorts_by_them(cli):

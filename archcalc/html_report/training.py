@@ -12,7 +12,7 @@ from __future__ import annotations
 import html
 
 from archcalc.expressions import Value
-from archcalc.html_report.table import key_text
+from archcalc.html_report.table import _cell as cell
 from archcalc.training import OPTIMIZERS
 from archcalc.training.memory import Fit, Training
 from archcalc.typeset import to_html
@@ -84,11 +84,9 @@ def _row(label: str, term: str, value: Value, part: bool = False, cls: str = "")
     """``label``: markup; ``term``: the JSON key under ``training``."""
     classes = " ".join(c for c in (cls, "part" if part else "") if c)
     attr = f' class="{classes}"' if classes else ""
-    key = html.escape(key_text(value))
-    return (
-        f'<tr{attr} data-term="{html.escape(term)}"><th scope="row">{label}</th>'
-        f'<td class="num" data-v="{key}">{to_html(value)}</td><td><code>{html.escape(term)}</code></td></tr>'
-    )
+    # the layer table's cell: typeset, its exact value as the key, and a formula left-aligned and wrapping
+    name = html.escape(term)
+    return f'<tr{attr} data-term="{name}"><th scope="row">{label}</th>{cell(value)}<td><code>{name}</code></td></tr>'
 
 
 def _fit(fit: Fit | None) -> str:

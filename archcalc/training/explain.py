@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from archcalc.analysis import DTYPE_BYTES
 from archcalc.derivation import derive
-from archcalc.expressions import names_in, to_text, vsum
+from archcalc.expressions import names_in, vsum
 from archcalc.training.memory import Training
 from archcalc.training.model import LayerTraining, SavedTensor
+from archcalc.units import text as to_text
 
 
 def layer_lines(training: Training, name: str, params) -> list[str]:

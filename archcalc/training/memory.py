@@ -168,28 +168,53 @@ def _transient(layers: list[LayerTraining], blocks: dict[str, list[str]]) -> tup
             candidates[block] = vsum(recomputed.values()) + _max(working)
     if not candidates:
         return 0, None
-    name = _largest(candidates)
-    if name is None:  # formulas in the input size that cannot be ordered
-        return vmax(*candidates.values(), simplify=False), None
-    return candidates[name], name
+    kept = _undominated(candidates)
+    if len(kept) > 1:  # formulas in the input size that cannot be ordered
+        return vmax(*kept.values(), simplify=False), None
+    [(name, value)] = kept.items()
+    return value, name
 
 
 def _max(values: list[Value]) -> Value:
-    """The largest value, written alone where they compare (numbers, or c·N alike under a
-    symbolic batch); else an unevaluated Max (exact once substituted)."""
-    index = _largest(dict(enumerate(values)))
-    return values[index] if index is not None else vmax(*values, simplify=False)
+    """The largest value, written alone where they compare (numbers, c·N alike under a
+    symbolic batch, or formulas a number apart); else an unevaluated Max of those no other
+    one bounds (exact once substituted)."""
+    kept = list(_undominated(dict(enumerate(values))).values())
+    return kept[0] if len(kept) == 1 else vmax(*kept, simplify=False)
 
 
-def _largest(candidates: dict[Any, Value]) -> Any:
-    """The name of the largest value; formulas compare when each is a number times the same
-    expression (a symbolic batch alone: c·N), else None."""
+def _undominated(candidates: dict[Any, Value]) -> dict[Any, Value]:
+    """The candidates (name → size) whose largest is the largest of all: a candidate goes when
+    another is larger by a number (8·H·W + 8 against 8·H·W: for every H and W) or is a larger
+    number times the same formula (5·N against 3·N; 24,576·(⌊H/32⌋ + 1) against 4,096·(⌊H/32⌋
+    + 1): a size is never negative, so neither is the formula); the first of equals stays. One
+    left: the largest, decided exactly. Nothing else is compared (16·H·W against 8·H·W + 8
+    holds only for H·W ≥ 1), nor handed to sympy's Max, which compares every pair of its
+    arguments (a minute for GoogLeNet's peak)."""
     if not any(expressions.is_symbolic(v) for v in candidates.values()):
-        return max(candidates, key=lambda n: candidates[n])
-    parts = {name: expressions.sp().sympify(value).as_coeff_Mul() for name, value in candidates.items()}
-    if len({rest for _, rest in parts.values()}) != 1:
-        return None
-    return max(parts, key=lambda n: parts[n][0])
+        name = max(candidates, key=lambda n: candidates[n])
+        return {name: candidates[name]}
+    kept = {name: expressions.sp().sympify(value) for name, value in candidates.items()}
+    for split in (_plus_number, _times_number):
+        best: dict[Any, tuple[Any, Any]] = {}  # rest → (number, name) of the largest with that rest
+        for name, value in kept.items():
+            number, rest = split(value)
+            if rest not in best or number > best[rest][0]:
+                best[rest] = (number, name)
+        chosen = {name for _, name in best.values()}
+        kept = {name: value for name, value in kept.items() if name in chosen}
+    return {name: candidates[name] for name in kept}
+
+
+def _plus_number(value) -> tuple:
+    """value = number + rest (rest 0 for a number)."""
+    return value.as_coeff_Add()
+
+
+def _times_number(value) -> tuple:
+    """value = number · rest, the number positive: the integer content of every factor and term
+    (sizes are stored as 8·(512·f + 512)·(g + 1): 4,096 times (f + 1)·(g + 1))."""
+    return value.as_content_primitive()
 
 
 # --- --fit -------------------------------------------------------------------------------

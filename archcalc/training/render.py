@@ -1,16 +1,16 @@
 """The training numbers as the renderers show them: JSON (the stable ``training.*`` names),
-table cells and summary lines. Formatting only: every number comes from ``Training``."""
+CSV values and summary lines. Formatting only: every number comes from ``Training``; text
+goes through ``archcalc.units`` (formulas typeset), as the rest of the report's does."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from archcalc.expressions import Value, to_json, to_text
+from archcalc.expressions import Value, to_json
 from archcalc.training.memory import Training
 from archcalc.training.model import LayerTraining
+from archcalc.units import text as to_text
 
-#: the report's extra columns with --training
-HEADER = ["Saved B", "Grad-in MACs", "Grad-w MACs"]
 CSV_FIELDS = ["training_saved_bytes", "training_backward_input_macs", "training_backward_weight_macs"]
 PEAK_TERMS = ("param_bytes", "buffer_bytes", "grad_bytes", "optimizer_state_bytes", "live_bytes", "transient_bytes")
 
@@ -67,14 +67,6 @@ def totals_dict(training: Training) -> dict[str, Any]:
         result["fit"] = {"memory_bytes": f.memory_bytes, "batch": f.batch, "peak_bytes": f.peak_bytes,
                          "fixed_bytes": f.fixed_bytes, "per_sample_bytes": f.per_sample_bytes}  # fmt: skip
     return result
-
-
-def cells(layer: LayerTraining) -> list[str]:
-    return [to_text(layer.saved_bytes), to_text(layer.backward_input_macs), to_text(layer.backward_weight_macs)]
-
-
-def total_cells(training: Training) -> list[str]:
-    return [to_text(training.saved_bytes), to_text(training.backward_input_macs), to_text(training.backward_weight_macs)]
 
 
 def csv_values(layer: LayerTraining | Training) -> dict[str, Value]:
