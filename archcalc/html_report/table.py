@@ -48,7 +48,7 @@ class _Table:
         if self.training is None:
             return []
         steps = [self.training[s.name] for s in layers]
-        return [_cell(vsum(measure(t) for t in steps)) for measure in TRAINING_MEASURES]
+        return [cell(vsum(measure(t) for t in steps)) for measure in TRAINING_MEASURES]
 
 
 TRAINING_MEASURES = (lambda t: t.saved_bytes, lambda t: t.backward_input_macs, lambda t: t.backward_weight_macs)
@@ -89,11 +89,11 @@ def _layer_row(stats: LayerStats, parent: str, context: _Table) -> str:
     depth = len(stats.scopes)
     name = html.escape(_short(stats.name, parent)) + (" †" if stats.training_only else "")
     cells = [
-        _cell(context.order[stats.name] + 1),
+        cell(context.order[stats.name] + 1),
         f'<td class="name" style="--depth:{depth}" title="{html.escape(stats.name)}" data-v="{html.escape(stats.name)}">{name}</td>',
         _text(stats.label),
         _markup(shape_html(stats.output_shape), key=stats.activations),
-        *(_cell(v) for v in (stats.params, stats.macs, stats.flops, context.analysis.nbytes(stats.activations))),
+        *(cell(v) for v in (stats.params, stats.macs, stats.flops, context.analysis.nbytes(stats.activations))),
         *context.training_cells([stats]),
         _markup(rf_html(stats.rf), key=stats.rf.size[0] if stats.rf else None),
     ]
@@ -114,11 +114,11 @@ def _scope_row(scope: Node, context: _Table) -> str:
     label = html.escape(_short(scope.path, scope.parent))
     toggle = f'<button class="fold" aria-expanded="true" title="fold {html.escape(scope.path)}">{label}</button>'
     cells = [
-        _cell(context.order[scope.layers[0].name] + 1),
+        cell(context.order[scope.layers[0].name] + 1),
         f'<td class="name" style="--depth:{depth}" data-v="{html.escape(scope.path)}">{toggle}</td>',
         _text(f"{kind} · {len(scope.layers)} layers"),
         _markup(shape_html(last.output_shape), key=last.activations),
-        *(_cell(v) for v in (sub.params, sub.macs, sub.flops, context.analysis.nbytes(sub.activations))),
+        *(cell(v) for v in (sub.params, sub.macs, sub.flops, context.analysis.nbytes(sub.activations))),
         *context.training_cells(scope.layers),
         "<td></td>",
         *(["<td></td>"] if context.timings else []),
@@ -130,13 +130,13 @@ def _scope_row(scope: Node, context: _Table) -> str:
 def _total_row(label: str, totals: Totals, context: _Table, which: str, training: Training | None) -> str:
     """``training``: the step's totals for the training columns; None leaves them empty (the
     inference network's row: a training step runs the training-only branches too)."""
-    steps = [_cell(v) for v in (training.saved_bytes, training.backward_input_macs, training.backward_weight_macs)] if training else []
+    steps = [cell(v) for v in (training.saved_bytes, training.backward_input_macs, training.backward_weight_macs)] if training else []
     cells = [
         "<td></td>",
         f'<th scope="row">{html.escape(label)}</th>',
         _text(f"{totals.layers} layers"),
         "<td></td>",
-        *(_cell(v) for v in (totals.params, totals.macs, totals.flops, context.analysis.nbytes(totals.activations))),
+        *(cell(v) for v in (totals.params, totals.macs, totals.flops, context.analysis.nbytes(totals.activations))),
         *(steps or ["<td></td>"] * (len(TRAINING) if context.training is not None else 0)),
         "<td></td>",
     ]
@@ -171,7 +171,7 @@ def key_text(value: Value) -> str:
     return str(value)
 
 
-def _cell(value: Value) -> str:
+def cell(value: Value) -> str:
     """A number (or formula), right-aligned, typeset, with its exact value as the key."""
     cls = "num formula" if is_symbolic(to_exact(value)) else "num"
     return f'<td class="{cls}" data-v="{html.escape(key_text(value))}">{to_html(value)}</td>'

@@ -12,7 +12,7 @@ from __future__ import annotations
 import html
 
 from archcalc.expressions import Value
-from archcalc.html_report.table import _cell as cell
+from archcalc.html_report.table import cell
 from archcalc.training import OPTIMIZERS
 from archcalc.training.memory import Fit, Training
 from archcalc.typeset import to_html
