@@ -136,8 +136,6 @@ def _rounded(rounding, arg):
 
     Where sympy would prove more (a term whole by a deeper argument, or the rest between 0
     and 1) the result is the same value in a longer form, never a different value."""
-    if not is_symbolic(arg):
-        return rounding(arg)
     whole, rest = [], []
     for term in sp().Add.make_args(arg):
         (whole if _whole(term) else rest).append(term)
@@ -158,9 +156,8 @@ def _whole(expr) -> bool:
         return bool(expr.is_Integer or expr.is_integer)
     if isinstance(expr, (sp().floor, sp().ceiling)):
         return True
-    if expr.is_Pow:
-        exponent = expr.exp
-        return bool(exponent.is_Integer and exponent >= 0) and _whole(expr.base)
+    if expr.is_Pow:  # sympy writes x⁰ as 1: a whole power has a positive exponent
+        return bool(expr.exp.is_Integer and expr.exp.is_positive) and _whole(expr.base)
     if expr.is_Add or expr.is_Mul or isinstance(expr, (sp().Max, sp().Min)):
         return all(_whole(arg) for arg in expr.args)
     return False

@@ -110,17 +110,11 @@ def _rate(tree, denominators: list) -> int | Fraction:
     kind, parts = tree
     if kind == "+":
         return sum(_rate(part, denominators) for part in parts)
-    if kind == "*":
-        rates = [_rate(part, denominators) for part in parts]
-        moving = [rate for rate in rates if rate != 0]
-        if len(moving) > 1:  # a product of two sizes: not a line in m on any residue class
-            raise _Undecided
-        if not moving:
-            return 0
-        coefficient = 1
+    if kind == "*":  # numbers times a moving factor; two moving factors ``_product`` refuses
+        rate = 1
         for part in parts:
-            coefficient *= part if type(part) is not tuple and part is not _NAME else 1
-        return coefficient * moving[0]
+            rate *= _rate(part, denominators) if type(part) is tuple or part is _NAME else part
+        return rate
     rate = _rate(parts, denominators)
     denominators.append(Fraction(rate).denominator)
     return rate

@@ -193,13 +193,13 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
         "whether the validity callable takes part in an Analysis's repr and ==: archcalc never prints an Analysis whole, "
         "never compares two and cannot hash one (its list fields), so neither mutant changes any output"
     ),
-    # signs.py (session 2026-12-07c)
+    # signs.py (sessions 2026-12-07c and 2026-12-07d)
     ("archcalc/signs.py", "MAX_PERIOD = 4096", "4096 → 4097"): (
         "a limit chosen, not derived: the tests read it from the module (a period one above it is refused, one at it decided)"
     ),
-    ("archcalc/signs.py", "period = 1", "1 → 2"): (
-        "any starting period gives the same lines: a floor whose slope is not whole multiplies the period by its denominator, "
-        "and the answer on every residue class of any period where all slopes are whole is the same exact decision"
+    ("archcalc/signs.py", "denominators = [1]", "1 → 2"): (
+        "a period twice the least one splits each residue class in two: every slope is still whole, and the least and "
+        "greatest over the finer classes are the same exact extremes"
     ),
     # receptive.py / expressions.py / training (session 2026-12-04b)
     # expressions.py (session 2026-12-07, m9e)

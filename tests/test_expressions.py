@@ -62,6 +62,8 @@ def test_floor_and_ceil_are_exact_and_flatten_nests():
         ("floor(H/2)*W + H", 2),
         ("H**2 + H", 2),
         ("Max(H, W) + 2*H", 1),  # a max of sizes is whole
+        ("1/H + H", 1),  # a negative power is not: H + ⌊1/H⌋
+        ("3/2", 1),  # a number: ⌊3/2⌋ = 1
     ],
 )
 def test_rounding_is_written_as_sympy_writes_it(numerator, denominator):

@@ -203,6 +203,11 @@ def test_bound_drops_terms_another_bounds_at_every_size():
     assert bound([0, h - 1], larger=True) == h - 1 and bound([0, h - 1], larger=False) == 0
     # 3 − H ≤ 2 everywhere: the number 5 is the max alone
     assert bound([5, 3 - h], larger=True) == 5
+    # 2·⌊H/2⌋ + 1 − H = 1 − (H mod 2) is 0 or 1: H is never above 2·⌊H/2⌋ + 1, which is above H
+    # at every even H — the min is H, written after it; and 2·⌊H/2⌋ − (H − 1) is 0 or 1 too,
+    # so the max of H − 1 and 2·⌊H/2⌋ is 2·⌊H/2⌋
+    assert bound([2 * sympy.floor(h / 2) + 1, h], larger=False) == h
+    assert bound([2 * sympy.floor(h / 2), h - 1], larger=True) == 2 * sympy.floor(h / 2)
     # undecided: H − 5 against 0 (−4 at H = 1, 1 at H = 6); two names are never compared
     assert set(bound([0, h - 5], larger=True).args) == {0, h - 5}
     assert set(bound([h, w], larger=True).args) == {h, w}
