@@ -13,8 +13,9 @@ from typing import Any
 from archcalc import expressions
 from archcalc.collector import paused
 from archcalc.errors import ArchcalcError, GraphError, OpError, SpecError
-from archcalc.expressions import Value, vmax, vsum
+from archcalc.expressions import Value, vsum
 from archcalc.graph import INPUT, Layer, Network, ScopeInfo, compile_spec
+from archcalc.largest import largest
 from archcalc.ops.base import numel
 from archcalc.receptive import INPUT_RF, ReceptiveField, receptive_field
 from archcalc.spec import load_spec
@@ -297,7 +298,7 @@ def total(layers: list[LayerStats]) -> Totals:
         flops=vsum(by_kind.values()),
         flops_by_kind=by_kind,
         activations=vsum(activations),
-        peak_activations=vmax(*activations, simplify=False) if activations else 0,
+        peak_activations=largest(activations) if activations else 0,
         layers=len(layers),
     )
 

@@ -35,7 +35,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 #: the rule code mutated by default
 TARGETS = [
-    "archcalc/ops", "archcalc/analysis.py", "archcalc/expressions.py", "archcalc/receptive.py", "archcalc/signs.py", "archcalc/training",
+    "archcalc/ops", "archcalc/analysis.py", "archcalc/expressions.py", "archcalc/receptive.py", "archcalc/signs.py",
+    "archcalc/largest.py", "archcalc/training",
 ]  # fmt: skip
 #: rendering, not rules: nothing they compute is a count
 NOT_RULES = {"archcalc/training/render.py", "archcalc/training/explain.py"}
@@ -72,6 +73,7 @@ TESTS = {
     ],
     "archcalc/receptive.py": ["tests/test_ops.py", "tests/test_receptive_fields.py"],
     "archcalc/signs.py": ["tests/test_signs.py", "tests/test_ops_resample.py"],
+    "archcalc/largest.py": ["tests/test_largest.py", "tests/test_training.py", "tests/test_pinned_analysis.py"],
     "archcalc/training": ["tests/test_pinned_training_fit.py", "tests/test_training_ops.py", "tests/test_training.py"],
 }
 

@@ -194,14 +194,21 @@ def test_a_bad_input_is_located_where_it_was_written(tmp_path, cli):
     assert cli("report", bad, "--input", "1,4,4").exit_code == 0  # --input replaces the spec's bad one
 
 
-def test_the_largest_layer_output_in_the_input_size_is_written_as_each_layers(tmp_path, cli):
-    """A 1×1 conv to 2 channels makes 2·H·W elements, the global pool after it 2·1·1 = 2. The
-    largest is the unevaluated Max of the two, written as both — not the 2·H·W sympy reduces it
-    to for H, W ≥ 1."""
+def test_the_largest_layer_output_in_the_input_size_is_decided_where_a_rule_settles_it(tmp_path, cli):
+    """A 1×1 conv to 2 channels makes 2·H·W elements, the global pool after it 2·1·1 = 2:
+    2·H·W ≥ 2 at every H, W ≥ 1, so the largest is 2·H·W, written alone. A valid 3×3 conv to
+    64 channels after the 1×1 one makes 64·(H − 2)·(W − 2): at H = W = 2 that is 0 < 8 = 2·H·W,
+    so neither bounds the other at every size (where the network is valid, H, W ≥ 3, the conv's
+    is the larger, which archcalc's rules do not see): the largest is the unevaluated max of
+    both, exact once sizes are substituted."""
     path = tmp_path / "net.yaml"
     path.write_text("name: p\ninput: [1, H, W]\nlayers:\n  - conv: {out: 2, kernel: 1}\n  - adaptiveavgpool: {out: 1}\n")
     h, w = symbol("H"), symbol("W")
-    assert analyse(load_network(path)).totals.peak_activations == sympy.Max(2, 2 * h * w, evaluate=False)
-    assert "; peak layer max(2, 2·H·W) elements\n" in cli("report", path).output
+    assert analyse(load_network(path)).totals.peak_activations == 2 * h * w
+    assert "; peak layer 2·H·W elements\n" in cli("report", path).output
     report = json.loads(cli("report", path, "--format", "json").output)
-    assert report["totals"]["activations"]["peak_elements"] == "Max(2, 2*H*W)"
+    assert report["totals"]["activations"]["peak_elements"] == "2*H*W"
+    crossing = tmp_path / "crossing.yaml"
+    crossing.write_text("name: p\ninput: [1, H, W]\nlayers:\n  - conv: {out: 2, kernel: 1}\n  - conv: {out: 64, kernel: 3}\n")
+    peak = analyse(load_network(crossing)).totals.peak_activations
+    assert isinstance(peak, sympy.Max) and set(peak.args) == {2 * h * w, 64 * (h - 2) * (w - 2)}

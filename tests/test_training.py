@@ -14,8 +14,9 @@ from archcalc.analysis import analyse, load_network
 from archcalc.errors import ArchcalcError, OpError, SpecError
 from archcalc.expressions import substitute, symbol
 from archcalc.inplace import eval_plan
+from archcalc.largest import undominated
 from archcalc.ops import REGISTRY, Op
-from archcalc.training.memory import _undominated, analyse_training, parse_bytes, solve_fit
+from archcalc.training.memory import analyse_training, parse_bytes, solve_fit
 from tests.conftest import ROOT
 
 LENET = ROOT / "specs" / "lenet5.yaml"
@@ -383,7 +384,7 @@ def test_of_working_sets_only_those_no_other_bounds_exactly_stay():
     f = sympy.floor((h - 1) / 32) + 1  # a size: never negative
 
     def kept(**candidates):
-        return sorted(_undominated(candidates))
+        return sorted(undominated(candidates))
 
     # a number apart: larger for every value of the names, wherever the largest is
     assert kept(a=8 * h * w, b=8 * h * w + 8) == ["b"]
@@ -393,12 +394,21 @@ def test_of_working_sets_only_those_no_other_bounds_exactly_stay():
     assert kept(a=3 * n, b=5 * n) == ["b"]
     assert kept(a=8 * (512 * f) * f, b=12 * (2048 * f) * f, c=16 * f * f) == ["b"]
     assert kept(a=8 * h * w + 8, b=8 * h * w + 8) == ["a"]  # equals: the first
-    # numbers among formulas: the largest number stays beside them
-    assert kept(a=8000, b=12192, c=16384, d=4096 * f, e=24576 * f, g=8 * h * w) == ["c", "e", "g"]
-    # a formula apart, though never negative, or larger only where H·W ≥ 1: both stay
+    # numbers among formulas: the largest number goes too when a formula is at least that
+    # number times sizes, each ≥ 1 at every H (f − 1 = ⌊(H − 1)/32⌋ ≥ 0): 24,576·f ≥ 16,384
+    assert kept(a=8000, b=12192, c=16384, d=4096 * f, e=24576 * f, g=8 * h * w) == ["e", "g"]
+    assert kept(a=30000, d=4096 * f, e=24576 * f) == ["a", "e"]  # 24,576·f < 30,000 at H = 1
+    # H, W ≥ 1 at every size: 8·H·W ≥ 8
+    assert kept(a=8, b=8 * h * w) == ["b"]
+    # a formula apart, though never negative, or larger only where H·W ≥ 2: both stay
     assert kept(a=h * w + h, b=h * w) == ["a", "b"]
     assert kept(a=16 * h * w, b=8 * h * w + 8) == ["a", "b"]
-    assert kept(a=8, b=8 * h * w) == ["a", "b"]
+    # name by name: ⌊(H − 1)/2⌋ + 1 ≥ ⌊(H − 1)/32⌋ + 1 at every H (x/2 ≥ x/32 for x ≥ 0), so
+    # 64 times the stride-2 map's size bounds 64 times the stride-32 one's, but not 2,048 times it
+    fw, half, half_w = sympy.floor((w - 1) / 32) + 1, sympy.floor((h - 1) / 2) + 1, sympy.floor((w - 1) / 2) + 1
+    assert kept(a=64 * f * fw, b=64 * half * half_w) == ["b"]
+    assert kept(a=2048 * f * fw, b=64 * half * half_w) == ["a", "b"]
+    assert kept(a=64 * f * f, b=64 * half * half) == ["a", "b"]  # a square of one name: not compared
 
 
 def test_a_networks_transient_is_the_max_of_the_working_sets_no_other_bounds():

@@ -17,13 +17,13 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any
 
 from archcalc import expressions
 from archcalc.analysis import DTYPE_BYTES, Analysis
 from archcalc.errors import SpecError
 from archcalc.expressions import Value, vmax, vsum
 from archcalc.graph import INPUT, Network
+from archcalc.largest import largest, undominated
 from archcalc.training import DEFAULT_OPTIMIZER, OPTIMIZERS
 from archcalc.training.checkpoint import segments
 from archcalc.training.model import LayerTraining, Walk, attribute, walk
@@ -165,56 +165,14 @@ def _transient(layers: list[LayerTraining], blocks: dict[str, list[str]]) -> tup
         recomputed = {item.storage: item.bytes for item in saved}
         working = [own[name] for name in members if name in own]
         if working:
-            candidates[block] = vsum(recomputed.values()) + _max(working)
+            candidates[block] = vsum(recomputed.values()) + largest(working)
     if not candidates:
         return 0, None
-    kept = _undominated(candidates)
+    kept = undominated(candidates)
     if len(kept) > 1:  # formulas in the input size that cannot be ordered
         return vmax(*kept.values(), simplify=False), None
     [(name, value)] = kept.items()
     return value, name
-
-
-def _max(values: list[Value]) -> Value:
-    """The largest value, written alone where they compare (numbers, c·N alike under a
-    symbolic batch, or formulas a number apart); else an unevaluated Max of those no other
-    one bounds (exact once substituted)."""
-    kept = list(_undominated(dict(enumerate(values))).values())
-    return kept[0] if len(kept) == 1 else vmax(*kept, simplify=False)
-
-
-def _undominated(candidates: dict[Any, Value]) -> dict[Any, Value]:
-    """The candidates (name → size) whose largest is the largest of all: a candidate goes when
-    another is larger by a number (8·H·W + 8 against 8·H·W: for every H and W) or is a larger
-    number times the same formula (5·N against 3·N; 24,576·(⌊H/32⌋ + 1) against 4,096·(⌊H/32⌋
-    + 1): a size is never negative, so neither is the formula); the first of equals stays. One
-    left: the largest, decided exactly. Nothing else is compared (16·H·W against 8·H·W + 8
-    holds only for H·W ≥ 1), nor handed to sympy's Max, which compares every pair of its
-    arguments (a minute for GoogLeNet's peak)."""
-    if not any(expressions.is_symbolic(v) for v in candidates.values()):
-        name = max(candidates, key=lambda n: candidates[n])
-        return {name: candidates[name]}
-    kept = {name: expressions.sp().sympify(value) for name, value in candidates.items()}
-    for split in (_plus_number, _times_number):
-        best: dict[Any, tuple[Any, Any]] = {}  # rest → (number, name) of the largest with that rest
-        for name, value in kept.items():
-            number, rest = split(value)
-            if rest not in best or number > best[rest][0]:
-                best[rest] = (number, name)
-        chosen = {name for _, name in best.values()}
-        kept = {name: value for name, value in kept.items() if name in chosen}
-    return {name: candidates[name] for name in kept}
-
-
-def _plus_number(value) -> tuple:
-    """value = number + rest (rest 0 for a number)."""
-    return value.as_coeff_Add()
-
-
-def _times_number(value) -> tuple:
-    """value = number · rest, the number positive: the integer content of every factor and term
-    (sizes are stored as 8·(512·f + 512)·(g + 1): 4,096 times (f + 1)·(g + 1))."""
-    return value.as_content_primitive()
 
 
 # --- --fit -------------------------------------------------------------------------------
