@@ -76,7 +76,7 @@ class Shapes:
         try:
             out = layer.op.output_shape([self.known[source] for source in layer.inputs])
             for dim in out:
-                if expressions.definitely(dim <= 0):
+                if expressions.always(dim, "<=", 0):
                     raise OpError(f"output size must be positive, found {dim} (input too small for this layer)")
         except ArchcalcError as error:
             located = self._at(error, layer)

@@ -195,6 +195,15 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
         "whether the validity callable takes part in an Analysis's repr and ==: archcalc never prints an Analysis whole, "
         "never compares two and cannot hash one (its list fields), so neither mutant changes any output"
     ),
+    # expressions.py (session 2026-12-07d)
+    ("archcalc/expressions.py", "_WITNESSES = (1024, 1, 7)", "1024 → 1025"): (
+        "the witnesses only spare sympy's relation where a comparison fails at them; what they do not find, sympy "
+        "decides, so any sizes give the same answers (1,025 fails wherever 1,024 does in the tests)"
+    ),
+    ("archcalc/expressions.py", "_WITNESSES = (1024, 1, 7)", "7 → 8"): (
+        "the witnesses only spare sympy's relation where a comparison fails at them; what they do not find, sympy "
+        "decides, so any sizes give the same answers"
+    ),
     # signs.py (sessions 2026-12-07c and 2026-12-07d)
     ("archcalc/signs.py", "MAX_PERIOD = 4096", "4096 → 4097"): (
         "a limit chosen, not derived: the tests read it from the module (a period one above it is refused, one at it decided)"
@@ -314,6 +323,8 @@ BINARY = {
 }
 COMPARE = {ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt, ast.Eq: ast.NotEq, ast.NotEq: ast.Eq,
            ast.Is: ast.IsNot, ast.IsNot: ast.Is, ast.In: ast.NotIn, ast.NotIn: ast.In}  # fmt: skip
+#: the relations of ``always(a, relation, b)``, mutated as COMPARE's operators are
+RELATIONS = {"<": "<=", "<=": "<", ">": ">=", ">=": ">"}
 SYMBOL = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.FloorDiv: "//", ast.Div: "/", ast.Mod: "%", ast.Pow: "**",
           ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!=", ast.Is: "is",
           ast.IsNot: "is not", ast.In: "in", ast.NotIn: "not in", ast.And: "and", ast.Or: "or"}  # fmt: skip
@@ -392,6 +403,18 @@ class _Points(ast.NodeTransformer):
             new = COMPARE.get(type(op))
             if new and self._point(node, f"`{SYMBOL[type(op)]}` → `{SYMBOL[new]}`"):
                 node.ops[position] = new()
+        return node
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        """``always(a, "<", b)`` (archcalc.expressions) compares as ``a < b`` does: its relation
+        is mutated as a comparison's operator is."""
+        self.generic_visit(node)
+        name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", None)
+        relation = node.args[1] if name == "always" and len(node.args) == 3 else None
+        if isinstance(relation, ast.Constant) and relation.value in RELATIONS:
+            new = RELATIONS[relation.value]
+            if self._point(node, f"`{relation.value}` → `{new}`"):
+                node.args[1] = ast.Constant(new)
         return node
 
     def visit_BoolOp(self, node: ast.BoolOp) -> ast.AST:

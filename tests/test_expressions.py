@@ -7,7 +7,7 @@ from fractions import Fraction
 
 import pytest
 
-from archcalc.expressions import ExpressionError, ceildiv, floordiv, parse, substitute, symbol, to_json
+from archcalc.expressions import ExpressionError, always, ceildiv, floordiv, parse, substitute, symbol, to_json
 
 
 @pytest.mark.parametrize(
@@ -80,6 +80,33 @@ def test_rounding_is_written_as_sympy_writes_it(numerator, denominator):
         exact = Fraction(int(value.p), int(value.q)) / denominator
         assert substitute(floordiv(a, denominator), {"H": h, "W": w}) == math.floor(exact)
         assert substitute(ceildiv(a, denominator), {"H": h, "W": w}) == math.ceil(exact)
+
+
+def test_always_holds_at_every_size_or_not_at_all(monkeypatch):
+    import sympy
+
+    from archcalc import expressions
+
+    H, W = symbol("H"), symbol("W")
+    assert always(3, "<", 5) and not always(5, "<=", 3) and always(2, ">=", 2) and not always(2, ">", 2)
+    # true for every positive integer: sympy decides it (H ≥ 1, ⌊H/2⌋ ≥ 0, H + W > 0)
+    assert always(H, ">=", 1) and always(sympy.floor(H / 2), ">=", 0) and always(H + W, ">", 0)
+    # false at some size, found by substitution: H < 5 fails at 1,024, H − 1 > 0 at 1,
+    # 2·⌊H/2⌋ ≥ H at 7 (6 < 7); ⌊(H − 35)/16⌋ + 1 ≤ 0 — a size that is positive from H = 35 on
+    assert not always(H, "<", 5) and not always(H - 1, ">", 0) and not always(2 * sympy.floor(H / 2), ">=", H)
+    assert not always(sympy.floor((H - 35) / 16) + 1, "<=", 0)
+    # a number on the left: 0 < H at every size, 5 > H fails at 1,024
+    assert always(0, "<", H) and not always(5, ">", H)
+    # a name that is no size (no assumptions) is never substituted: sympy cannot decide k > 0
+    assert not always(sympy.Symbol("k"), ">", 0)
+
+    # those found by substitution never build a sympy relation (what the witnesses save)
+    def refuse(condition):
+        raise AssertionError(f"sympy asked about {condition}")
+
+    monkeypatch.setattr(expressions, "definitely", refuse)
+    assert not always(H, "<", 5) and not always(H - 1, ">", 0) and not always(2 * sympy.floor(H / 2), ">=", H)
+    assert not always(sympy.floor((H - 35) / 16) + 1, "<=", 0) and not always(H + W, "<", 3)
 
 
 def test_json_values():

@@ -54,3 +54,20 @@ def test_the_runner_kills_a_seen_bug_and_reports_an_unseen_one(tmp_path, capsys,
     assert "SURVIVED   calc.py:10: `+` → `-`  [return x + x]" in out
     assert "3 in" in out and "1 killed, 1 survived, 1 equivalent" in out
     assert (tmp_path / "calc.py").read_text() == TARGET  # the mutants lived in a temporary copy
+
+
+def test_always_relations_are_mutated_as_comparisons_are():
+    """`always(a, "<", b)` is archcalc's comparison at every size: its relation string is a
+    mutation point ("<" → "<="), as the operator of `a < b` is; other calls' strings are not."""
+    import ast
+
+    mutation = _runner()
+    source = 'if always(size, "<", 3) or expressions.always(n, ">=", 1) or other(x, "<", 2):\n    pass\n'
+    points = mutation._Points()
+    points.visit(ast.parse(source))
+    assert [description for _, description, _ in points.points if "`" in description and "or" not in description] == [
+        "`<` → `<=`",
+        "`>=` → `>`",
+    ]
+    changed = mutation._Points(apply=[d for _, d, _ in points.points].index("`<` → `<=`"))
+    assert "always(size, '<=', 3)" in ast.unparse(changed.visit(ast.parse(source)))

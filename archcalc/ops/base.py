@@ -18,7 +18,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainValidat
 
 from archcalc.derivation import SHAPE_SYMBOLS_3, Derivation, derive, passthrough_formulas, quantity_of, shape_values, stated
 from archcalc.errors import OpError, shape_text
-from archcalc.expressions import ExpressionError, Value, ceildiv, definitely, floordiv, is_symbolic, parse
+from archcalc.expressions import ExpressionError, Value, always, ceildiv, floordiv, is_symbolic, parse
 from archcalc.training.rules import TrainingRules, missing
 
 Shape = tuple  # tuple[Value, ...]
@@ -333,7 +333,7 @@ def conv_out_size(size: Value, kernel: int, stride: int, padding: int, dilation:
 
 def check_window_fits(size: Value, kernel: int, padding: int, dilation: int, axis: str) -> None:
     extent = dilation * (kernel - 1) + 1
-    if definitely(size + 2 * padding < extent):
+    if always(size + 2 * padding, "<", extent):
         raise OpError(
             f"kernel {extent} (dilated) is larger than the padded input along {axis}: "
             f"expected at most {size} + 2×{padding} = {size + 2 * padding}, found {extent}"

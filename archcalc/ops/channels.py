@@ -12,7 +12,7 @@ from pydantic import BeforeValidator, Field, PositiveInt, model_validator
 
 from archcalc.derivation import shape_values
 from archcalc.errors import OpError, shape_text
-from archcalc.expressions import Value, ceildiv, definitely, equal, floordiv, vmin
+from archcalc.expressions import Value, always, ceildiv, equal, floordiv, vmin
 from archcalc.ops.base import Op, PositivePair, Shape, SizedByReference, Window
 from archcalc.training.rules import TrainingRules, a_view, saves_nothing
 
@@ -58,7 +58,7 @@ class Slice(Op):
     def output_shape(self, inputs: list[Shape]) -> Shape:
         channels = _channels(inputs[0], self.kind)
         stop = self._stop(inputs[0])
-        if definitely(stop > channels) or definitely(self.start >= channels):
+        if always(stop, ">", channels) or always(self.start, ">=", channels):
             raise OpError(f"slice {self.start}:{stop} is outside the input's {channels} channels")
         return (stop - self.start, *inputs[0][1:])
 
@@ -105,7 +105,7 @@ class Chunk(Op):
     def output_shape(self, inputs: list[Shape]) -> Shape:
         channels = _channels(inputs[0], self.kind)
         size = ceildiv(channels, self.chunks)
-        if definitely(self.index * size >= channels):
+        if always(self.index * size, ">=", channels):
             count = ceildiv(channels, size)
             raise OpError(f"chunk {self.index} does not exist: {channels} channels in chunks of {size} make {count} chunks")
         return (vmin(size, channels - self.index * size), *inputs[0][1:])
@@ -243,7 +243,7 @@ class Crop(SizedByReference):
         channels, h, w = inputs[0]
         target = self.size if self.size is not None else reference
         for axis, size, wanted in (("height", h, target[0]), ("width", w, target[1])):
-            if definitely(wanted > size):
+            if always(wanted, ">", size):
                 raise OpError(f"crop cannot grow the {axis}: expected at most {size}, found {wanted}")
         return (channels, *target)
 

@@ -6,7 +6,7 @@ from pydantic import PositiveInt, model_validator
 
 from archcalc.derivation import shape_values, window_formulas, window_values
 from archcalc.errors import OpError
-from archcalc.expressions import Value, definitely, equal, exact_div
+from archcalc.expressions import Value, always, equal, exact_div
 from archcalc.ops.base import NonNegativePair, Op, PositivePair, Shape, Window, kernel_text, numel, require_rank, spatial_out
 from archcalc.training.rules import WEIGHTED, Saved, TrainingRules
 
@@ -90,7 +90,7 @@ class Conv(Op):
     def _check_channels(self, channels: Value) -> None:
         if self.connection_table is not None:
             highest = max(max(sources) for sources in self.connection_table)
-            if definitely(highest >= channels):
+            if always(highest, ">=", channels):
                 raise OpError(f"connection table reads input map {highest}, but the input has {channels} maps")
             return
         for what, count in (("input", channels), ("output", self.out)):

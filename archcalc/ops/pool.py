@@ -6,7 +6,7 @@ from pydantic import model_validator
 
 from archcalc.derivation import shape_values, window_formulas, window_values
 from archcalc.errors import OpError
-from archcalc.expressions import Value, ceildiv, definitely, is_symbolic
+from archcalc.expressions import Value, always, ceildiv, definitely, is_symbolic
 from archcalc.ops.base import NonNegativePair, Op, PositivePair, Shape, Window, conv_out_size, kernel_text, numel, require_rank, spatial_out
 from archcalc.training.rules import WEIGHTED, Saved, TrainingRules, elements, saves_input, saves_nothing
 
@@ -62,7 +62,7 @@ class _Pool(Op):
         for axis, index in (("height", 0), ("width", 1)):
             size, k, s, p, d = shape[1 + index], window.kernel[index], window.stride[index], window.padding[index], window.dilation[index]
             smallest = max(1, d * (k - 1) + 2 - 2 * p - s)
-            if definitely(size < smallest):
+            if always(size, "<", smallest):
                 no_window = f"no window starts inside the input along {axis}, even in ceil mode"
                 raise OpError(f"{no_window}: expected at least {smallest}, found {size}")
             sizes.append(conv_out_size(size, k, s, p, d, True))
