@@ -2,7 +2,7 @@
 
 A network's largest layer output and a training step's largest backward working set are maxima
 of formulas in the input size. sympy's own Max compares every pair of its arguments with its
-assumption system (a minute for GoogLeNet's peak), so archcalc decides only what two exact,
+assumption system (a minute for GoogLeNet's peak), so archcalc decides only what three exact,
 cheap rules settle and leaves the rest an unevaluated Max (exact once sizes are substituted):
 
 - a candidate goes when another is larger by a number: 8·H·W + 8 against 8·H·W;
@@ -10,8 +10,10 @@ cheap rules settle and leaves the rest an unevaluated Max (exact once sizes are 
   64·X·Y (X, Y sizes: the formula is never negative where the network is valid);
 - or when another is at least as large a number times, name by name, a factor at least as large
   at every size: 1,000·(⌊(H − 35)/16⌋ + 1)·(⌊(W − 35)/16⌋ + 1) against
-  1,000·(⌊(H − 227)/16⌋ + 1)·(⌊(W − 227)/16⌋ + 1), each factor 12 larger (``archcalc.signs``
-  decides a difference of one name exactly; sizes are at least 1 where the network is valid).
+  1,000·(⌊(H − 227)/16⌋ + 1)·(⌊(W − 227)/16⌋ + 1), each factor 12 larger, or with the numbers
+  folded into one name's factors: 64·H·W against 512·⌊H/8⌋·⌊W/8⌋ (``archcalc.signs`` decides
+  a difference of one name exactly; the smaller side's factors are sizes, never negative where
+  the network is valid).
 
 The receptive fields' bounds, formulas of one size each, are compared more strongly, at every
 size (``archcalc.receptive`` with ``archcalc.signs``).
@@ -19,11 +21,10 @@ size (``archcalc.receptive`` with ``archcalc.signs``).
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
 from archcalc.expressions import Value, is_symbolic, sp, vmax
-from archcalc.signs import extremes
+from archcalc.signs import difference_extremes
 
 
 def largest(values: list[Value]) -> Value:
@@ -34,7 +35,7 @@ def largest(values: list[Value]) -> Value:
 
 
 def undominated(candidates: dict[Any, Value]) -> dict[Any, Value]:
-    """The candidates (name → size) that no other bounds by the module's two rules; the first
+    """The candidates (name → size) that no other bounds by the module's three rules; the first
     of equals stays. One left: the largest, decided exactly."""
     if not any(is_symbolic(v) for v in candidates.values()):
         name = max(candidates, key=lambda n: candidates[n])
@@ -85,22 +86,23 @@ def _by_name(value) -> tuple | None:
 
 
 def _bounds(big: tuple, small: tuple) -> bool:
-    """big ≥ small at every size: its number at least small's (both positive), and per name
-    a factor at least small's everywhere (small's factors, sizes, are ≥ 1 where valid): 2,048·X·Y
-    bounds 2,048 when X, Y ≥ 1 at every size."""
+    """big ≥ small at every size: its number at least small's (both positive) and, name by name,
+    its factor at least small's everywhere (a name one side lacks: a factor 1 there) — 2,048·X·Y
+    bounds 2,048 when X, Y ≥ 1 at every size; or the numbers folded into one name's factors,
+    the rest as before: 64·H·W bounds 512·⌊H/8⌋·⌊W/8⌋ as 64·H ≥ 512·⌊H/8⌋ and W ≥ ⌊W/8⌋.
+    Each of small's factors is ≥ 0 where the network is valid (a size, or a sum of sizes)."""
     (big_number, big_factors), (small_number, small_factors) = big, small
-    if big_number < small_number:
-        return False
-    for name in big_factors.keys() | small_factors.keys():  # a name one side lacks: a factor 1 there
-        found = _difference_extremes(big_factors.get(name, sp().Integer(1)), small_factors.get(name, sp().Integer(1)))
-        if found is None or found[0] is None or found[0] < 0:
-            return False
-    return True
+    names = big_factors.keys() | small_factors.keys()
+    one = sp().Integer(1)
 
+    def at_least(name, big_scale=1, small_scale=1) -> bool:
+        found = difference_extremes(big_scale * big_factors.get(name, one), small_scale * small_factors.get(name, one))
+        return found is not None and found[0] is not None and found[0] >= 0
 
-@lru_cache(maxsize=4096)
-def _difference_extremes(factor, other):
-    return extremes(factor - other)
+    if big_number >= small_number and all(at_least(name) for name in names):
+        return True
+    folded = (name for name in names if at_least(name, big_number, small_number))
+    return any(all(at_least(other) for other in names - {name}) for name in folded)
 
 
 def _plus_number(value) -> tuple:

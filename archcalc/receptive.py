@@ -41,7 +41,7 @@ from typing import Any
 from archcalc.errors import OpError
 from archcalc.expressions import Value, equal, exact_div, is_symbolic, sp, to_exact, vmax, vmin
 from archcalc.ops.base import AxisMap, Resampling, Window
-from archcalc.signs import extremes
+from archcalc.signs import difference_extremes
 
 
 class _Field:
@@ -201,10 +201,11 @@ def _terms(pairs: list, larger: bool) -> tuple:
 
 def _undominated(number: Value | None, kept: dict, larger: bool) -> tuple[Value | None, dict]:
     """The number and the terms (non-constant part → constant) less those another bounds at
-    every size: a term of one name whose difference with another never drops below 0
-    (``signs.extremes``; for a min, never rises above 0) cannot be the max. Exact over every
-    H ≥ 1, so the same value; what it saves is a max(19, 4·⌊(H − 1)/4⌋ + 19, 2·⌊(H − 1)/2⌋ + 9)
-    carried through every later layer of a gated network, where 4·⌊(H − 1)/4⌋ + 19 is the max."""
+    every size: when one term minus another never drops below 0 (``signs.extremes``), the other
+    cannot be the max (for a min: never rises above 0, and the other cannot be the min). Exact
+    over every H ≥ 1, so the same value; what it saves is a max(19, 4·⌊(H − 1)/4⌋ + 19,
+    2·⌊(H − 1)/2⌋ + 9) carried through every later layer of a gated network, where
+    4·⌊(H − 1)/4⌋ + 19 is the max."""
     terms = ([] if number is None else [(0, number)]) + list(kept.items())
     survivors: list = []
     for rest, constant in terms:
@@ -218,20 +219,13 @@ def _undominated(number: Value | None, kept: dict, larger: bool) -> tuple[Value 
 
 def _covers(rest: Value, constant: Value, other: Value, bound: Value, larger: bool) -> bool:
     """rest + constant ≥ other + bound at every size (≤ for a min)."""
-    found = _difference_extremes(rest, other)
+    found = difference_extremes(rest, other)
     if found is None:
         return False
     least, greatest = found
     if larger:
         return least is not None and least + constant - bound >= 0
     return greatest is not None and greatest + constant - bound <= 0
-
-
-@lru_cache(maxsize=4096)
-def _difference_extremes(rest: Value, other: Value):
-    """(least, greatest) of rest − other over every size (signs.extremes): the constants apart,
-    a gated network asks it of the same few floor forms at every layer."""
-    return extremes(rest - other)
 
 
 def _constant_terms(value: Value | _Extreme) -> list:

@@ -1,21 +1,23 @@
-"""The sign of a size formula in one input size, decided exactly by residues.
+"""The sign and extremes of a size formula in one input size, decided exactly by residues.
 
 A size formula of one name H (a positive integer) built from sums, numeric multiples, floors
 and ceilings — ⌊(H − 1)/8⌋ − ⌊(H − 1)/16⌋, H − ⌊(H − 1)/8⌋ − 1 — is, on each residue class
-H = Q·m + r (m a whole number, Q the product of the formula's denominators), a linear function
-α·m + β of m: ⌊α·m + β⌋ = α·m + ⌊β⌋ once α is whole. Its least and greatest values over every
-admissible H are therefore a check of Q lines, each at its first admissible m (or unbounded):
-a decision, not a heuristic, and far cheaper than sympy's assumption system, which spent
-seconds on each such comparison in the segmentation heads' bilinear rules and still could
-not decide it (printing max(0, (⌊(H − 1)/8⌋ + 1)/(2·H) − 1/2) for what is 0 at every size).
+H = Q·m + r (m a whole number; Q the lcm of the denominators of how fast each floor's argument
+grows with H), a linear function α·m + β of m: ⌊α·m + β⌋ = α·m + ⌊β⌋ once α is whole. Its
+least and greatest values over every admissible H are therefore a check of Q lines, each at its
+first admissible m (or unbounded): a decision, not a heuristic, and far cheaper than sympy's
+assumption system, which spent seconds on each such comparison in the segmentation heads'
+bilinear rules and still could not decide it (printing max(0, (⌊(H − 1)/8⌋ + 1)/(2·H) − 1/2)
+for what is 0 at every size).
 
-``sign`` answers None for anything outside that form (two names, a product of sizes, a Max):
-the caller then keeps its general path.
+``sign`` and ``extremes`` answer None for anything outside that form (two names, a product of
+two sizes, a Max): the caller then keeps its general path.
 """
 
 from __future__ import annotations
 
 from fractions import Fraction
+from functools import lru_cache
 from math import ceil, floor, lcm
 
 from archcalc.expressions import Value, is_symbolic, sp, to_exact
@@ -42,9 +44,9 @@ def extremes(value: Value) -> tuple[Fraction | None, Fraction | None] | None:
     """(least, greatest) value over every admissible size, None for a side where the formula
     is unbounded; None where it is not a floor/ceiling form in one positive integer name."""
     names = value.free_symbols if is_symbolic(value) else ()
-    if not names:  # a number, perhaps a sympy one
-        value = Fraction(to_exact(value))
-        return value, value
+    if not names:  # a number, perhaps a sympy one (None for √2 or an unevaluated Max of numbers)
+        value = to_exact(value)
+        return (value, value) if isinstance(value, (int, Fraction)) else None
     if len(names) != 1:
         return None
     (name,) = names
@@ -58,26 +60,30 @@ def extremes(value: Value) -> tuple[Fraction | None, Fraction | None] | None:
         return None
 
 
-def _over_residues(tree, period: int) -> tuple[Fraction | None, Fraction | None]:
+@lru_cache(maxsize=4096)
+def difference_extremes(a: Value, b: Value) -> tuple[int | Fraction | None, int | Fraction | None] | None:
+    """``extremes(a − b)``, once per pair: the receptive fields and the largest layer output
+    compare the same few floor forms at every layer of a network (their constants apart)."""
+    return extremes(a - b)
+
+
+def _over_residues(tree, period: int) -> tuple[int | Fraction | None, int | Fraction | None]:
     """On each residue class the formula is a line in m, least or greatest at its first
     admissible m unless it runs off that way."""
-    least, greatest = [], []
-    for residue, (slope, offset) in enumerate(zip(*_lines(tree, period), strict=True)):
-        first = -((residue - 1) // period)  # the least m with H = period·m + residue ≥ 1
-        start = slope * first + offset
-        least.append(start if slope >= 0 else None)
-        greatest.append(start if slope <= 0 else None)
-    return (None if None in least else min(least)), (None if None in greatest else max(greatest))
+    slope, offsets = _lines(tree, period)
+    # the least m with H = period·m + r ≥ 1: 1 for r = 0, else 0
+    starts = [slope * -((residue - 1) // period) + offset for residue, offset in enumerate(offsets)]
+    return (min(starts) if slope >= 0 else None), (max(starts) if slope <= 0 else None)
 
 
-#: the name in a compiled formula (see ``_compiled``)
-_NAME = "H"
+#: the name in a compiled formula (see ``_compiled``), whichever it is
+_NAME = object()
 
 
 def _compiled(node, name):
-    """The formula as nested tuples — the name, a Fraction, ("+", parts), ("*", parts),
-    (floor or ceil, argument) — walked once per residue class in plain Python, where sympy's
-    attributes cost microseconds each (most of a gated network's comparisons)."""
+    """The formula as nested tuples — the name, a number, ("+", parts), ("*", parts),
+    (floor or ceil, argument) — walked in plain Python, where sympy's attributes cost
+    microseconds each (most of a gated network's comparisons)."""
     if node == name:
         return _NAME
     if node.is_Rational:  # an int where whole: int arithmetic is several times Fraction's
@@ -101,8 +107,10 @@ def _period(tree) -> int:
 
 
 def _rate(tree, denominators: list) -> int | Fraction:
-    """How fast the formula grows with H (a floor grows as its argument does, on average);
-    each rounding's rate's denominator is appended to ``denominators``."""
+    """How fast the formula grows with H: on every residue class of a period Q it moves by
+    Q·rate per step of m, a floor as its argument does once that is whole. Each rounding's rate's
+    denominator is appended to ``denominators``; a product of two formulas is refused (H·⌊H/2⌋
+    is no line, and (H − 2·⌊H/2⌋)·H moves by a different amount on each residue class)."""
     if tree is _NAME:
         return 1
     if type(tree) is not tuple:
@@ -110,46 +118,44 @@ def _rate(tree, denominators: list) -> int | Fraction:
     kind, parts = tree
     if kind == "+":
         return sum(_rate(part, denominators) for part in parts)
-    if kind == "*":  # numbers times a moving factor; two moving factors ``_product`` refuses
-        rate = 1
-        for part in parts:
-            rate *= _rate(part, denominators) if type(part) is tuple or part is _NAME else part
-        return rate
+    if kind == "*":
+        coefficient, factor = _split(parts)
+        return coefficient * _rate(factor, denominators)
     rate = _rate(parts, denominators)
     denominators.append(Fraction(rate).denominator)
     return rate
 
 
-def _lines(tree, period: int) -> tuple[list, list]:
-    """(α_r, β_r) for every residue r, as two lists: tree(period·m + r) = α_r·m + β_r for
-    every whole m. One walk of the tree for all residue classes at once."""
+def _split(parts) -> tuple[int | Fraction, object]:
+    """A product as (the product of its numbers, its one formula factor); sympy folds the
+    numbers of a product into one, so there is always a formula among its factors."""
+    formulas = [part for part in parts if type(part) is tuple or part is _NAME]
+    if len(formulas) != 1:
+        raise _Undecided
+    coefficient = 1
+    for part in parts:
+        coefficient *= 1 if type(part) is tuple or part is _NAME else part
+    return coefficient, formulas[0]
+
+
+def _lines(tree, period: int) -> tuple[int | Fraction, list]:
+    """(α, [β_r for every residue r]): tree(period·m + r) = α·m + β_r for every whole m. The
+    slope α = period·rate is the same on every class (``_rate``), whole at every rounding as the
+    period is a multiple of its rate's denominator; one walk of the tree for all classes."""
     if tree is _NAME:
-        return [period] * period, list(range(period))
+        return period, list(range(period))
     if type(tree) is not tuple:  # a number
-        return [0] * period, [tree] * period
+        return 0, [tree] * period
     kind, parts = tree
     if kind == "+":
         lines = [_lines(part, period) for part in parts]
-        slopes = [sum(column) for column in zip(*(slope for slope, _ in lines), strict=True)]
-        return slopes, [sum(column) for column in zip(*(offset for _, offset in lines), strict=True)]
+        return sum(slope for slope, _ in lines), [sum(column) for column in zip(*(o for _, o in lines), strict=True)]
     if kind == "*":
-        return _product(parts, period)
-    slopes, offsets = _lines(parts, period)
-    if any(slope.denominator != 1 for slope in slopes):  # cannot happen at the period ``_period`` chose
-        raise _Undecided
-    return slopes, [kind(offset) for offset in offsets]
-
-
-def _product(parts, period: int) -> tuple[list, list]:
-    """A product stays linear in m only when at most one factor moves with it."""
-    slopes, offsets = [0] * period, [1] * period
-    for part in parts:
-        part_slopes, part_offsets = _lines(part, period)
-        if any(a != 0 and b != 0 for a, b in zip(slopes, part_slopes, strict=True)):
-            raise _Undecided
-        slopes = [s * b + a * o for s, o, a, b in zip(slopes, offsets, part_slopes, part_offsets, strict=True)]
-        offsets = [o * b for o, b in zip(offsets, part_offsets, strict=True)]
-    return slopes, offsets
+        coefficient, factor = _split(parts)
+        slope, offsets = _lines(factor, period)
+        return coefficient * slope, [coefficient * offset for offset in offsets]
+    slope, offsets = _lines(parts, period)
+    return slope, [kind(offset) for offset in offsets]
 
 
 def _rounding(node):
@@ -160,4 +166,4 @@ def _rounding(node):
     return None
 
 
-__all__ = ["MAX_PERIOD", "extremes", "sign"]
+__all__ = ["MAX_PERIOD", "difference_extremes", "extremes", "sign"]

@@ -204,13 +204,15 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
         "the witnesses only spare sympy's relation where a comparison fails at them; what they do not find, sympy "
         "decides, so any sizes give the same answers"
     ),
+    # largest.py (session 2026-12-07d)
+    ("archcalc/largest.py", "if big_number >= small_number and all(at_least(name) for name in names):", "`>=` → `>`"): (
+        "with equal numbers the folded check that follows is this one (n·f − n·g ≥ 0 exactly when f − g ≥ 0), for any "
+        "name; and _factorwise never compares two plain numbers (undominated's first rule keeps the largest): the fast "
+        "path only spares the scaled differences' residue walks"
+    ),
     # signs.py (sessions 2026-12-07c and 2026-12-07d)
     ("archcalc/signs.py", "MAX_PERIOD = 4096", "4096 → 4097"): (
         "a limit chosen, not derived: the tests read it from the module (a period one above it is refused, one at it decided)"
-    ),
-    ("archcalc/signs.py", "denominators = [1]", "1 → 2"): (
-        "a period twice the least one splits each residue class in two: every slope is still whole, and the least and "
-        "greatest over the finer classes are the same exact extremes"
     ),
     # receptive.py / expressions.py / training (session 2026-12-04b)
     # expressions.py (session 2026-12-07, m9e)

@@ -68,7 +68,9 @@ def test_floor_and_ceil_are_exact_and_flatten_nests():
 )
 def test_rounding_is_written_as_sympy_writes_it(numerator, denominator):
     """floordiv/ceildiv take the whole terms out by their form, not by sympy's assumption
-    queries: the result is the very expression sympy's own floor/ceiling evaluates to."""
+    queries: on these forms (the sums of multiples of sizes and floors that layers build) the
+    result is the very expression sympy's own floor/ceiling evaluates to. Where sympy proves a
+    term whole by a deeper argument the form is longer and the value the same (see below)."""
     import sympy
 
     H, W = symbol("H"), symbol("W")
@@ -80,6 +82,18 @@ def test_rounding_is_written_as_sympy_writes_it(numerator, denominator):
         exact = Fraction(int(value.p), int(value.q)) / denominator
         assert substitute(floordiv(a, denominator), {"H": h, "W": w}) == math.floor(exact)
         assert substitute(ceildiv(a, denominator), {"H": h, "W": w}) == math.ceil(exact)
+
+
+def test_a_term_whole_by_a_deeper_argument_stays_inside_with_the_same_value():
+    """(2·H + 2)·(2·W + 2)/4 = (H + 1)·(W + 1) is whole, which sympy proves from the factors'
+    evenness and archcalc's form test does not see: ⌊…⌋ is kept around it, equal at every size."""
+    import sympy
+
+    H, W = symbol("H"), symbol("W")
+    product = (2 * H + 2) * (2 * W + 2)
+    assert sympy.floor(product / 4) == product / 4 and floordiv(product, 4) == sympy.floor(product / 4, evaluate=False)
+    for h, w in ((1, 1), (2, 5), (7, 3)):
+        assert substitute(floordiv(product, 4), {"H": h, "W": w}) == (h + 1) * (w + 1)
 
 
 def test_always_holds_at_every_size_or_not_at_all(monkeypatch):

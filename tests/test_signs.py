@@ -4,6 +4,7 @@ against every size from 1 to a few thousand (integer arithmetic, independent of 
 from __future__ import annotations
 
 import random
+from fractions import Fraction
 
 import pytest
 import sympy
@@ -69,8 +70,33 @@ def test_extremes_by_hand(formula, expected):
     assert extremes(formula) == expected
 
 
+def test_a_floor_of_a_halved_floor_needs_four_classes():
+    """⌊(⌊H/2⌋ + 1)/2⌋ − H/4 grows by 1/2·1/2 = 1/4 per H inside the outer floor: period 4. At
+    H = 1 … 4: ⌊1/2⌋ − 1/4 = −1/4, ⌊2/2⌋ − 2/4 = 1/2, ⌊2/2⌋ − 3/4 = 1/4, ⌊3/2⌋ − 1 = 0, and
+    the same four values on for ever (H + 4 adds 1 to the floor and 1 to H/4)."""
+    formula = floor((floor(H / 2) + 1) / 2) - H / 4
+    values = [Fraction((h // 2 + 1) // 2) - Fraction(h, 4) for h in range(1, 401)]
+    assert extremes(formula) == (min(values), max(values)) == (Fraction(-1, 4), Fraction(1, 2))
+
+
+def test_a_number_inside_a_floor_moves_no_rate():
+    """⌊⌊(H + 1)/2⌋/3⌋ − H/6: the inner floor grows by 1/2 per H (its + 1/2 does not move it),
+    the outer argument by 1/6: period 6, where reading the + 1/2 as growth would give 2. From
+    H = 1 the values repeat every 6: ⌊1/3⌋ − 1/6 = −1/6, ⌊1/3⌋ − 2/6 = −1/3, ⌊2/3⌋ − 3/6 = −1/2,
+    ⌊2/3⌋ − 4/6 = −2/3, ⌊3/3⌋ − 5/6 = 1/6, ⌊3/3⌋ − 1 = 0 (and by brute force below)."""
+    formula = floor(floor((H + 1) / 2) / 3) - H / 6
+    values = [Fraction((h + 1) // 2 // 3) - Fraction(h, 6) for h in range(1, 601)]
+    assert extremes(formula) == (min(values), max(values)) == (Fraction(-2, 3), Fraction(1, 6))
+
+
 def test_extremes_outside_the_form_are_no_answer():
     assert extremes(H - W) is None and extremes(floor(H / 2) * floor(H / 3)) is None and extremes(sympy.Max(H, 3)) is None
+    # (H − 2·⌊H/2⌋)·H moves by a different amount on each residue class: a product of two
+    # formulas is refused, not read as a line of the wrong period (its floor of a third would
+    # then be misread: the whole formula is 0 at H = 3, yet a period-1 reading says ≤ −1/3)
+    assert extremes(floor(H * (H - 2 * floor(H / 2)) / 3) - H / 3) is None
+    # constants that are no rational number have no answer either
+    assert sign(sympy.sqrt(2)) is None and extremes(sympy.Max(1, 2, evaluate=False)) is None
 
 
 def test_numbers_are_signed_directly():
@@ -83,6 +109,8 @@ def test_a_period_beyond_the_limit_is_no_answer():
     # ⌊H/q⌋ needs q residue classes; q > MAX_PERIOD is refused, not looped on
     assert sign(floor(H / (MAX_PERIOD + 1)) - 1) is None
     assert sign(floor(H / MAX_PERIOD) + 1) == (True, False)
+    # an odd period just below the limit is decided at that period, not at twice it
+    assert sign(floor(H / (MAX_PERIOD - 1))) == (True, False)
 
 
 def _tree(rng: random.Random, depth: int):

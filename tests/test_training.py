@@ -359,8 +359,10 @@ UNORDERED = NUMBER_APART.replace("adaptiveavgpool: {out: 1}", "avgpool: {kernel:
 def test_working_sets_in_the_input_size_that_do_not_compare_are_written_each_as_it_is(write_spec, cli, checkpoint):
     """By hand, batch 1, float32: the conv's working set is its output's gradient, 2·H·W floats,
     8·H·W bytes; the pool's its output's, 2·⌊H/2⌋·⌊W/2⌋ floats, and its input's, the conv's
-    output: 8·H·W + 8·⌊H/2⌋·⌊W/2⌋. They differ by 8·⌊H/2⌋·⌊W/2⌋, not a number, so the transient
-    is the unevaluated max of the two, typeset as the rest of the report is.
+    output: 8·H·W + 8·⌊H/2⌋·⌊W/2⌋. They differ by 8·⌊H/2⌋·⌊W/2⌋ ≥ 0, so the second is the larger
+    at every size, but that difference is no number and the second is a sum of two names'
+    products, which none of archcalc.largest's rules compares: the transient is the unevaluated
+    max of the two (exact once substituted), typeset as the rest of the report is.
     The peak: params 16, gradients 16, adam 32; live the input 4·H·W, the conv's output the pool
     keeps, 8·H·W, and the pool's output 8·⌊H/2⌋·⌊W/2⌋. Checkpointing p keeps only its input, but
     holds the conv's output again while p's backward runs (8·H·W in the transient): the same sum,
@@ -390,7 +392,8 @@ def test_of_working_sets_only_those_no_other_bounds_exactly_stay():
     assert kept(a=8 * h * w, b=8 * h * w + 8) == ["b"]
     assert kept(a=8 * h * w + 3, b=8 * h * w - 5, c=8 * h * w) == ["a"]
     assert kept(a=h * w - 5, b=h * w + sympy.Rational(1, 2), c=h * w) == ["b"]
-    # a larger number times the same size, as sizes are stored (8·(512·f + 512) is 4,096·f)
+    # a larger number times the same size, as sizes are stored (8·(512·f + 512) is 4,096·(f + 1);
+    # here 8·(512·f)·f against 12·(2,048·f)·f: 4,096·f² against 24,576·f²)
     assert kept(a=3 * n, b=5 * n) == ["b"]
     assert kept(a=8 * (512 * f) * f, b=12 * (2048 * f) * f, c=16 * f * f) == ["b"]
     assert kept(a=8 * h * w + 8, b=8 * h * w + 8) == ["a"]  # equals: the first
@@ -400,7 +403,8 @@ def test_of_working_sets_only_those_no_other_bounds_exactly_stay():
     assert kept(a=30000, d=4096 * f, e=24576 * f) == ["a", "e"]  # 24,576·f < 30,000 at H = 1
     # H, W ≥ 1 at every size: 8·H·W ≥ 8
     assert kept(a=8, b=8 * h * w) == ["b"]
-    # a formula apart, though never negative, or larger only where H·W ≥ 2: both stay
+    # a formula apart (never negative), or 16·H·W against 8·H·W + 8 (equal at 1×1, larger after):
+    # each bounds the other's partner, but no rule sees it (a sum of two names): both stay
     assert kept(a=h * w + h, b=h * w) == ["a", "b"]
     assert kept(a=16 * h * w, b=8 * h * w + 8) == ["a", "b"]
     # name by name: ⌊(H − 1)/2⌋ + 1 ≥ ⌊(H − 1)/32⌋ + 1 at every H (x/2 ≥ x/32 for x ≥ 0), so
