@@ -135,8 +135,8 @@ def _rounded(rounding, arg):
     the rest left inside — with wholeness decided by form (``_whole``) instead of sympy's
     assumption queries on every term (2–5 ms a rounding: a third of U-Net's symbolic report).
 
-    Where sympy would prove more (a term whole by a deeper argument, or the rest between 0
-    and 1) the result is the same value in a longer form, never a different value."""
+    Where sympy would prove a term whole by a deeper argument ((2·H + 2)·(2·W + 2)/4, whole by
+    evenness) the result is the same value in a longer form, never a different value."""
     whole, rest = [], []
     for term in sp().Add.make_args(arg):
         (whole if _whole(term) else rest).append(term)

@@ -21,6 +21,7 @@ size (``archcalc.receptive`` with ``archcalc.signs``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from archcalc.expressions import Value, is_symbolic, sp, vmax
@@ -30,8 +31,29 @@ from archcalc.signs import difference_extremes
 def largest(values: list[Value]) -> Value:
     """The largest value, written alone where the rules decide it; else an unevaluated Max of
     those no other one bounds."""
-    kept = list(undominated(dict(enumerate(values))).values())
-    return kept[0] if len(kept) == 1 else vmax(*kept, simplify=False)
+    return largest_named(dict(enumerate(values)))[0]
+
+
+def largest_named(candidates: dict[Any, Value]) -> tuple[Value, Any]:
+    """(the largest value, its name) where the rules decide it; else (an unevaluated Max of
+    those no other one bounds, None)."""
+    kept = undominated(candidates)
+    if len(kept) > 1:
+        return vmax(*kept.values(), simplify=False), None
+    [(name, value)] = kept.items()
+    return value, name
+
+
+def survivors(items: list, bounds: Callable[[Any, Any], bool]) -> list:
+    """The items no other bounds (``bounds(big, small)``), in their order; of items that bound
+    each other (equals) the first stays. Shared with the receptive fields' bounds."""
+    kept: list = []
+    for item in items:
+        if any(bounds(other, item) for other in kept):
+            continue
+        kept = [other for other in kept if not bounds(item, other)]
+        kept.append(item)
+    return kept
 
 
 def undominated(candidates: dict[Any, Value]) -> dict[Any, Value]:
@@ -56,16 +78,11 @@ def undominated(candidates: dict[Any, Value]) -> dict[Any, Value]:
 def _factorwise(kept: dict) -> dict:
     """Those left that no other bounds factor by factor (see the module); the first of equals stays."""
     split = {name: _by_name(value) for name, value in kept.items()}
-    survivors: list = []
-    for name in kept:
-        if split[name] is None:
-            survivors.append(name)
-            continue
-        if any(split[other] is not None and _bounds(split[other], split[name]) for other in survivors):
-            continue
-        survivors = [o for o in survivors if split[o] is None or not _bounds(split[name], split[o])]
-        survivors.append(name)
-    return {name: kept[name] for name in survivors}
+
+    def bounds(big, small) -> bool:
+        return split[big] is not None and split[small] is not None and _bounds(split[big], split[small])
+
+    return {name: kept[name] for name in survivors(list(kept), bounds)}
 
 
 def _by_name(value) -> tuple | None:
@@ -116,4 +133,4 @@ def _times_number(value) -> tuple:
     return value.as_content_primitive()
 
 
-__all__ = ["largest", "undominated"]
+__all__ = ["largest", "largest_named", "survivors", "undominated"]

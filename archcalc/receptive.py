@@ -40,6 +40,7 @@ from typing import Any
 
 from archcalc.errors import OpError
 from archcalc.expressions import Value, equal, exact_div, is_symbolic, sp, to_exact, vmax, vmin
+from archcalc.largest import survivors
 from archcalc.ops.base import AxisMap, Resampling, Window
 from archcalc.signs import difference_extremes
 
@@ -207,14 +208,9 @@ def _undominated(number: Value | None, kept: dict, larger: bool) -> tuple[Value 
     2·⌊(H − 1)/2⌋ + 9) carried through every later layer of a gated network, where
     4·⌊(H − 1)/4⌋ + 19 is the max."""
     terms = ([] if number is None else [(0, number)]) + list(kept.items())
-    survivors: list = []
-    for rest, constant in terms:
-        if any(_covers(other, bound, rest, constant, larger) for other, bound in survivors):
-            continue
-        survivors = [(other, bound) for other, bound in survivors if not _covers(rest, constant, other, bound, larger)]
-        survivors.append((rest, constant))
-    numbers = [constant for rest, constant in survivors if not is_symbolic(rest)]
-    return (numbers[0] if numbers else None), {rest: constant for rest, constant in survivors if is_symbolic(rest)}
+    left = survivors(terms, lambda big, small: _covers(*big, *small, larger))
+    numbers = [constant for rest, constant in left if not is_symbolic(rest)]
+    return (numbers[0] if numbers else None), {rest: constant for rest, constant in left if is_symbolic(rest)}
 
 
 def _covers(rest: Value, constant: Value, other: Value, bound: Value, larger: bool) -> bool:

@@ -93,6 +93,10 @@ _PEAK = "peak_activations=vmax(*activations, simplify=False) if activations else
 _RESAMPLE = "archcalc/ops/resample.py"
 _BASE = "archcalc/ops/base.py"
 _TAPS = "taps = [[(o + p - t * d) // s for t in range(k) if (o + p - t * d) % s == 0] for o in range(s + 1)]  # one period, and one more"
+_WITNESSES = (
+    "the witnesses only spare sympy's relation where a comparison fails at them; what they do not find, sympy "
+    "decides, so any sizes give the same answers"
+)
 EQUIVALENT: dict[tuple[str, str, str], str] = {
     ("archcalc/expressions.py", 'if getattr(value, "is_Integer", False):', "False → True"): (
         "only symbolic (sympy) values reach this line, and every one of them has is_Integer"
@@ -196,14 +200,8 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
         "never compares two and cannot hash one (its list fields), so neither mutant changes any output"
     ),
     # expressions.py (session 2026-12-07d)
-    ("archcalc/expressions.py", "_WITNESSES = (1024, 1, 7)", "1024 → 1025"): (
-        "the witnesses only spare sympy's relation where a comparison fails at them; what they do not find, sympy "
-        "decides, so any sizes give the same answers (1,025 fails wherever 1,024 does in the tests)"
-    ),
-    ("archcalc/expressions.py", "_WITNESSES = (1024, 1, 7)", "7 → 8"): (
-        "the witnesses only spare sympy's relation where a comparison fails at them; what they do not find, sympy "
-        "decides, so any sizes give the same answers"
-    ),
+    ("archcalc/expressions.py", "_WITNESSES = (1024, 1, 7)", "1024 → 1025"): _WITNESSES,
+    ("archcalc/expressions.py", "_WITNESSES = (1024, 1, 7)", "7 → 8"): _WITNESSES,
     # largest.py (session 2026-12-07d)
     ("archcalc/largest.py", "if big_number >= small_number and all(at_least(name) for name in names):", "`>=` → `>`"): (
         "with equal numbers the folded check that follows is this one (n·f − n·g ≥ 0 exactly when f − g ≥ 0), for any "

@@ -403,8 +403,8 @@ def test_of_working_sets_only_those_no_other_bounds_exactly_stay():
     assert kept(a=30000, d=4096 * f, e=24576 * f) == ["a", "e"]  # 24,576·f < 30,000 at H = 1
     # H, W ≥ 1 at every size: 8·H·W ≥ 8
     assert kept(a=8, b=8 * h * w) == ["b"]
-    # a formula apart (never negative), or 16·H·W against 8·H·W + 8 (equal at 1×1, larger after):
-    # each bounds the other's partner, but no rule sees it (a sum of two names): both stay
+    # H·W + H bounds H·W (by H ≥ 1) and 16·H·W bounds 8·H·W + 8 (equal at 1×1, larger after),
+    # but a sum of two names' terms is compared by none of the rules: both stay in each
     assert kept(a=h * w + h, b=h * w) == ["a", "b"]
     assert kept(a=16 * h * w, b=8 * h * w + 8) == ["a", "b"]
     # name by name: ⌊(H − 1)/2⌋ + 1 ≥ ⌊(H − 1)/32⌋ + 1 at every H (x/2 ≥ x/32 for x ≥ 0), so

@@ -21,9 +21,9 @@ from fractions import Fraction
 from archcalc import expressions
 from archcalc.analysis import DTYPE_BYTES, Analysis
 from archcalc.errors import SpecError
-from archcalc.expressions import Value, vmax, vsum
+from archcalc.expressions import Value, vsum
 from archcalc.graph import INPUT, Network
-from archcalc.largest import largest, undominated
+from archcalc.largest import largest, largest_named
 from archcalc.training import DEFAULT_OPTIMIZER, OPTIMIZERS
 from archcalc.training.checkpoint import segments
 from archcalc.training.model import LayerTraining, Walk, attribute, walk
@@ -168,11 +168,7 @@ def _transient(layers: list[LayerTraining], blocks: dict[str, list[str]]) -> tup
             candidates[block] = vsum(recomputed.values()) + largest(working)
     if not candidates:
         return 0, None
-    kept = undominated(candidates)
-    if len(kept) > 1:  # formulas in the input size that cannot be ordered
-        return vmax(*kept.values(), simplify=False), None
-    [(name, value)] = kept.items()
-    return value, name
+    return largest_named(candidates)  # no name: formulas in the input size that cannot be ordered
 
 
 # --- --fit -------------------------------------------------------------------------------
